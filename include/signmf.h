@@ -1,0 +1,257 @@
+/*
+ * signmf.h - sign-loss matrix factorisation: the public C API.
+ *
+ * signmf learns user embeddings P (users x k) and item embeddings Q
+ * (k x items) from a ratings matrix W by plain gradient descent on the
+ * sign loss
+ *
+ *     L = sum_ij D_ij (P Q)_ij,   D_ij = -1 if W_ij is above user i's mean,
+ *                                        +1 if below, 0 if unrated or equal,
+ *
+ * with the simultaneous update P <- P - a D Q^T, Q <- Q - a P^T D. The
+ * initialisation reproduces numpy's legacy np.random.seed(s) +
+ * np.random.normal draws bit for bit, so float64 runs match the original
+ * numpy notebook to rounding.
+ *
+ * Conventions (zstd-like):
+ *  - every function that can fail returns a signmf_status; SIGNMF_OK is 0.
+ *    signmf_strerror() names a status. Functions that can fail for a reason
+ *    worth telling a person also take an optional `signmf_error *` that
+ *    receives a complete message ("ua.base:12:3: expected ..., found ...").
+ *    Passing NULL is always allowed.
+ *  - the library never prints, aborts or exits, and has no global mutable
+ *    state except its kernel dispatch table, set once, thread-safely.
+ *  - objects are opaque. Every *_free accepts NULL. Objects returned through
+ *    an out-parameter are owned by the caller. Read-only objects (a loaded
+ *    ratings set, a model) may be shared between threads; a trainer may not.
+ *  - sizes are size_t; every size product is overflow-checked and fails with
+ *    SIGNMF_EOVERFLOW or SIGNMF_ENOMEM instead of wrapping.
+ *  - ids are the caller's original 64-bit ids everywhere in the API; the
+ *    compact indices used internally never leak out.
+ */
+#ifndef SIGNMF_H
+#define SIGNMF_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(SIGNMF_BUILDING) && defined(__GNUC__)
+#define SIGNMF_API __attribute__((visibility("default")))
+#else
+#define SIGNMF_API
+#endif
+
+#define SIGNMF_VERSION_MAJOR 0
+#define SIGNMF_VERSION_MINOR 1
+#define SIGNMF_VERSION_PATCH 0
+#define SIGNMF_VERSION_STRING "0.1.0"
+
+SIGNMF_API const char *signmf_version(void);
+
+/* ------------------------------------------------------------------ */
+/* Status codes. Values are pinned: never renumber, only append.       */
+/* ------------------------------------------------------------------ */
+typedef enum signmf_status {
+    SIGNMF_OK = 0,
+    SIGNMF_EINVAL = 1,       /* an argument is out of its documented range */
+    SIGNMF_ENOMEM = 2,       /* an allocation failed */
+    SIGNMF_EOVERFLOW = 3,    /* a size computation would overflow */
+    SIGNMF_EIO = 4,          /* open/read/write/rename failed (errno in message) */
+    SIGNMF_EPARSE = 5,       /* a text file is malformed (file:line:col in message) */
+    SIGNMF_EFORMAT = 6,      /* a binary file is malformed or truncated */
+    SIGNMF_EDUPLICATE = 7,   /* a (user, item) pair occurs twice */
+    SIGNMF_ERANGE = 8,       /* a value is outside its allowed range */
+    SIGNMF_ENONFINITE = 9,   /* training produced a non-finite loss or value */
+    SIGNMF_EVERSION = 10,    /* a model file from a newer signmf */
+    SIGNMF_ECHECKSUM = 11,   /* a model file whose checksum does not match */
+    SIGNMF_ENOTFOUND = 12,   /* an id the model or data set does not know */
+    SIGNMF_EUNSUPPORTED = 13,/* a valid but unsupported feature (dtype, ...) */
+    SIGNMF_EINTERRUPTED = 14,/* a callback asked to stop */
+    SIGNMF_EEMPTY = 15,      /* a file or data set holds no ratings */
+    SIGNMF_STATUS_COUNT_ = 16
+} signmf_status;
+
+/* A short static description of a status, never NULL. */
+SIGNMF_API const char *signmf_strerror(signmf_status status);
+
+/* Detailed error report. `message` is always NUL-terminated; it names the
+ * file, line and column where they apply, what was expected and what was
+ * found. `line`/`column` are 1-based, 0 when not applicable. */
+typedef struct signmf_error {
+    signmf_status status;
+    uint64_t line;
+    uint64_t column;
+    char message[768];
+} signmf_error;
+
+/* ------------------------------------------------------------------ */
+/* Ratings                                                             */
+/* ------------------------------------------------------------------ */
+typedef struct signmf_ratings signmf_ratings;
+
+typedef enum signmf_format {
+    SIGNMF_FORMAT_AUTO = 0, /* by extension, then by content */
+    SIGNMF_FORMAT_TSV = 1,  /* MovieLens: user item rating [timestamp], tabs or spaces */
+    SIGNMF_FORMAT_CSV = 2,  /* header line, then userId,movieId,rating[,timestamp] */
+    SIGNMF_FORMAT_MM = 3,   /* Matrix Market coordinate real/integer general */
+    SIGNMF_FORMAT_NPY = 4,  /* dense 2-D .npy, users x items, 0 = unrated */
+    SIGNMF_FORMAT_NPZ = 5   /* .npz (stored or deflated) with a 2-D array */
+} signmf_format;
+
+typedef enum signmf_id_mode {
+    /* direct when ids are positive and dense enough (largest id at most
+     * 1.5 x the number of distinct ids + 16), compact otherwise; decided per
+     * axis. */
+    SIGNMF_IDS_AUTO = 0,
+    SIGNMF_IDS_DIRECT = 1,  /* index = id - 1, dimension = largest id */
+    SIGNMF_IDS_COMPACT = 2  /* index = rank of id among the distinct ids */
+} signmf_id_mode;
+
+typedef struct signmf_load_options {
+    signmf_format format;
+    signmf_id_mode ids;
+    /* ratings outside [rating_min, rating_max] are rejected with ERANGE.
+     * Defaults -1e9..1e9; zero is always rejected in sparse formats
+     * because 0 means unrated. */
+    double rating_min;
+    double rating_max;
+    /* .npz: name of the array to read (NULL: "data", else the only one). */
+    const char *npz_key;
+    /* cap on inflated .npz member size in bytes (0: 4 GiB). */
+    uint64_t max_inflated;
+} signmf_load_options;
+
+SIGNMF_API signmf_load_options signmf_load_options_default(void);
+
+/* Load a ratings file. On failure *out is NULL and err (if given) holds a
+ * message naming the file and, for text formats, the line and column. */
+SIGNMF_API signmf_status signmf_ratings_load(const char *path, const signmf_load_options *opt,
+                                             signmf_ratings **out, signmf_error *err);
+
+/* Build a ratings set from triplets of original ids. The arrays are copied.
+ * Zero, NaN and infinite ratings and duplicates are rejected. */
+SIGNMF_API signmf_status signmf_ratings_from_triplets(const int64_t *users, const int64_t *items,
+                                                      const double *ratings, size_t count,
+                                                      signmf_id_mode ids, signmf_ratings **out,
+                                                      signmf_error *err);
+
+SIGNMF_API void signmf_ratings_free(signmf_ratings *r);
+SIGNMF_API size_t signmf_ratings_users(const signmf_ratings *r); /* rows of W */
+SIGNMF_API size_t signmf_ratings_items(const signmf_ratings *r); /* columns of W */
+SIGNMF_API size_t signmf_ratings_count(const signmf_ratings *r); /* nonzero entries */
+
+/* ------------------------------------------------------------------ */
+/* Training                                                            */
+/* ------------------------------------------------------------------ */
+typedef enum signmf_precision { SIGNMF_F32 = 0, SIGNMF_F64 = 1 } signmf_precision;
+
+typedef enum signmf_sign_rule {
+    SIGNMF_SIGN_MEAN = 0,      /* the notebook: above the user's mean = liked */
+    SIGNMF_SIGN_THRESHOLD = 1, /* rating >= threshold = liked */
+    SIGNMF_SIGN_OBSERVED = 2   /* every rating = liked */
+} signmf_sign_rule;
+
+typedef struct signmf_params {
+    size_t dim;                 /* k, >= 1. Default 512. */
+    double lr;                  /* a, finite and >= 0. Default 1e-3. */
+    uint32_t seed;              /* np.random.seed(seed). Default 1. */
+    int threads;                /* >= 1, or 0 for all cores. Default 0. */
+    signmf_precision precision; /* default SIGNMF_F32 */
+    signmf_sign_rule sign_rule; /* default SIGNMF_SIGN_MEAN */
+    double threshold;           /* for SIGNMF_SIGN_THRESHOLD */
+    int rescale;                /* rescale P and Q by a common scalar each epoch */
+} signmf_params;
+
+SIGNMF_API signmf_params signmf_params_default(void);
+
+typedef struct signmf_trainer signmf_trainer;
+
+/* Build the sign structure from `ratings` and draw P and Q as numpy would.
+ * The ratings set may be freed afterwards. */
+SIGNMF_API signmf_status signmf_trainer_create(const signmf_ratings *ratings,
+                                               const signmf_params *params,
+                                               signmf_trainer **out, signmf_error *err);
+SIGNMF_API void signmf_trainer_free(signmf_trainer *t);
+
+/* The loss L of the current P and Q (the notebook's embed_loss). */
+SIGNMF_API signmf_status signmf_trainer_loss(signmf_trainer *t, double *loss);
+
+/* Called with the loss before every epoch (epoch = epochs done so far) and
+ * once more after the last one; `seconds` is the wall time since
+ * signmf_trainer_run started. Return non-zero to stop after this report;
+ * the trainer then holds the model of `epoch` and run returns
+ * SIGNMF_EINTERRUPTED. */
+typedef int (*signmf_progress_fn)(void *user, uint64_t epoch, double loss, double log_scale,
+                                  double seconds);
+
+/* Run `epochs` gradient steps. A non-finite loss or embedding stops the run
+ * with SIGNMF_ENONFINITE and the trainer keeps the last finite model. */
+SIGNMF_API signmf_status signmf_trainer_run(signmf_trainer *t, uint64_t epochs,
+                                            signmf_progress_fn progress, void *user,
+                                            signmf_error *err);
+
+SIGNMF_API uint64_t signmf_trainer_epochs_done(const signmf_trainer *t);
+/* Name of the kernel set in use: "portable", "avx2" or "avx512". */
+SIGNMF_API const char *signmf_kernel_name(void);
+
+/* ------------------------------------------------------------------ */
+/* Models                                                              */
+/* ------------------------------------------------------------------ */
+typedef struct signmf_model signmf_model;
+
+/* Snapshot the trainer's current state as a model (copies). */
+SIGNMF_API signmf_status signmf_trainer_model(const signmf_trainer *t, signmf_model **out);
+/* Continue training a saved model on the same ratings: the result is
+ * bit-identical to an uninterrupted run. */
+SIGNMF_API signmf_status signmf_trainer_resume(const signmf_ratings *ratings,
+                                               const signmf_model *model, int threads,
+                                               signmf_trainer **out, signmf_error *err);
+
+#define SIGNMF_OPEN_MMAP 1u /* map the file read-only instead of reading it */
+
+/* Save atomically: a temporary file in the same directory, fsync, rename. */
+SIGNMF_API signmf_status signmf_model_save(const signmf_model *m, const char *path,
+                                           signmf_error *err);
+SIGNMF_API signmf_status signmf_model_open(const char *path, unsigned flags, signmf_model **out,
+                                           signmf_error *err);
+SIGNMF_API void signmf_model_free(signmf_model *m);
+
+SIGNMF_API size_t signmf_model_users(const signmf_model *m);
+SIGNMF_API size_t signmf_model_items(const signmf_model *m);
+SIGNMF_API size_t signmf_model_dim(const signmf_model *m);
+SIGNMF_API signmf_precision signmf_model_precision(const signmf_model *m);
+SIGNMF_API uint64_t signmf_model_epochs(const signmf_model *m);
+SIGNMF_API signmf_params signmf_model_params(const signmf_model *m);
+/* Original id of a row/column, and back. */
+SIGNMF_API int64_t signmf_model_user_id(const signmf_model *m, size_t index);
+SIGNMF_API int64_t signmf_model_item_id(const signmf_model *m, size_t index);
+SIGNMF_API signmf_status signmf_model_user_index(const signmf_model *m, int64_t id, size_t *index);
+SIGNMF_API signmf_status signmf_model_item_index(const signmf_model *m, int64_t id, size_t *index);
+
+/* Write DIR/P.npy (users x k) and DIR/Q.npy (k x items) in the model's
+ * precision, the notebook's orientation; each file written atomically. */
+SIGNMF_API signmf_status signmf_model_export_npy(const signmf_model *m, const char *dir,
+                                                 signmf_error *err);
+
+/* ------------------------------------------------------------------ */
+/* Recommendations                                                     */
+/* ------------------------------------------------------------------ */
+typedef struct signmf_rec {
+    int64_t item; /* original item id */
+    double score; /* (P Q)[user, item] */
+} signmf_rec;
+
+/* Top `k` items the user did not rate in training, by descending score,
+ * ties to the lower item index. `out` has room for k entries; *count
+ * receives how many were written (fewer when the user rated nearly all). */
+SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, size_t k,
+                                          signmf_rec *out, size_t *count, signmf_error *err);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* SIGNMF_H */

@@ -1,0 +1,63 @@
+/* Kernel signatures, defined once; the kernel table type; dispatch.
+ *
+ * Embeddings are stored in panels: the k (padded) columns are cut into
+ * panels of width w (a multiple of SM_LANES_F32 / SM_LANES_F64), and a panel
+ * holds its rows contiguously, row r at panel + r * w. A gather kernel reads
+ * one panel of the "other" side (src) and one of its own side (self).
+ *
+ * Contract of sm_gather_*: for each row r in [r0, r1) of `s`,
+ *   acc   = sum over idx[ptr[r]..mid[r]) of src rows  (in index order)
+ *           then minus each src row of idx[mid[r]..ptr[r+1]) (in order),
+ *           starting from +0, one rounding per add/sub: no multiplies by D;
+ *   out_r = self_r - a * acc   (a*acc rounded, then the subtraction; no FMA)
+ *           written only when out != NULL;
+ *   dot[r] = self_r . acc in the canonical order below, when dot != NULL.
+ * Returns 1 if any written out value is not finite, else 0.
+ *
+ * Canonical dot order (so that every ISA gives the same bits):
+ *   float:  16 double lanes, lane l += (double)self[t] * (double)acc[t] for
+ *           t = l, l+16, ... in increasing t; products and sums each rounded.
+ *   double: 8 lanes, lane l += self[t] * acc[t] likewise.
+ *   Then lanes fold pairwise: lane[l] += lane[l + h] for h = L/2, ..., 1,
+ *   and dot = lane[0].
+ * Every kernel variant must be bit-identical to the portable one. */
+#ifndef SM_KERNELS_H
+#define SM_KERNELS_H
+
+#include "../signs/signs.h"
+
+#define SM_LANES_F32 16
+#define SM_LANES_F64 8
+
+typedef int (*sm_gather_f32_fn)(const sm_signs *s, size_t r0, size_t r1, size_t w,
+                                const float *src, const float *self, float *out, float a,
+                                double *dot);
+typedef int (*sm_gather_f64_fn)(const sm_signs *s, size_t r0, size_t r1, size_t w,
+                                const double *src, const double *self, double *out, double a,
+                                double *dot);
+
+typedef enum sm_isa { SM_ISA_PORTABLE = 0, SM_ISA_AVX2 = 1, SM_ISA_AVX512 = 2, SM_ISA_COUNT } sm_isa;
+
+typedef struct sm_kernels {
+    const char *name;
+    sm_isa isa;
+    sm_gather_f32_fn gather_f32;
+    sm_gather_f64_fn gather_f64;
+} sm_kernels;
+
+/* Per-ISA registration: each fills the slots it implements. The portable
+ * one fills every slot. */
+void sm_kernels_init_portable(sm_kernels *k);
+void sm_kernels_init_avx2(sm_kernels *k);
+void sm_kernels_init_avx512(sm_kernels *k);
+
+/* The table in use: chosen once (pthread_once) from CPUID, unless the
+ * environment variable SIGNMF_ISA=portable|avx2|avx512 forces one that the
+ * CPU supports. SIGNMF_ISA_DEBUG=1 logs the choice to stderr (the only
+ * output the library ever makes, and only when asked). */
+const sm_kernels *sm_kernels_active(void);
+/* A specific table, or NULL if this build or CPU cannot run it. */
+const sm_kernels *sm_kernels_for(sm_isa isa);
+const char *sm_isa_name(sm_isa isa);
+
+#endif

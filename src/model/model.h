@@ -1,0 +1,64 @@
+/* Internal layout of a model and helpers shared by train, score and the
+ * model file code. */
+#ifndef SM_MODEL_H
+#define SM_MODEL_H
+
+#include "../io/ratings.h"
+
+struct signmf_model {
+    size_t users, items, dim;
+    signmf_precision precision;
+    signmf_params params; /* settings it was trained with */
+    uint64_t epochs;      /* epochs done */
+    double log_scale;     /* natural log of the accumulated --rescale factor */
+    double last_loss;     /* loss of this P, Q (NaN if unknown) */
+    /* Row-major, SM_ALIGN-aligned, element type by precision:
+     *   P:  users x dim (the notebook's Usr)
+     *   Qt: items x dim (the notebook's Itm, transposed: one row per item) */
+    void *P;
+    void *Qt;
+    sm_idmap user_map, item_map;
+    /* Items each user rated in training (any sign, including 0), as sorted
+     * compressed rows: recommendations skip them. */
+    size_t *rated_ptr; /* users + 1 */
+    uint32_t *rated_idx;
+    /* Fingerprint of the training ratings (CRC-32 of the triplets), so that
+     * resume can refuse different data. */
+    uint32_t data_crc;
+    /* Non-NULL when opened with SIGNMF_OPEN_MMAP: P, Qt and the maps point
+     * into this read-only mapping and must not be freed. */
+    void *map_base;
+    size_t map_len;
+};
+
+/* Element size of a precision. */
+static inline size_t sm_elem_size(signmf_precision p) { return p == SIGNMF_F64 ? 8 : 4; }
+
+/* Allocate a model with P, Qt (uninitialised) and rated rows (rated_idx of
+ * `rated_count` entries); maps empty. Fails with ENOMEM/EOVERFLOW. */
+signmf_status sm_model_alloc(size_t users, size_t items, size_t dim, signmf_precision precision,
+                             size_t rated_count, signmf_model **out);
+
+/* CRC-32 (zlib) of a ratings set's triplets and dimensions. */
+uint32_t sm_ratings_crc(const signmf_ratings *r);
+
+/* Write a 2-D C-order .npy (dtype <f4 or <f8) atomically (tmp, fsync,
+ * rename). `data` is rows x cols with row stride `ld` elements. If
+ * `transpose` is set the file holds the transpose: cols x rows. */
+signmf_status sm_npy_write(const char *path, const void *data, signmf_precision precision,
+                           size_t rows, size_t cols, size_t ld, bool transpose,
+                           signmf_error *err);
+
+/* Atomic file writing: open a temporary sibling of `path`; commit fsyncs,
+ * renames over `path` and fsyncs the directory; abort removes it. */
+typedef struct sm_atomic_file {
+    void *fp; /* FILE* */
+    char *path;
+    char *tmp;
+} sm_atomic_file;
+signmf_status sm_atomic_open(sm_atomic_file *f, const char *path, signmf_error *err);
+signmf_status sm_atomic_write(sm_atomic_file *f, const void *data, size_t bytes, signmf_error *err);
+signmf_status sm_atomic_commit(sm_atomic_file *f, signmf_error *err);
+void sm_atomic_abort(sm_atomic_file *f);
+
+#endif
