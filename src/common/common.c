@@ -33,7 +33,10 @@ const char *signmf_strerror(signmf_status status)
     return sm_status_names[status];
 }
 
-const char *signmf_version(void) { return SIGNMF_VERSION_STRING; }
+const char *signmf_version(void)
+{
+    return SIGNMF_VERSION_STRING;
+}
 
 static signmf_status sm_vfail(signmf_error *err, signmf_status status, uint64_t line,
                               uint64_t column, const char *fmt, va_list ap)
@@ -98,7 +101,10 @@ void *sm_calloc(size_t count, size_t size)
     return p;
 }
 
-void sm_free(void *p) { free(p); }
+void sm_free(void *p)
+{
+    free(p);
+}
 
 double sm_now(void)
 {

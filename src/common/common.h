@@ -11,11 +11,11 @@
 
 #if defined(__GNUC__)
 #define SM_PRINTF(a, b) __attribute__((format(printf, a, b)))
-#define SM_LIKELY(x) __builtin_expect(!!(x), 1)
-#define SM_UNLIKELY(x) __builtin_expect(!!(x), 0)
+#define SM_LIKELY(x)    __builtin_expect(!!(x), 1)
+#define SM_UNLIKELY(x)  __builtin_expect(!!(x), 0)
 #else
 #define SM_PRINTF(a, b)
-#define SM_LIKELY(x) (x)
+#define SM_LIKELY(x)   (x)
 #define SM_UNLIKELY(x) (x)
 #endif
 

@@ -29,14 +29,18 @@
 #define SM_LANES_F32 16
 #define SM_LANES_F64 8
 
-typedef int (*sm_gather_f32_fn)(const sm_signs *s, size_t r0, size_t r1, size_t w,
-                                const float *src, const float *self, float *out, float a,
-                                double *dot);
+typedef int (*sm_gather_f32_fn)(const sm_signs *s, size_t r0, size_t r1, size_t w, const float *src,
+                                const float *self, float *out, float a, double *dot);
 typedef int (*sm_gather_f64_fn)(const sm_signs *s, size_t r0, size_t r1, size_t w,
                                 const double *src, const double *self, double *out, double a,
                                 double *dot);
 
-typedef enum sm_isa { SM_ISA_PORTABLE = 0, SM_ISA_AVX2 = 1, SM_ISA_AVX512 = 2, SM_ISA_COUNT } sm_isa;
+typedef enum sm_isa {
+    SM_ISA_PORTABLE = 0,
+    SM_ISA_AVX2 = 1,
+    SM_ISA_AVX512 = 2,
+    SM_ISA_COUNT
+} sm_isa;
 
 typedef struct sm_kernels {
     const char *name;

@@ -1,1 +1,436 @@
-/* placeholder: being written */
+/* The training driver: layout, numpy-compatible initialisation, the
+ * parallel schedule of fused passes, and the epoch loop. The arithmetic
+ * lives in the kernels; this file only decides who computes what, so any
+ * schedule (and any thread count) gives the same bits. */
+#include "train.h"
+
+#include "../rng/rng.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+signmf_params signmf_params_default(void)
+{
+    signmf_params p;
+    memset(&p, 0, sizeof p);
+    p.dim = 512;
+    p.lr = 1e-3;
+    p.seed = 1;
+    p.threads = 0;
+    p.precision = SIGNMF_F32;
+    p.sign_rule = SIGNMF_SIGN_MEAN;
+    p.threshold = 4.0;
+    p.rescale = 0;
+    return p;
+}
+
+static signmf_status check_params(const signmf_params *p, signmf_error *err)
+{
+    if (p->dim == 0)
+        return sm_fail(err, SIGNMF_EINVAL, "dimension must be at least 1, found 0");
+    if (!isfinite(p->lr) || p->lr < 0)
+        return sm_fail(err, SIGNMF_EINVAL, "learning rate must be finite and >= 0, found %g",
+                       p->lr);
+    if (p->threads < 0)
+        return sm_fail(err, SIGNMF_EINVAL, "threads must be >= 0, found %d", p->threads);
+    if (p->precision != SIGNMF_F32 && p->precision != SIGNMF_F64)
+        return sm_fail(err, SIGNMF_EINVAL, "unknown precision %d", (int)p->precision);
+    if (p->sign_rule > SIGNMF_SIGN_OBSERVED)
+        return sm_fail(err, SIGNMF_EINVAL, "unknown sign rule %d", (int)p->sign_rule);
+    if (p->sign_rule == SIGNMF_SIGN_THRESHOLD && !isfinite(p->threshold))
+        return sm_fail(err, SIGNMF_EINVAL, "threshold must be finite");
+    return SIGNMF_OK;
+}
+
+void signmf_trainer_free(signmf_trainer *t)
+{
+    if (!t)
+        return;
+    sm_signs_release(&t->by_user);
+    sm_signs_release(&t->by_item);
+    for (int i = 0; i < 2; ++i) {
+        sm_free(t->P[i]);
+        sm_free(t->Q[i]);
+    }
+    sm_free(t->dots);
+    free(t->tasks);
+    sm_idmap_release(&t->user_map);
+    sm_idmap_release(&t->item_map);
+    sm_free(t->rated_ptr);
+    sm_free(t->rated_idx);
+    free(t);
+}
+
+/* Panel width: wide enough to give the kernels full register strips, small
+ * enough that a panel of both sides stays in L2. SIGNMF_PANEL overrides it
+ * for benchmarks. */
+static size_t choose_panel(size_t lanes, size_t kpad, signmf_precision prec)
+{
+    size_t w = prec == SIGNMF_F64 ? 64 : 128;
+    const char *env = getenv("SIGNMF_PANEL");
+    if (env && *env) {
+        char *end;
+        unsigned long v = strtoul(env, &end, 10);
+        if (*end == '\0' && v >= lanes && v <= 4096)
+            w = v / lanes * lanes;
+    }
+    return w < kpad ? w : kpad;
+}
+
+/* Cut each side of each panel into blocks of about equal work so that the
+ * pass can be split across threads; the split never changes results. */
+static signmf_status build_tasks(signmf_trainer *t)
+{
+    size_t want = 8 * (size_t)t->threads;
+    size_t per = (want + 2 * t->npanels - 1) / (2 * t->npanels);
+    if (per < 1)
+        per = 1;
+    size_t cap = 2 * t->npanels * per;
+    free(t->tasks);
+    t->tasks = calloc(cap, sizeof *t->tasks);
+    if (!t->tasks)
+        return SIGNMF_ENOMEM;
+    t->ntasks = 0;
+    for (size_t c = 0; c < t->npanels; ++c)
+        for (uint32_t side = 0; side < 2; ++side) {
+            const sm_signs *s = side ? &t->by_item : &t->by_user;
+            size_t total = s->nnz + s->rows, r = 0;
+            for (size_t b = 0; b < per && r < s->rows; ++b) {
+                size_t goal = (b + 1 == per) ? total : total / per * (b + 1);
+                size_t r0 = r;
+                while (r < s->rows && s->ptr[r] + r < goal)
+                    ++r;
+                if (b + 1 == per)
+                    r = s->rows;
+                if (r > r0)
+                    t->tasks[t->ntasks++] = (sm_task){side, (uint32_t)c, r0, r};
+            }
+        }
+    return SIGNMF_OK;
+}
+
+static signmf_status alloc_layout(signmf_trainer *t, signmf_error *err)
+{
+    size_t lanes = t->params.precision == SIGNMF_F64 ? SM_LANES_F64 : SM_LANES_F32;
+    if (t->dim > SIZE_MAX - lanes)
+        return sm_fail(err, SIGNMF_EOVERFLOW, "dimension %zu is too large", t->dim);
+    t->kpad = (t->dim + lanes - 1) / lanes * lanes;
+    t->panel = choose_panel(lanes, t->kpad, t->params.precision);
+    t->npanels = (t->kpad + t->panel - 1) / t->panel;
+    t->esize = sm_elem_size(t->params.precision);
+    size_t pn, qn, dn;
+    if (sm_mul_overflows(t->users, t->kpad, &pn) || sm_mul_overflows(t->items, t->kpad, &qn) ||
+        sm_mul_overflows(t->npanels, t->users, &dn) || pn > SIZE_MAX / 16 || qn > SIZE_MAX / 16)
+        return sm_fail(err, SIGNMF_EOVERFLOW, "embedding size %zu x %zu / %zu x %zu overflows",
+                       t->users, t->dim, t->items, t->dim);
+    for (int i = 0; i < 2; ++i) {
+        t->P[i] = sm_calloc(pn ? pn : 1, t->esize);
+        t->Q[i] = sm_calloc(qn ? qn : 1, t->esize);
+        if (!t->P[i] || !t->Q[i])
+            return sm_fail(err, SIGNMF_ENOMEM,
+                           "cannot allocate embeddings of %zu x %zu and %zu x %zu (%s)", t->users,
+                           t->dim, t->items, t->dim, t->esize == 8 ? "float64" : "float32");
+    }
+    t->dots = sm_calloc(dn ? dn : 1, sizeof(double));
+    if (!t->dots)
+        return sm_fail(err, SIGNMF_ENOMEM, "out of memory");
+    if (build_tasks(t) != SIGNMF_OK)
+        return sm_fail(err, SIGNMF_ENOMEM, "out of memory");
+    return SIGNMF_OK;
+}
+
+static inline size_t panel_index(const signmf_trainer *t, size_t rows, size_t r, size_t col)
+{
+    size_t c = col / t->panel;
+    return sm_panel_offset(t, rows, c) + r * sm_panel_width(t, c) + col % t->panel;
+}
+
+void sm_to_panels(const signmf_trainer *t, const void *rowmajor, void *panels, size_t rows)
+{
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t c = 0; c < t->npanels; ++c) {
+            size_t w = sm_panel_width(t, c), col0 = c * t->panel;
+            size_t n = col0 + w <= t->dim ? w : (col0 < t->dim ? t->dim - col0 : 0);
+            char *dst = (char *)panels + (sm_panel_offset(t, rows, c) + r * w) * t->esize;
+            memcpy(dst, (const char *)rowmajor + (r * t->dim + col0) * t->esize, n * t->esize);
+            memset(dst + n * t->esize, 0, (w - n) * t->esize);
+        }
+}
+
+void sm_from_panels(const signmf_trainer *t, const void *panels, void *rowmajor, size_t rows)
+{
+    for (size_t r = 0; r < rows; ++r)
+        for (size_t c = 0; c < t->npanels; ++c) {
+            size_t w = sm_panel_width(t, c), col0 = c * t->panel;
+            size_t n = col0 + w <= t->dim ? w : (col0 < t->dim ? t->dim - col0 : 0);
+            const char *src =
+                (const char *)panels + (sm_panel_offset(t, rows, c) + r * w) * t->esize;
+            memcpy((char *)rowmajor + (r * t->dim + col0) * t->esize, src, n * t->esize);
+        }
+}
+
+/* np.random.seed(s); Usr = normal(size=(users, k)); Itm = normal(size=(k,
+ * items)) -- the same draws, in the same order, into the panel layout. */
+static void init_embeddings(signmf_trainer *t)
+{
+    sm_rng rng;
+    sm_rng_seed(&rng, t->params.seed);
+    bool f64 = t->params.precision == SIGNMF_F64;
+    void *P = t->P[t->cur], *Q = t->Q[t->cur];
+    for (size_t i = 0; i < t->users; ++i)
+        for (size_t kk = 0; kk < t->dim; ++kk) {
+            double g = sm_rng_gauss(&rng);
+            size_t at = panel_index(t, t->users, i, kk);
+            if (f64)
+                ((double *)P)[at] = g;
+            else
+                ((float *)P)[at] = (float)g;
+        }
+    for (size_t kk = 0; kk < t->dim; ++kk)
+        for (size_t j = 0; j < t->items; ++j) {
+            double g = sm_rng_gauss(&rng);
+            size_t at = panel_index(t, t->items, j, kk);
+            if (f64)
+                ((double *)Q)[at] = g;
+            else
+                ((float *)Q)[at] = (float)g;
+        }
+}
+
+static int resolve_threads(int threads)
+{
+    if (threads > 0)
+        return threads;
+    int n = omp_get_num_procs();
+    return n > 0 ? n : 1;
+}
+
+static signmf_status trainer_new(const signmf_ratings *r, const signmf_params *p,
+                                 signmf_trainer **out, signmf_error *err)
+{
+    *out = NULL;
+    if (!r || !p)
+        return sm_fail(err, SIGNMF_EINVAL, "ratings and parameters are required");
+    signmf_status st = check_params(p, err);
+    if (st != SIGNMF_OK)
+        return st;
+    signmf_trainer *t = calloc(1, sizeof *t);
+    if (!t)
+        return sm_fail(err, SIGNMF_ENOMEM, "out of memory");
+    t->params = *p;
+    t->users = r->users;
+    t->items = r->items;
+    t->dim = p->dim;
+    t->threads = resolve_threads(p->threads);
+    t->kern = sm_kernels_active();
+    t->last_loss = NAN;
+    sm_sign_options so = {p->sign_rule, p->threshold};
+    st = sm_signs_build(r, &so, &t->by_user, &t->by_item, err);
+    if (st == SIGNMF_OK)
+        st = alloc_layout(t, err);
+    if (st == SIGNMF_OK && (sm_idmap_copy(&r->user_map, &t->user_map) != SIGNMF_OK ||
+                            sm_idmap_copy(&r->item_map, &t->item_map) != SIGNMF_OK))
+        st = sm_fail(err, SIGNMF_ENOMEM, "out of memory");
+    if (st == SIGNMF_OK) {
+        t->rated_ptr = sm_alloc(r->users + 1, sizeof(size_t));
+        t->rated_idx = sm_alloc(r->count ? r->count : 1, sizeof(uint32_t));
+        if (!t->rated_ptr || !t->rated_idx) {
+            st = sm_fail(err, SIGNMF_ENOMEM, "out of memory");
+        } else {
+            /* triplets are sorted by (user, item): the rated rows are a
+             * prefix count away */
+            memset(t->rated_ptr, 0, (r->users + 1) * sizeof(size_t));
+            for (size_t e = 0; e < r->count; ++e)
+                t->rated_ptr[r->user[e] + 1]++;
+            for (size_t u = 0; u < r->users; ++u)
+                t->rated_ptr[u + 1] += t->rated_ptr[u];
+            if (r->count)
+                memcpy(t->rated_idx, r->item, r->count * sizeof(uint32_t));
+            t->data_crc = sm_ratings_crc(r);
+        }
+    }
+    if (st != SIGNMF_OK) {
+        signmf_trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return SIGNMF_OK;
+}
+
+signmf_status signmf_trainer_create(const signmf_ratings *r, const signmf_params *p,
+                                    signmf_trainer **out, signmf_error *err)
+{
+    if (!out)
+        return sm_fail(err, SIGNMF_EINVAL, "out must not be NULL");
+    signmf_status st = trainer_new(r, p, out, err);
+    if (st == SIGNMF_OK)
+        init_embeddings(*out);
+    return st;
+}
+
+int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, double *loss)
+{
+    int bad = 0;
+    const int cur = t->cur;
+    const size_t ntasks = t->ntasks;
+    const bool f64 = t->params.precision == SIGNMF_F64;
+    /* contiguous slices of the task list, balanced by work, keep a thread
+     * on the same panels for both sides */
+    size_t total = 0;
+    for (size_t i = 0; i < ntasks; ++i) {
+        const sm_task *tk = &t->tasks[i];
+        if (!a && tk->side)
+            continue;
+        const sm_signs *s = tk->side ? &t->by_item : &t->by_user;
+        total += s->ptr[tk->r1] - s->ptr[tk->r0] + (tk->r1 - tk->r0);
+    }
+#pragma omp parallel num_threads(t->threads) reduction(| : bad)
+    {
+        size_t nth = (size_t)omp_get_num_threads(), tid = (size_t)omp_get_thread_num();
+        size_t lo = total * tid / nth, hi = total * (tid + 1) / nth, pos = 0;
+        for (size_t i = 0; i < ntasks; ++i) {
+            const sm_task *tk = &t->tasks[i];
+            if (!a && tk->side)
+                continue;
+            const sm_signs *s = tk->side ? &t->by_item : &t->by_user;
+            size_t cost = s->ptr[tk->r1] - s->ptr[tk->r0] + (tk->r1 - tk->r0);
+            size_t mine = pos >= lo && pos < hi;
+            pos += cost;
+            if (!mine)
+                continue;
+            size_t c = tk->panel, w = sm_panel_width(t, c);
+            size_t rows = tk->side ? t->items : t->users;
+            size_t other = tk->side ? t->users : t->items;
+            void *selfb = tk->side ? t->Q[cur] : t->P[cur];
+            void *srcb = tk->side ? t->P[cur] : t->Q[cur];
+            void *outb = tk->side ? t->Q[1 - cur] : t->P[1 - cur];
+            size_t so = sm_panel_offset(t, rows, c), oo = sm_panel_offset(t, other, c);
+            double *dot = tk->side ? NULL : t->dots + c * t->users;
+            if (f64) {
+                const double *self = (const double *)selfb + so, *src = (const double *)srcb + oo;
+                double *out = a ? (double *)outb + so : NULL;
+                bad |= k->gather_f64(s, tk->r0, tk->r1, w, src, self, out, a ? *a : 0.0, dot);
+            } else {
+                const float *self = (const float *)selfb + so, *src = (const float *)srcb + oo;
+                float *out = a ? (float *)outb + so : NULL;
+                bad |=
+                    k->gather_f32(s, tk->r0, tk->r1, w, src, self, out, a ? (float)*a : 0.0f, dot);
+            }
+        }
+    }
+    /* fixed order: panel by panel, user by user */
+    double sum = 0.0;
+    size_t n = t->npanels * t->users;
+    for (size_t i = 0; i < n; ++i)
+        sum += t->dots[i];
+    *loss = sum;
+    return bad;
+}
+
+signmf_status signmf_trainer_loss(signmf_trainer *t, double *loss)
+{
+    if (!t || !loss)
+        return SIGNMF_EINVAL;
+    sm_train_pass(t, t->kern, NULL, loss);
+    t->last_loss = *loss;
+    return isfinite(*loss) ? SIGNMF_OK : SIGNMF_ENONFINITE;
+}
+
+signmf_status signmf_trainer_run(signmf_trainer *t, uint64_t epochs, signmf_progress_fn progress,
+                                 void *user, signmf_error *err)
+{
+    if (!t)
+        return sm_fail(err, SIGNMF_EINVAL, "trainer must not be NULL");
+    double t0 = sm_now(), loss;
+    for (uint64_t e = 0; e < epochs; ++e) {
+        int bad = sm_train_pass(t, t->kern, &t->params.lr, &loss);
+        t->last_loss = loss;
+        if (!isfinite(loss))
+            return sm_fail(err, SIGNMF_ENONFINITE,
+                           "loss became non-finite (%g) at epoch %llu; kept the model of epoch "
+                           "%llu, the last finite one",
+                           loss, (unsigned long long)t->epochs, (unsigned long long)t->epochs);
+        if (progress && progress(user, t->epochs, loss, t->log_scale, sm_now() - t0))
+            return sm_fail(err, SIGNMF_EINTERRUPTED, "stopped by the caller after epoch %llu",
+                           (unsigned long long)t->epochs);
+        if (bad)
+            return sm_fail(err, SIGNMF_ENONFINITE,
+                           "epoch %llu produced non-finite embeddings; kept the model of epoch "
+                           "%llu, the last finite one",
+                           (unsigned long long)(t->epochs + 1), (unsigned long long)t->epochs);
+        t->cur = 1 - t->cur;
+        t->epochs++;
+    }
+    sm_train_pass(t, t->kern, NULL, &loss);
+    t->last_loss = loss;
+    if (progress)
+        progress(user, t->epochs, loss, t->log_scale, sm_now() - t0);
+    if (!isfinite(loss))
+        return sm_fail(err, SIGNMF_ENONFINITE, "loss became non-finite (%g) after epoch %llu", loss,
+                       (unsigned long long)t->epochs);
+    return SIGNMF_OK;
+}
+
+uint64_t signmf_trainer_epochs_done(const signmf_trainer *t)
+{
+    return t ? t->epochs : 0;
+}
+
+signmf_status signmf_trainer_model(const signmf_trainer *t, signmf_model **out)
+{
+    if (!t || !out)
+        return SIGNMF_EINVAL;
+    *out = NULL;
+    signmf_model *m;
+    size_t rated = t->rated_ptr[t->users];
+    signmf_status st = sm_model_alloc(t->users, t->items, t->dim, t->params.precision, rated, &m);
+    if (st != SIGNMF_OK)
+        return st;
+    sm_from_panels(t, t->P[t->cur], m->P, t->users);
+    sm_from_panels(t, t->Q[t->cur], m->Qt, t->items);
+    m->params = t->params;
+    m->epochs = t->epochs;
+    m->log_scale = t->log_scale;
+    m->last_loss = t->last_loss;
+    m->data_crc = t->data_crc;
+    memcpy(m->rated_ptr, t->rated_ptr, (t->users + 1) * sizeof(size_t));
+    if (rated)
+        memcpy(m->rated_idx, t->rated_idx, rated * sizeof(uint32_t));
+    if (sm_idmap_copy(&t->user_map, &m->user_map) != SIGNMF_OK ||
+        sm_idmap_copy(&t->item_map, &m->item_map) != SIGNMF_OK) {
+        signmf_model_free(m);
+        return SIGNMF_ENOMEM;
+    }
+    *out = m;
+    return SIGNMF_OK;
+}
+
+signmf_status signmf_trainer_resume(const signmf_ratings *r, const signmf_model *m, int threads,
+                                    signmf_trainer **out, signmf_error *err)
+{
+    if (!out || !m)
+        return sm_fail(err, SIGNMF_EINVAL, "model and out must not be NULL");
+    *out = NULL;
+    if (r->users != m->users || r->items != m->items)
+        return sm_fail(err, SIGNMF_EINVAL,
+                       "the ratings are %zu x %zu but the model was trained on %zu x %zu", r->users,
+                       r->items, m->users, m->items);
+    signmf_params p = m->params;
+    p.dim = m->dim;
+    p.precision = m->precision;
+    if (threads >= 0)
+        p.threads = threads;
+    signmf_trainer *t;
+    signmf_status st = trainer_new(r, &p, &t, err);
+    if (st != SIGNMF_OK)
+        return st;
+    sm_to_panels(t, m->P, t->P[t->cur], t->users);
+    sm_to_panels(t, m->Qt, t->Q[t->cur], t->items);
+    t->epochs = m->epochs;
+    t->log_scale = m->log_scale;
+    t->last_loss = m->last_loss;
+    *out = t;
+    return SIGNMF_OK;
+}

@@ -1,0 +1,63 @@
+/* Internal trainer layout, shared with tests and benchmarks. */
+#ifndef SM_TRAIN_H
+#define SM_TRAIN_H
+
+#include "../kernels/kernels.h"
+#include "../model/model.h"
+
+/* One unit of parallel work: rows [r0, r1) of one side on one panel. */
+typedef struct sm_task {
+    uint32_t side; /* 0: users (P), 1: items (Q) */
+    uint32_t panel;
+    size_t r0, r1;
+} sm_task;
+
+struct signmf_trainer {
+    signmf_params params;
+    size_t users, items, dim;
+    size_t kpad;  /* dim rounded up to the lane count */
+    size_t panel; /* panel width (elements) */
+    size_t npanels;
+    size_t esize; /* 4 or 8 */
+    sm_signs by_user, by_item;
+    /* Embeddings in panel layout, double-buffered: cur holds the state,
+     * the other buffer receives the next epoch. */
+    void *P[2], *Q[2];
+    int cur;
+    double *dots; /* npanels x users: per-row loss partials */
+    sm_task *tasks;
+    size_t ntasks;
+    int threads;
+    const sm_kernels *kern;
+    uint64_t epochs;
+    double log_scale;
+    double last_loss;
+    /* Carried into models. */
+    sm_idmap user_map, item_map;
+    size_t *rated_ptr;
+    uint32_t *rated_idx;
+    uint32_t data_crc;
+};
+
+/* Panel c of an embedding with `rows` rows: start offset (elements) and
+ * width. */
+static inline size_t sm_panel_offset(const signmf_trainer *t, size_t rows, size_t c)
+{
+    return c * t->panel * rows;
+}
+static inline size_t sm_panel_width(const signmf_trainer *t, size_t c)
+{
+    size_t rest = t->kpad - c * t->panel;
+    return rest < t->panel ? rest : t->panel;
+}
+
+/* One fused pass: loss of the current state into *loss; when `a` is not
+ * NULL, also the next state into the spare buffers. Returns 1 if a
+ * written value is non-finite. Kernels may be overridden (tests, bench). */
+int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, double *loss);
+
+/* Copy row-major (rows x dim, stride dim) to/from panel layout. */
+void sm_to_panels(const signmf_trainer *t, const void *rowmajor, void *panels, size_t rows);
+void sm_from_panels(const signmf_trainer *t, const void *panels, void *rowmajor, size_t rows);
+
+#endif
