@@ -1,0 +1,174 @@
+/* Epoch benchmark: the fused pass for every kernel set, precision, thread
+ * count and k, on ua.base (SIGNMF_DATA_DIR) or a synthetic set of its shape.
+ * Prints one table row per configuration with the median epoch time and
+ * the rate in signs x k per second, plus the load-floor probe (the same
+ * gathers with no dot and no stores).
+ *
+ *   bench_epoch [--quick] [--ratings FILE] [--k LIST] [--threads LIST] */
+#include "train/train.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Synthetic MovieLens-100k shape: 943 x 1682, ~100k ratings, Zipf items. */
+static signmf_ratings *synthetic(void)
+{
+    size_t users = 943, items = 1682, per = 106;
+    size_t n = users * per;
+    int64_t *u = malloc(n * sizeof *u), *it = malloc(n * sizeof *it);
+    double *r = malloc(n * sizeof *r);
+    unsigned char *seen = calloc(items, 1);
+    uint64_t x = 88172645463325252ull;
+    size_t e = 0;
+    for (size_t i = 0; i < users; ++i) {
+        memset(seen, 0, items);
+        for (size_t c = 0; c < per; ++c) {
+            size_t j;
+            do {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                double q = (double)(x >> 11) / 9007199254740992.0;
+                j = (size_t)(pow((double)items, q)) - 1; /* log-uniform: skewed */
+                if (j >= items)
+                    j = items - 1;
+            } while (seen[j]);
+            seen[j] = 1;
+            u[e] = (int64_t)i + 1, it[e] = (int64_t)j + 1, r[e] = (double)(1 + (x >> 7) % 5);
+            ++e;
+        }
+    }
+    signmf_ratings *out = NULL;
+    signmf_ratings_from_triplets(u, it, r, n, SIGNMF_IDS_DIRECT, &out, NULL);
+    free(u), free(it), free(r), free(seen);
+    return out;
+}
+
+static double time_pass(signmf_trainer *t, const sm_kernels *k, int reps, bool probe)
+{
+    double *times = malloc((size_t)reps * sizeof(double)), loss;
+    double a = 1e-3;
+    for (int i = 0; i < reps + 2; ++i) {
+        double t0 = sm_now();
+        if (probe) {
+            /* load floor: every gathered row into registers, nothing else */
+#pragma omp parallel for num_threads(t->threads) schedule(static)
+            for (size_t q = 0; q < t->ntasks; ++q) {
+                const sm_task *tk = &t->tasks[q];
+                const sm_signs *s = tk->side ? &t->by_item : &t->by_user;
+                size_t rows = tk->side ? t->items : t->users, other = tk->side ? t->users : t->items;
+                size_t w = sm_panel_width(t, tk->panel);
+                const char *self = (const char *)(tk->side ? t->Q[0] : t->P[0]) +
+                                   sm_panel_offset(t, rows, tk->panel) * t->esize;
+                const char *src = (const char *)(tk->side ? t->P[0] : t->Q[0]) +
+                                  sm_panel_offset(t, other, tk->panel) * t->esize;
+                if (t->esize == 8)
+                    k->gather_f64(s, tk->r0, tk->r1, w, (const double *)src,
+                                  (const double *)self, NULL, 0, NULL);
+                else
+                    k->gather_f32(s, tk->r0, tk->r1, w, (const float *)src, (const float *)self,
+                                  NULL, 0, NULL);
+            }
+        } else {
+            sm_train_pass(t, k, &a, &loss);
+        }
+        if (i >= 2)
+            times[i - 2] = sm_now() - t0;
+    }
+    qsort(times, (size_t)reps, sizeof(double), cmp_double);
+    double med = times[reps / 2];
+    free(times);
+    return med;
+}
+
+int main(int argc, char **argv)
+{
+    int quick = 0;
+    const char *file = NULL;
+    char path[4096];
+    size_t ks[16] = {16, 32, 64, 128, 256, 512, 1024}, nk = 7;
+    int ths[4] = {1, 2}, nth = 2;
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--quick"))
+            quick = 1;
+        else if (!strcmp(argv[i], "--ratings") && i + 1 < argc)
+            file = argv[++i];
+        else if (!strcmp(argv[i], "--k") && i + 1 < argc) {
+            nk = 0;
+            for (char *s = strtok(argv[++i], ","); s && nk < 16; s = strtok(NULL, ","))
+                ks[nk++] = strtoul(s, NULL, 10);
+        } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
+            nth = 0;
+            for (char *s = strtok(argv[++i], ","); s && nth < 4; s = strtok(NULL, ","))
+                ths[nth++] = atoi(s);
+        }
+    }
+    if (quick) {
+        ks[0] = 512, nk = 1;
+    }
+    const char *dd = getenv("SIGNMF_DATA_DIR");
+    if (!file && dd) {
+        snprintf(path, sizeof path, "%s/ml-100k/ua.base", dd);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            fclose(f);
+            file = path;
+        }
+    }
+    signmf_ratings *r = NULL;
+    signmf_error err;
+    if (file) {
+        signmf_load_options o = signmf_load_options_default();
+        if (signmf_ratings_load(file, &o, &r, &err) != SIGNMF_OK) {
+            fprintf(stderr, "bench_epoch: %s\n", err.message);
+            return 1;
+        }
+    } else {
+        r = synthetic();
+    }
+    if (!r) {
+        fprintf(stderr, "bench_epoch: no data\n");
+        return 1;
+    }
+    printf("# data: %s (%zu x %zu, %zu ratings)\n", file ? file : "synthetic ua.base shape",
+           signmf_ratings_users(r), signmf_ratings_items(r), signmf_ratings_count(r));
+    printf("%-8s %-4s %3s %5s %10s %10s %14s\n", "isa", "prec", "thr", "k", "epoch_ms",
+           "probe_ms", "Gsignk_per_s");
+    for (int isa = SM_ISA_COUNT - 1; isa >= 0; --isa) {
+        const sm_kernels *k = sm_kernels_for((sm_isa)isa);
+        if (!k || (quick && isa != SM_ISA_COUNT - 1 && sm_kernels_for(SM_ISA_COUNT - 1)))
+            continue;
+        for (int prec = 0; prec < 2; ++prec)
+            for (size_t ki = 0; ki < nk; ++ki)
+                for (int ti = 0; ti < nth; ++ti) {
+                    signmf_params p = signmf_params_default();
+                    p.dim = ks[ki];
+                    p.threads = ths[ti];
+                    p.precision = prec ? SIGNMF_F64 : SIGNMF_F32;
+                    signmf_trainer *t;
+                    if (signmf_trainer_create(r, &p, &t, &err) != SIGNMF_OK) {
+                        fprintf(stderr, "bench_epoch: %s\n", err.message);
+                        return 1;
+                    }
+                    size_t nnz = t->by_user.nnz;
+                    double work = (double)nnz * (double)p.dim;
+                    int reps = work > 2e9 ? 5 : work > 1e8 ? 21 : 51;
+                    double e = time_pass(t, k, reps, false);
+                    double pr = time_pass(t, k, reps, true);
+                    printf("%-8s %-4s %3d %5zu %10.3f %10.3f %14.2f\n", k->name,
+                           prec ? "f64" : "f32", ths[ti], p.dim, e * 1e3, pr * 1e3,
+                           2.0 * work / e * 1e-9);
+                    fflush(stdout);
+                    signmf_trainer_free(t);
+                }
+    }
+    signmf_ratings_free(r);
+    return 0;
+}

@@ -1,0 +1,306 @@
+/* Training driver: numpy-compatible initialisation, determinism across
+ * threads, kernels and panel widths, the loss identity, callbacks,
+ * non-finite handling and resume. */
+#include "rng/rng.h"
+#include "train/train.h"
+
+#include <criterion/criterion.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static signmf_ratings *make_ratings(size_t users, size_t items, size_t per, unsigned seed)
+{
+    size_t n = 0, cap = users * per;
+    int64_t *u = malloc(cap * sizeof *u), *it = malloc(cap * sizeof *it);
+    double *r = malloc(cap * sizeof *r);
+    unsigned char *seen = calloc(items, 1);
+    srand(seed);
+    for (size_t i = 0; i < users; ++i) {
+        if (i == 2)
+            continue; /* a user with no ratings */
+        memset(seen, 0, items);
+        size_t want = per < items ? per : items;
+        for (size_t c = 0; c < want; ++c) {
+            size_t j = (size_t)rand() % items;
+            if (seen[j])
+                continue;
+            seen[j] = 1;
+            u[n] = (int64_t)i + 1, it[n] = (int64_t)j + 1, r[n] = 1 + rand() % 5;
+            ++n;
+        }
+    }
+    /* keep the largest ids present so direct mode gives users x items */
+    u[n] = (int64_t)users, it[n] = (int64_t)items, r[n] = 3;
+    for (size_t e = 0; e < n; ++e)
+        if (u[e] == (int64_t)users && it[e] == (int64_t)items)
+            r[n] = 0;
+    if (r[n] != 0)
+        ++n;
+    signmf_ratings *out = NULL;
+    signmf_error err;
+    cr_assert_eq(signmf_ratings_from_triplets(u, it, r, n, SIGNMF_IDS_DIRECT, &out, &err),
+                 SIGNMF_OK, "%s", err.message);
+    free(u), free(it), free(r), free(seen);
+    return out;
+}
+
+static signmf_model *train(const signmf_ratings *r, signmf_params p, uint64_t epochs)
+{
+    signmf_trainer *t;
+    signmf_error err;
+    cr_assert_eq(signmf_trainer_create(r, &p, &t, &err), SIGNMF_OK, "%s", err.message);
+    cr_assert_eq(signmf_trainer_run(t, epochs, NULL, NULL, &err), SIGNMF_OK, "%s", err.message);
+    signmf_model *m;
+    cr_assert_eq(signmf_trainer_model(t, &m), SIGNMF_OK);
+    signmf_trainer_free(t);
+    return m;
+}
+
+static void assert_same_model(const signmf_model *a, const signmf_model *b)
+{
+    size_t es = sm_elem_size(a->precision);
+    cr_assert_eq(memcmp(a->P, b->P, a->users * a->dim * es), 0, "P differs");
+    cr_assert_eq(memcmp(a->Qt, b->Qt, a->items * a->dim * es), 0, "Q differs");
+}
+
+Test(train, init_is_numpy_draw_order)
+{
+    signmf_ratings *r = make_ratings(11, 13, 5, 1);
+    signmf_params p = signmf_params_default();
+    p.dim = 21; /* not a multiple of any lane count */
+    p.precision = SIGNMF_F64;
+    p.seed = 1;
+    signmf_trainer *t;
+    cr_assert_eq(signmf_trainer_create(r, &p, &t, NULL), SIGNMF_OK);
+    signmf_model *m;
+    cr_assert_eq(signmf_trainer_model(t, &m), SIGNMF_OK);
+    sm_rng g;
+    sm_rng_seed(&g, 1);
+    const double *P = m->P, *Qt = m->Qt;
+    for (size_t i = 0; i < 11 * 21; ++i)
+        cr_assert_eq(P[i], sm_rng_gauss(&g));
+    for (size_t kk = 0; kk < 21; ++kk)
+        for (size_t j = 0; j < 13; ++j)
+            cr_assert_eq(Qt[j * 21 + kk], sm_rng_gauss(&g));
+    signmf_model_free(m);
+    signmf_trainer_free(t);
+    signmf_ratings_free(r);
+}
+
+Test(train, identical_for_any_thread_count)
+{
+    signmf_ratings *r = make_ratings(90, 70, 20, 2);
+    for (int prec = 0; prec < 2; ++prec) {
+        signmf_params p = signmf_params_default();
+        p.dim = 200;
+        p.precision = prec ? SIGNMF_F64 : SIGNMF_F32;
+        p.threads = 1;
+        signmf_model *ref = train(r, p, 6);
+        for (int th = 2; th <= 5; ++th) {
+            p.threads = th;
+            signmf_model *m = train(r, p, 6);
+            assert_same_model(ref, m);
+            cr_assert_eq(memcmp(&ref->last_loss, &m->last_loss, sizeof(double)), 0,
+                         "loss differs with %d threads", th);
+            signmf_model_free(m);
+        }
+        signmf_model_free(ref);
+    }
+    signmf_ratings_free(r);
+}
+
+Test(train, identical_for_every_kernel_set)
+{
+    signmf_ratings *r = make_ratings(60, 50, 15, 3);
+    for (int prec = 0; prec < 2; ++prec) {
+        signmf_params p = signmf_params_default();
+        p.dim = 77;
+        p.threads = 2;
+        p.precision = prec ? SIGNMF_F64 : SIGNMF_F32;
+        signmf_trainer *t[SM_ISA_COUNT] = {0};
+        double loss[SM_ISA_COUNT], a = 1e-2;
+        for (int isa = 0; isa < SM_ISA_COUNT; ++isa) {
+            const sm_kernels *k = sm_kernels_for((sm_isa)isa);
+            if (!k)
+                continue;
+            cr_assert_eq(signmf_trainer_create(r, &p, &t[isa], NULL), SIGNMF_OK);
+            for (int e = 0; e < 4; ++e) {
+                sm_train_pass(t[isa], k, &a, &loss[isa]);
+                t[isa]->cur = 1 - t[isa]->cur;
+            }
+            if (isa > 0) {
+                size_t es = t[0]->esize;
+                cr_assert_eq(memcmp(t[0]->P[t[0]->cur], t[isa]->P[t[isa]->cur],
+                                    t[0]->users * t[0]->kpad * es),
+                             0, "%s P differs", k->name);
+                cr_assert_eq(memcmp(t[0]->Q[t[0]->cur], t[isa]->Q[t[isa]->cur],
+                                    t[0]->items * t[0]->kpad * es),
+                             0, "%s Q differs", k->name);
+                cr_assert_eq(memcmp(&loss[0], &loss[isa], sizeof(double)), 0);
+            }
+        }
+        for (int isa = 0; isa < SM_ISA_COUNT; ++isa)
+            signmf_trainer_free(t[isa]);
+    }
+    signmf_ratings_free(r);
+}
+
+Test(train, panel_width_does_not_change_embeddings)
+{
+    signmf_ratings *r = make_ratings(40, 45, 12, 4);
+    signmf_params p = signmf_params_default();
+    p.dim = 300;
+    p.threads = 2;
+    setenv("SIGNMF_PANEL", "16", 1);
+    signmf_model *a = train(r, p, 3);
+    setenv("SIGNMF_PANEL", "512", 1);
+    signmf_model *b = train(r, p, 3);
+    unsetenv("SIGNMF_PANEL");
+    assert_same_model(a, b);
+    cr_assert_float_eq(a->last_loss, b->last_loss, 1e-6 * fabs(a->last_loss));
+    signmf_model_free(a);
+    signmf_model_free(b);
+    signmf_ratings_free(r);
+}
+
+/* L = sum_i P_i . gradP_i = sum_j Q_j . gradQ_j = sum_ij D_ij (PQ)_ij. */
+Test(train, loss_identity)
+{
+    signmf_ratings *r = make_ratings(30, 25, 10, 5);
+    signmf_params p = signmf_params_default();
+    p.dim = 40;
+    p.precision = SIGNMF_F64;
+    signmf_trainer *t;
+    cr_assert_eq(signmf_trainer_create(r, &p, &t, NULL), SIGNMF_OK);
+    double loss;
+    cr_assert_eq(signmf_trainer_loss(t, &loss), SIGNMF_OK);
+    signmf_model *m;
+    cr_assert_eq(signmf_trainer_model(t, &m), SIGNMF_OK);
+    const double *P = m->P, *Q = m->Qt;
+    double byq = 0, direct = 0;
+    for (size_t j = 0; j < t->items; ++j) {
+        double g[40] = {0};
+        for (size_t e = t->by_item.ptr[j]; e < t->by_item.ptr[j + 1]; ++e) {
+            double sgn = e < t->by_item.mid[j] ? 1.0 : -1.0;
+            for (size_t kk = 0; kk < 40; ++kk)
+                g[kk] += sgn * P[t->by_item.idx[e] * 40 + kk];
+        }
+        for (size_t kk = 0; kk < 40; ++kk)
+            byq += Q[j * 40 + kk] * g[kk];
+    }
+    for (size_t i = 0; i < t->users; ++i)
+        for (size_t e = t->by_user.ptr[i]; e < t->by_user.ptr[i + 1]; ++e) {
+            size_t j = t->by_user.idx[e];
+            double sgn = e < t->by_user.mid[i] ? 1.0 : -1.0, pq = 0;
+            for (size_t kk = 0; kk < 40; ++kk)
+                pq += P[i * 40 + kk] * Q[j * 40 + kk];
+            direct += sgn * pq;
+        }
+    cr_assert_float_eq(loss, byq, 1e-10 * fabs(loss));
+    cr_assert_float_eq(loss, direct, 1e-10 * fabs(loss));
+    signmf_model_free(m);
+    signmf_trainer_free(t);
+    signmf_ratings_free(r);
+}
+
+static int count_cb(void *u, uint64_t epoch, double loss, double ls, double sec)
+{
+    (void)ls, (void)sec;
+    int *n = u;
+    cr_assert_eq(epoch, (uint64_t)*n);
+    cr_assert(isfinite(loss));
+    ++*n;
+    return 0;
+}
+
+static int stop_cb(void *u, uint64_t epoch, double loss, double ls, double sec)
+{
+    (void)loss, (void)ls, (void)sec, (void)u;
+    return epoch == 2;
+}
+
+Test(train, progress_reports_every_epoch_and_can_stop)
+{
+    signmf_ratings *r = make_ratings(20, 20, 8, 6);
+    signmf_params p = signmf_params_default();
+    p.dim = 16;
+    signmf_trainer *t;
+    cr_assert_eq(signmf_trainer_create(r, &p, &t, NULL), SIGNMF_OK);
+    int n = 0;
+    cr_assert_eq(signmf_trainer_run(t, 5, count_cb, &n, NULL), SIGNMF_OK);
+    cr_assert_eq(n, 6, "loss before each of 5 epochs and after the last");
+    signmf_trainer_free(t);
+    cr_assert_eq(signmf_trainer_create(r, &p, &t, NULL), SIGNMF_OK);
+    cr_assert_eq(signmf_trainer_run(t, 5, stop_cb, NULL, NULL), SIGNMF_EINTERRUPTED);
+    cr_assert_eq(signmf_trainer_epochs_done(t), 2);
+    signmf_trainer_free(t);
+    signmf_ratings_free(r);
+}
+
+Test(train, nonfinite_stops_and_keeps_last_finite_model)
+{
+    signmf_ratings *r = make_ratings(30, 30, 15, 7);
+    signmf_params p = signmf_params_default();
+    p.dim = 32;
+    p.lr = 1e6;
+    signmf_trainer *t;
+    cr_assert_eq(signmf_trainer_create(r, &p, &t, NULL), SIGNMF_OK);
+    signmf_error err;
+    cr_assert_eq(signmf_trainer_run(t, 1000, NULL, NULL, &err), SIGNMF_ENONFINITE);
+    cr_assert(strstr(err.message, "last finite") != NULL, "%s", err.message);
+    signmf_model *m;
+    cr_assert_eq(signmf_trainer_model(t, &m), SIGNMF_OK);
+    const float *P = m->P, *Q = m->Qt;
+    for (size_t i = 0; i < m->users * m->dim; ++i)
+        cr_assert(isfinite(P[i]));
+    for (size_t i = 0; i < m->items * m->dim; ++i)
+        cr_assert(isfinite(Q[i]));
+    cr_assert_gt(m->epochs, 0);
+    signmf_model_free(m);
+    signmf_trainer_free(t);
+    signmf_ratings_free(r);
+}
+
+Test(train, resume_is_bit_identical)
+{
+    signmf_ratings *r = make_ratings(50, 40, 12, 8);
+    signmf_params p = signmf_params_default();
+    p.dim = 48;
+    p.precision = SIGNMF_F64;
+    signmf_model *full = train(r, p, 7);
+    signmf_model *half = train(r, p, 3);
+    signmf_trainer *t;
+    cr_assert_eq(signmf_trainer_resume(r, half, 2, &t, NULL), SIGNMF_OK);
+    cr_assert_eq(signmf_trainer_run(t, 4, NULL, NULL, NULL), SIGNMF_OK);
+    signmf_model *m;
+    cr_assert_eq(signmf_trainer_model(t, &m), SIGNMF_OK);
+    cr_assert_eq(m->epochs, 7);
+    assert_same_model(full, m);
+    signmf_model_free(m);
+    signmf_model_free(full);
+    signmf_model_free(half);
+    signmf_trainer_free(t);
+    signmf_ratings_free(r);
+}
+
+Test(train, rejects_bad_parameters)
+{
+    signmf_ratings *r = make_ratings(5, 5, 3, 9);
+    signmf_params p = signmf_params_default();
+    signmf_trainer *t;
+    p.dim = 0;
+    cr_assert_eq(signmf_trainer_create(r, &p, &t, NULL), SIGNMF_EINVAL);
+    p = signmf_params_default();
+    p.lr = NAN;
+    cr_assert_eq(signmf_trainer_create(r, &p, &t, NULL), SIGNMF_EINVAL);
+    p = signmf_params_default();
+    p.threads = -1;
+    cr_assert_eq(signmf_trainer_create(r, &p, &t, NULL), SIGNMF_EINVAL);
+    p = signmf_params_default();
+    p.dim = SIZE_MAX / 2;
+    signmf_error err;
+    signmf_status st = signmf_trainer_create(r, &p, &t, &err);
+    cr_assert(st == SIGNMF_EOVERFLOW || st == SIGNMF_ENOMEM, "%d", st);
+    signmf_ratings_free(r);
+}
