@@ -71,13 +71,13 @@ static double time_pass(signmf_trainer *t, const sm_kernels *k, int reps, bool p
                                   sm_panel_offset(t, other, tk->panel) * t->esize;
                 if (t->esize == 8)
                     k->gather_f64(s, tk->r0, tk->r1, w, (const double *)src,
-                                  (const double *)self, NULL, 0, NULL);
+                                  (const double *)self, NULL, 0, 1.0, NULL);
                 else
                     k->gather_f32(s, tk->r0, tk->r1, w, (const float *)src, (const float *)self,
-                                  NULL, 0, NULL);
+                                  NULL, 0, 1.0, NULL);
             }
         } else {
-            sm_train_pass(t, k, &a, &loss);
+            sm_train_pass(t, k, &a, 1.0, &loss);
         }
         if (i >= 2)
             times[i - 2] = sm_now() - t0;

@@ -96,8 +96,8 @@ static void check_isa_f32(sm_isa isa)
         float *src = randf(sh.cols * sh.w, 3), *self = randf(sh.rows * sh.w + 1, 4);
         float *o1 = randf(sh.rows * sh.w + 1, 5), *o2 = randf(sh.rows * sh.w + 1, 5);
         double *d1 = calloc(sh.rows + 1, sizeof(double)), *d2 = calloc(sh.rows + 1, sizeof(double));
-        int b1 = ref->gather_f32(&s, 0, sh.rows, sh.w, src, self, o1, 0.125f, d1);
-        int b2 = k->gather_f32(&s, 0, sh.rows, sh.w, src, self, o2, 0.125f, d2);
+        int b1 = ref->gather_f32(&s, 0, sh.rows, sh.w, src, self, o1, 0.125f, 0.5f, d1);
+        int b2 = k->gather_f32(&s, 0, sh.rows, sh.w, src, self, o2, 0.125f, 0.5f, d2);
         cr_assert_eq(b1, b2);
         cr_assert_eq(memcmp(o1, o2, sh.rows * sh.w * sizeof(float)), 0,
                      "%s f32 out differs on shape %zu", k->name, si);
@@ -105,7 +105,7 @@ static void check_isa_f32(sm_isa isa)
                      k->name, si);
         /* loss-only mode: out == NULL gives the same dots */
         memset(d2, 0, (sh.rows + 1) * sizeof(double));
-        k->gather_f32(&s, 0, sh.rows, sh.w, src, self, NULL, 0.0f, d2);
+        k->gather_f32(&s, 0, sh.rows, sh.w, src, self, NULL, 0.0f, 1.0f, d2);
         cr_assert_eq(memcmp(d1, d2, sh.rows * sizeof(double)), 0);
         free_signs(&s);
         free(dense), free(src), free(self), free(o1), free(o2), free(d1), free(d2);
@@ -125,8 +125,8 @@ static void check_isa_f64(sm_isa isa)
         double *src = randd(sh.cols * sh.w, 3), *self = randd(sh.rows * sh.w + 1, 4);
         double *o1 = randd(sh.rows * sh.w + 1, 5), *o2 = randd(sh.rows * sh.w + 1, 5);
         double *d1 = calloc(sh.rows + 1, sizeof(double)), *d2 = calloc(sh.rows + 1, sizeof(double));
-        int b1 = ref->gather_f64(&s, 0, sh.rows, sh.w, src, self, o1, 0.125, d1);
-        int b2 = k->gather_f64(&s, 0, sh.rows, sh.w, src, self, o2, 0.125, d2);
+        int b1 = ref->gather_f64(&s, 0, sh.rows, sh.w, src, self, o1, 0.125, 0.25, d1);
+        int b2 = k->gather_f64(&s, 0, sh.rows, sh.w, src, self, o2, 0.125, 0.25, d2);
         cr_assert_eq(b1, b2);
         cr_assert_eq(memcmp(o1, o2, sh.rows * sh.w * sizeof(double)), 0,
                      "%s f64 out differs on shape %zu", k->name, si);
@@ -165,7 +165,7 @@ Test(kernels, portable_matches_dense_formula)
     random_signs(&s, rows, cols, 0.4, 6, 99, dense);
     double *src = randd(cols * w, 1), *self = randd(rows * w, 2), *out = randd(rows * w, 3);
     double dot[23];
-    k->gather_f64(&s, 0, rows, w, src, self, out, 0.5, dot);
+    k->gather_f64(&s, 0, rows, w, src, self, out, 0.5, 1.0, dot);
     for (size_t r = 0; r < rows; ++r) {
         double dd = 0;
         for (size_t t = 0; t < w; ++t) {
@@ -213,8 +213,8 @@ Test(kernels, loss_identity_both_sides)
     byi.nnz = e;
     double *P = randd(m * w, 1), *Q = randd(n * w, 2);
     double *dp = calloc(m, sizeof(double)), *dq = calloc(n, sizeof(double));
-    k->gather_f64(&byu, 0, m, w, Q, P, NULL, 0, dp);
-    k->gather_f64(&byi, 0, n, w, P, Q, NULL, 0, dq);
+    k->gather_f64(&byu, 0, m, w, Q, P, NULL, 0, 1.0, dp);
+    k->gather_f64(&byi, 0, n, w, P, Q, NULL, 0, 1.0, dq);
     double lp = 0, lq = 0, direct = 0;
     for (size_t i = 0; i < m; ++i)
         lp += dp[i];
@@ -245,9 +245,9 @@ Test(kernels, nonfinite_output_is_flagged)
         sm_signs s;
         random_signs(&s, rows, cols, 1.0, 99, 5, dense);
         float *src = randf(cols * w, 1), *self = randf(rows * w, 2), *out = randf(rows * w, 3);
-        cr_assert_eq(k->gather_f32(&s, 0, rows, w, src, self, out, 1.0f, NULL), 0);
+        cr_assert_eq(k->gather_f32(&s, 0, rows, w, src, self, out, 1.0f, 1.0f, NULL), 0);
         src[w + 17] = INFINITY;
-        cr_assert_eq(k->gather_f32(&s, 0, rows, w, src, self, out, 1.0f, NULL), 1, "%s", k->name);
+        cr_assert_eq(k->gather_f32(&s, 0, rows, w, src, self, out, 1.0f, 1.0f, NULL), 1, "%s", k->name);
         free_signs(&s);
         free(src), free(self), free(out);
     }

@@ -126,7 +126,7 @@ Test(train, identical_for_every_kernel_set)
                 continue;
             cr_assert_eq(signmf_trainer_create(r, &p, &t[isa], NULL), SIGNMF_OK);
             for (int e = 0; e < 4; ++e) {
-                sm_train_pass(t[isa], k, &a, &loss[isa]);
+                sm_train_pass(t[isa], k, &a, 1.0, &loss[isa]);
                 t[isa]->cur = 1 - t[isa]->cur;
             }
             if (isa > 0) {
@@ -302,5 +302,36 @@ Test(train, rejects_bad_parameters)
     signmf_error err;
     signmf_status st = signmf_trainer_create(r, &p, &t, &err);
     cr_assert(st == SIGNMF_EOVERFLOW || st == SIGNMF_ENOMEM, "%d", st);
+    signmf_ratings_free(r);
+}
+
+/* --rescale divides P and Q by powers of two: the scaled run times
+ * 2^(log_scale / ln 2) is the unscaled run, bit for bit, so every ranking
+ * is the same wherever the unscaled run is finite. */
+Test(train, rescale_is_exact_in_direction)
+{
+    signmf_ratings *r = make_ratings(40, 30, 12, 10);
+    signmf_params p = signmf_params_default();
+    p.dim = 24;
+    p.lr = 0.05;
+    p.precision = SIGNMF_F64;
+    signmf_model *plain = train(r, p, 30);
+    p.rescale = 1;
+    signmf_model *scaled = train(r, p, 30);
+    cr_assert_gt(scaled->log_scale, 10.0, "the run grew enough to be rescaled");
+    int shift = (int)lround(scaled->log_scale / M_LN2);
+    cr_assert_float_eq(shift * M_LN2, scaled->log_scale, 1e-9);
+    const double *a = plain->P, *b = scaled->P;
+    double maxb = 0;
+    for (size_t i = 0; i < plain->users * plain->dim; ++i) {
+        cr_assert_eq(a[i], ldexp(b[i], shift), "P[%zu]", i);
+        maxb = fmax(maxb, fabs(b[i]));
+    }
+    const double *qa = plain->Qt, *qb = scaled->Qt;
+    for (size_t i = 0; i < plain->items * plain->dim; ++i)
+        cr_assert_eq(qa[i], ldexp(qb[i], shift), "Q[%zu]", i);
+    cr_assert_lt(maxb, 1e6, "norms stay bounded");
+    signmf_model_free(plain);
+    signmf_model_free(scaled);
     signmf_ratings_free(r);
 }

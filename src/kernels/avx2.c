@@ -18,7 +18,7 @@ SM_INLINE double fold4(__m256d a)
 /* d[0..3] hold double lanes 0-3, 4-7, 8-11, 12-15 of the float dot. */
 SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
                          const float *src, size_t w, const float *me, float *o, __m256 va,
-                         __m256d *d, __m256 *bad, const int nv)
+                         __m256 vsc, __m256d *d, __m256 *bad, const int nv)
 {
     __m256 acc[SM_NV];
     for (int v = 0; v < nv; ++v)
@@ -46,7 +46,7 @@ SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t 
             dd[1] = _mm256_add_pd(dd[1], _mm256_mul_pd(mhi, ahi));
         }
         if (o) {
-            __m256 r = _mm256_sub_ps(m, _mm256_mul_ps(va, acc[v]));
+            __m256 r = _mm256_mul_ps(_mm256_sub_ps(m, _mm256_mul_ps(va, acc[v])), vsc);
             _mm256_storeu_ps(o + 8 * v, r);
             *bad = _mm256_add_ps(*bad, _mm256_sub_ps(r, r));
         }
@@ -54,9 +54,9 @@ SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t 
 }
 
 static int sm_gather_avx2_f32(const sm_signs *s, size_t r0, size_t r1, size_t w, const float *src,
-                              const float *self, float *out, float a, double *dot)
+                              const float *self, float *out, float a, float sc, double *dot)
 {
-    const __m256 va = _mm256_set1_ps(a);
+    const __m256 va = _mm256_set1_ps(a), vsc = _mm256_set1_ps(sc);
     __m256 bad = _mm256_setzero_ps();
     for (size_t r = r0; r < r1; ++r) {
         const uint32_t *ib = s->idx + s->ptr[r];
@@ -68,22 +68,22 @@ static int sm_gather_avx2_f32(const sm_signs *s, size_t r0, size_t r1, size_t w,
         size_t t0 = 0;
         for (; t0 + 8 * SM_NV <= w; t0 += 8 * SM_NV)
             strip_f32(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      pd, &bad, SM_NV);
+                      vsc, pd, &bad, SM_NV);
         /* w and t0 are multiples of 16 floats: tails are 2, 4 or 6 vectors */
         switch ((w - t0) / 8) {
         case 0:
             break;
         case 2:
             strip_f32(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      pd, &bad, 2);
+                      vsc, pd, &bad, 2);
             break;
         case 4:
             strip_f32(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      pd, &bad, 4);
+                      vsc, pd, &bad, 4);
             break;
         default:
             strip_f32(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      pd, &bad, 6);
+                      vsc, pd, &bad, 6);
             break;
         }
         if (dot) {
@@ -100,7 +100,7 @@ static int sm_gather_avx2_f32(const sm_signs *s, size_t r0, size_t r1, size_t w,
 /* d[0], d[1] hold double lanes 0-3 and 4-7. */
 SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
                          const double *src, size_t w, const double *me, double *o, __m256d va,
-                         __m256d *d, __m256d *bad, const int nv)
+                         __m256d vsc, __m256d *d, __m256d *bad, const int nv)
 {
     __m256d acc[SM_NV];
     for (int v = 0; v < nv; ++v)
@@ -120,7 +120,7 @@ SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t 
         if (d)
             d[v & 1] = _mm256_add_pd(d[v & 1], _mm256_mul_pd(m, acc[v]));
         if (o) {
-            __m256d r = _mm256_sub_pd(m, _mm256_mul_pd(va, acc[v]));
+            __m256d r = _mm256_mul_pd(_mm256_sub_pd(m, _mm256_mul_pd(va, acc[v])), vsc);
             _mm256_storeu_pd(o + 4 * v, r);
             *bad = _mm256_add_pd(*bad, _mm256_sub_pd(r, r));
         }
@@ -128,9 +128,9 @@ SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t 
 }
 
 static int sm_gather_avx2_f64(const sm_signs *s, size_t r0, size_t r1, size_t w, const double *src,
-                              const double *self, double *out, double a, double *dot)
+                              const double *self, double *out, double a, double sc, double *dot)
 {
-    const __m256d va = _mm256_set1_pd(a);
+    const __m256d va = _mm256_set1_pd(a), vsc = _mm256_set1_pd(sc);
     __m256d bad = _mm256_setzero_pd();
     for (size_t r = r0; r < r1; ++r) {
         const uint32_t *ib = s->idx + s->ptr[r];
@@ -141,21 +141,21 @@ static int sm_gather_avx2_f64(const sm_signs *s, size_t r0, size_t r1, size_t w,
         size_t t0 = 0;
         for (; t0 + 4 * SM_NV <= w; t0 += 4 * SM_NV)
             strip_f64(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      pd, &bad, SM_NV);
+                      vsc, pd, &bad, SM_NV);
         switch ((w - t0) / 4) {
         case 0:
             break;
         case 2:
             strip_f64(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      pd, &bad, 2);
+                      vsc, pd, &bad, 2);
             break;
         case 4:
             strip_f64(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      pd, &bad, 4);
+                      vsc, pd, &bad, 4);
             break;
         default:
             strip_f64(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      pd, &bad, 6);
+                      vsc, pd, &bad, 6);
             break;
         }
         if (dot)

@@ -18,7 +18,8 @@ SM_INLINE double fold8(__m512d v)
 
 SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
                          const float *src, size_t w, const float *me, float *o, __m512 va,
-                         __m512d *dlo, __m512d *dhi, __m512 *bad, const int nv)
+                         __m512 vsc, __m512 vsc, __m512d *dlo, __m512d *dhi, __m512 *bad,
+                         const int nv)
 {
     __m512 acc[SM_NV];
     for (int v = 0; v < nv; ++v)
@@ -46,7 +47,7 @@ SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t 
             *dhi = _mm512_add_pd(*dhi, _mm512_mul_pd(mhi, ahi));
         }
         if (o) {
-            __m512 r = _mm512_sub_ps(m, _mm512_mul_ps(va, acc[v]));
+            __m512 r = _mm512_mul_ps(_mm512_sub_ps(m, _mm512_mul_ps(va, acc[v])), vsc);
             _mm512_storeu_ps(o + 16 * v, r);
             *bad = _mm512_add_ps(*bad, _mm512_sub_ps(r, r));
         }
@@ -54,9 +55,9 @@ SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t 
 }
 
 static int sm_gather_avx512_f32(const sm_signs *s, size_t r0, size_t r1, size_t w, const float *src,
-                                const float *self, float *out, float a, double *dot)
+                                const float *self, float *out, float a, float sc, double *dot)
 {
-    const __m512 va = _mm512_set1_ps(a);
+    const __m512 va = _mm512_set1_ps(a), vsc = _mm512_set1_ps(sc);
     __m512 bad = _mm512_setzero_ps();
     for (size_t r = r0; r < r1; ++r) {
         const uint32_t *ib = s->idx + s->ptr[r];
@@ -67,14 +68,14 @@ static int sm_gather_avx512_f32(const sm_signs *s, size_t r0, size_t r1, size_t 
         size_t t0 = 0;
         for (; t0 + 16 * SM_NV <= w; t0 += 16 * SM_NV)
             strip_f32(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      pl, &dhi, &bad, SM_NV);
+                      vsc, vsc, pl, &dhi, &bad, SM_NV);
         switch ((w - t0) / 16) {
         case 0:
             break;
 #define SM_TAIL(n)                                                                                 \
     case n:                                                                                        \
         strip_f32(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,   \
-                  pl, &dhi, &bad, n);                                                              \
+                  vsc, pl, &dhi, &bad, n);                                                         \
         break;
             SM_TAIL(1) SM_TAIL(2) SM_TAIL(3) SM_TAIL(4) SM_TAIL(5) SM_TAIL(6) SM_TAIL(7)
 #undef SM_TAIL
@@ -87,7 +88,7 @@ static int sm_gather_avx512_f32(const sm_signs *s, size_t r0, size_t r1, size_t 
 
 SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
                          const double *src, size_t w, const double *me, double *o, __m512d va,
-                         __m512d *dl, __m512d *bad, const int nv)
+                         __m512d vsc, __m512d vsc, __m512d *dl, __m512d *bad, const int nv)
 {
     __m512d acc[SM_NV];
     for (int v = 0; v < nv; ++v)
@@ -107,7 +108,7 @@ SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t 
         if (dl)
             *dl = _mm512_add_pd(*dl, _mm512_mul_pd(m, acc[v]));
         if (o) {
-            __m512d r = _mm512_sub_pd(m, _mm512_mul_pd(va, acc[v]));
+            __m512d r = _mm512_mul_pd(_mm512_sub_pd(m, _mm512_mul_pd(va, acc[v])), vsc);
             _mm512_storeu_pd(o + 8 * v, r);
             *bad = _mm512_add_pd(*bad, _mm512_sub_pd(r, r));
         }
@@ -116,9 +117,9 @@ SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t 
 
 static int sm_gather_avx512_f64(const sm_signs *s, size_t r0, size_t r1, size_t w,
                                 const double *src, const double *self, double *out, double a,
-                                double *dot)
+                                double sc, double *dot)
 {
-    const __m512d va = _mm512_set1_pd(a);
+    const __m512d va = _mm512_set1_pd(a), vsc = _mm512_set1_pd(sc);
     __m512d bad = _mm512_setzero_pd();
     for (size_t r = r0; r < r1; ++r) {
         const uint32_t *ib = s->idx + s->ptr[r];
@@ -129,14 +130,14 @@ static int sm_gather_avx512_f64(const sm_signs *s, size_t r0, size_t r1, size_t 
         size_t t0 = 0;
         for (; t0 + 8 * SM_NV <= w; t0 += 8 * SM_NV)
             strip_f64(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      pl, &bad, SM_NV);
+                      vsc, vsc, pl, &bad, SM_NV);
         switch ((w - t0) / 8) {
         case 0:
             break;
 #define SM_TAIL(n)                                                                                 \
     case n:                                                                                        \
         strip_f64(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,   \
-                  pl, &bad, n);                                                                    \
+                  vsc, pl, &bad, n);                                                               \
         break;
             SM_TAIL(1) SM_TAIL(2) SM_TAIL(3) SM_TAIL(4) SM_TAIL(5) SM_TAIL(6) SM_TAIL(7)
 #undef SM_TAIL

@@ -9,7 +9,9 @@
  *   acc   = sum over idx[ptr[r]..mid[r]) of src rows  (in index order)
  *           then minus each src row of idx[mid[r]..ptr[r+1]) (in order),
  *           starting from +0, one rounding per add/sub: no multiplies by D;
- *   out_r = self_r - a * acc   (a*acc rounded, then the subtraction; no FMA)
+ *   out_r = (self_r - a * acc) * sc  (a*acc rounded, then the subtraction,
+ *           then the scaling, each rounded; no FMA). sc is a power of two
+ *           (1 normally), so the scaling is exact: it implements --rescale;
  *           written only when out != NULL;
  *   dot[r] = self_r . acc in the canonical order below, when dot != NULL.
  * Returns 1 if any written out value is not finite, else 0.
@@ -30,10 +32,10 @@
 #define SM_LANES_F64 8
 
 typedef int (*sm_gather_f32_fn)(const sm_signs *s, size_t r0, size_t r1, size_t w, const float *src,
-                                const float *self, float *out, float a, double *dot);
+                                const float *self, float *out, float a, float sc, double *dot);
 typedef int (*sm_gather_f64_fn)(const sm_signs *s, size_t r0, size_t r1, size_t w,
                                 const double *src, const double *self, double *out, double a,
-                                double *dot);
+                                double sc, double *dot);
 
 typedef enum sm_isa {
     SM_ISA_PORTABLE = 0,

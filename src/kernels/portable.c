@@ -17,7 +17,7 @@ static double fold_lanes(double *lane, int lanes)
 
 #define SM_GATHER_PORTABLE(NAME, T, LANES)                                                         \
     static int NAME(const sm_signs *s, size_t r0, size_t r1, size_t w, const T *src,               \
-                    const T *self, T *out, T a, double *dot)                                       \
+                    const T *self, T *out, T a, T sc, double *dot)                                 \
     {                                                                                              \
         int bad = 0;                                                                               \
         for (size_t r = r0; r < r1; ++r) {                                                         \
@@ -46,7 +46,7 @@ static double fold_lanes(double *lane, int lanes)
                     T *o = out + r * w + t0;                                                       \
                     for (size_t t = 0; t < tw; ++t) {                                              \
                         T step = a * acc[t];                                                       \
-                        o[t] = me[t0 + t] - step;                                                  \
+                        o[t] = (me[t0 + t] - step) * sc;                                           \
                         bad |= !isfinite(o[t]);                                                    \
                     }                                                                              \
                 }                                                                                  \

@@ -270,7 +270,7 @@ signmf_status signmf_trainer_create(const signmf_ratings *r, const signmf_params
     return st;
 }
 
-int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, double *loss)
+int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, double sc, double *loss)
 {
     int bad = 0;
     const int cur = t->cur;
@@ -311,12 +311,12 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
             if (f64) {
                 const double *self = (const double *)selfb + so, *src = (const double *)srcb + oo;
                 double *out = a ? (double *)outb + so : NULL;
-                bad |= k->gather_f64(s, tk->r0, tk->r1, w, src, self, out, a ? *a : 0.0, dot);
+                bad |= k->gather_f64(s, tk->r0, tk->r1, w, src, self, out, a ? *a : 0.0, sc, dot);
             } else {
                 const float *self = (const float *)selfb + so, *src = (const float *)srcb + oo;
                 float *out = a ? (float *)outb + so : NULL;
                 bad |=
-                    k->gather_f32(s, tk->r0, tk->r1, w, src, self, out, a ? (float)*a : 0.0f, dot);
+                    k->gather_f32(s, tk->r0, tk->r1, w, src, self, out, a ? (float)*a : 0.0f, (float)sc, dot);
             }
         }
     }
@@ -333,9 +333,24 @@ signmf_status signmf_trainer_loss(signmf_trainer *t, double *loss)
 {
     if (!t || !loss)
         return SIGNMF_EINVAL;
-    sm_train_pass(t, t->kern, NULL, loss);
+    sm_train_pass(t, t->kern, NULL, 1.0, loss);
     t->last_loss = *loss;
     return isfinite(*loss) ? SIGNMF_OK : SIGNMF_ENONFINITE;
+}
+
+/* --rescale: the update is linear in (P, Q), so scaling both by 2^-s
+ * scales every later state by exactly 2^-s (a power of two is exact in
+ * floating point). Choosing s from the last loss keeps it in [1, 4), so the
+ * norms stay bounded while the direction, and every ranking, is the
+ * unscaled run's bit for bit. */
+static int rescale_shift(const signmf_trainer *t)
+{
+    if (!t->params.rescale || !isfinite(t->last_loss) || t->last_loss == 0.0)
+        return 0;
+    int e;
+    frexp(fabs(t->last_loss), &e); /* |L| in [2^(e-1), 2^e) */
+    int s = (e - 1) / 2;
+    return s > 0 ? s : 0;
 }
 
 signmf_status signmf_trainer_run(signmf_trainer *t, uint64_t epochs, signmf_progress_fn progress,
@@ -345,7 +360,8 @@ signmf_status signmf_trainer_run(signmf_trainer *t, uint64_t epochs, signmf_prog
         return sm_fail(err, SIGNMF_EINVAL, "trainer must not be NULL");
     double t0 = sm_now(), loss;
     for (uint64_t e = 0; e < epochs; ++e) {
-        int bad = sm_train_pass(t, t->kern, &t->params.lr, &loss);
+        int shift = rescale_shift(t);
+        int bad = sm_train_pass(t, t->kern, &t->params.lr, ldexp(1.0, -shift), &loss);
         t->last_loss = loss;
         if (!isfinite(loss))
             return sm_fail(err, SIGNMF_ENONFINITE,
@@ -362,8 +378,12 @@ signmf_status signmf_trainer_run(signmf_trainer *t, uint64_t epochs, signmf_prog
                            (unsigned long long)(t->epochs + 1), (unsigned long long)t->epochs);
         t->cur = 1 - t->cur;
         t->epochs++;
+        t->log_scale += shift * M_LN2;
+        /* the stored state is the true one times 2^-log2 scale; its loss
+         * scales by the square */
+        t->last_loss = ldexp(loss, -2 * shift);
     }
-    sm_train_pass(t, t->kern, NULL, &loss);
+    sm_train_pass(t, t->kern, NULL, 1.0, &loss);
     t->last_loss = loss;
     if (progress)
         progress(user, t->epochs, loss, t->log_scale, sm_now() - t0);

@@ -52,9 +52,10 @@ static inline size_t sm_panel_width(const signmf_trainer *t, size_t c)
 }
 
 /* One fused pass: loss of the current state into *loss; when `a` is not
- * NULL, also the next state into the spare buffers. Returns 1 if a
+ * NULL, also the next state, times sc, into the spare buffers. Returns 1 if a
  * written value is non-finite. Kernels may be overridden (tests, bench). */
-int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, double *loss);
+int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, double sc,
+                  double *loss);
 
 /* Copy row-major (rows x dim, stride dim) to/from panel layout. */
 void sm_to_panels(const signmf_trainer *t, const void *rowmajor, void *panels, size_t rows);
