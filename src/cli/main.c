@@ -1,1 +1,53 @@
-/* placeholder: being written */
+/* signmf command-line entry point: dispatch to a command. */
+#include "cli.h"
+
+#include <string.h>
+
+static const char usage[] =
+    "Usage: signmf COMMAND [options]\n"
+    "\n"
+    "Sign-loss matrix factorisation: user and item embeddings from ratings.\n"
+    "\n"
+    "Commands:\n"
+    "  train RATINGS      learn embeddings and save a model\n"
+    "  loss RATINGS       print the sign loss of the initialisation or a model\n"
+    "  recommend MODEL    top-k unrated items for a user\n"
+    "  export MODEL DIR   write P.npy and Q.npy for numpy\n"
+    "  synth              write a synthetic MovieLens-like ratings set\n"
+    "  demo               train on MovieLens 100k or synthetic data and show\n"
+    "                     recommendations\n"
+    "\n"
+    "Run 'signmf COMMAND --help' for a command's options.\n"
+    "  -h, --help         show this help\n"
+    "  --version          print the version\n"
+    "\n"
+    "Exit status: 0 success, 1 bad input or runtime error, 2 wrong usage.\n";
+
+int main(int argc, char **argv)
+{
+    static const struct {
+        const char *name;
+        int (*run)(int, char **);
+    } cmds[] = {
+        {"train", cmd_train},   {"loss", cmd_loss},   {"recommend", cmd_recommend},
+        {"export", cmd_export}, {"synth", cmd_synth}, {"demo", cmd_demo},
+    };
+    if (argc < 2) {
+        fputs(usage, stderr);
+        return CLI_USAGE;
+    }
+    const char *c = argv[1];
+    if (strcmp(c, "--help") == 0 || strcmp(c, "-h") == 0 || strcmp(c, "help") == 0) {
+        fputs(usage, stdout);
+        return fflush(stdout) == 0 ? CLI_OK : CLI_ERROR;
+    }
+    if (strcmp(c, "--version") == 0 || strcmp(c, "-V") == 0) {
+        printf("signmf %s (kernel %s)\n", signmf_version(), signmf_kernel_name());
+        return fflush(stdout) == 0 ? CLI_OK : CLI_ERROR;
+    }
+    for (size_t i = 0; i < sizeof cmds / sizeof cmds[0]; i++)
+        if (strcmp(c, cmds[i].name) == 0)
+            return cmds[i].run(argc - 1, argv + 1);
+    fprintf(stderr, "signmf: unknown command '%s'\nTry 'signmf --help' for usage.\n", c);
+    return CLI_USAGE;
+}

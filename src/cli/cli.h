@@ -1,0 +1,157 @@
+/* Shared pieces of the signmf command-line tool. The CLI sees the library
+ * only through include/signmf.h. */
+#ifndef SIGNMF_CLI_H
+#define SIGNMF_CLI_H
+
+#include "signmf.h"
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes scripts rely on. */
+enum { CLI_OK = 0, CLI_ERROR = 1, CLI_USAGE = 2 };
+
+#if defined(__GNUC__)
+#define CLI_PRINTF(a, b) __attribute__((format(printf, a, b)))
+#else
+#define CLI_PRINTF(a, b)
+#endif
+
+/* ---- option parsing (args.c) ---------------------------------------- */
+
+typedef enum cli_opt_kind {
+    CLI_FLAG,   /* bool*, no value */
+    CLI_STR,    /* const char ** */
+    CLI_UINT,   /* uint64_t*, decimal, within [umin, umax] */
+    CLI_INT,    /* int64_t*, decimal, may be negative */
+    CLI_DOUBLE, /* double*, finite, within [dmin, dmax] */
+} cli_opt_kind;
+
+typedef struct cli_opt {
+    const char *name; /* long name without "--" */
+    char short_name;  /* 0 when none */
+    cli_opt_kind kind;
+    void *dst;
+    uint64_t umin, umax;
+    double dmin, dmax;
+    bool *seen; /* optional: set when the option was given */
+} cli_opt;
+
+#define CLI_OPT_END                                                                                \
+    {                                                                                              \
+        NULL, 0, CLI_FLAG, NULL, 0, 0, 0, 0, NULL                                                  \
+    }
+
+typedef struct cli_command {
+    const char *name;
+    const char *usage; /* full help text, printed by --help */
+} cli_command;
+
+/* Parse argv[1..argc) (argv[0] is the command name). Positional arguments
+ * are stored in `pos` (room for max_pos). Returns -1 to go on, otherwise the
+ * exit code: 0 after --help, CLI_USAGE after a message on stderr. */
+int cli_parse(const cli_command *cmd, int argc, char **argv, const cli_opt *opts, const char **pos,
+              size_t min_pos, size_t max_pos, size_t *npos);
+
+/* Strict number parsing shared with commands that parse sub-values. */
+bool cli_parse_u64(const char *s, uint64_t *out);
+bool cli_parse_i64(const char *s, int64_t *out);
+bool cli_parse_double(const char *s, double *out);
+
+/* "signmf <cmd>: <msg>" plus a hint to --help; returns CLI_USAGE. */
+int cli_usage_error(const cli_command *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* "signmf: <msg>" on stderr; returns CLI_ERROR. */
+int cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
+/* Report a library failure with its message (or the status name). */
+int cli_lib_error(signmf_status st, const signmf_error *err);
+
+/* Load options shared by the commands that read ratings. */
+typedef struct cli_load_args {
+    const char *format;
+    const char *ids;
+    const char *npz_key;
+} cli_load_args;
+int cli_load_options(const cli_command *cmd, const cli_load_args *a, signmf_load_options *out);
+int cli_parse_precision(const cli_command *cmd, const char *s, signmf_precision *out);
+int cli_parse_sign_rule(const cli_command *cmd, const char *s, signmf_params *p);
+
+/* ---- output helpers (progress.c) ------------------------------------ */
+
+/* Write `len` bytes to `path` atomically: a temporary sibling, fsync,
+ * rename. On failure returns false with a message in msg. */
+bool cli_write_atomic(const char *path, const char *data, size_t len, char *msg, size_t msglen);
+
+typedef struct cli_progress {
+    bool quiet, tty;
+    uint64_t total;   /* epochs requested */
+    uint64_t base;    /* epochs done before this run */
+    double last_loss; /* most recent reported loss */
+    uint64_t last_epoch;
+    double last_seconds;
+    size_t reports;
+    bool bar_open;
+    /* log rows, kept in memory and written atomically at the end */
+    char *log;
+    size_t log_len, log_cap;
+    bool log_failed;
+} cli_progress;
+
+void cli_progress_init(cli_progress *p, uint64_t total, bool quiet, bool want_log);
+/* The signmf_progress_fn; `user` is a cli_progress. */
+int cli_progress_cb(void *user, uint64_t epoch, double loss, double log_scale, double seconds);
+/* Close the bar line, if any. */
+void cli_progress_finish(cli_progress *p);
+void cli_progress_free(cli_progress *p);
+/* Set by SIGINT; the callback then asks the trainer to stop. */
+void cli_install_sigint(void);
+bool cli_interrupted(void);
+
+/* ---- training shared by train and demo (cmd_train.c) ---------------- */
+typedef struct cli_train_job {
+    const signmf_ratings *ratings;
+    signmf_params params;
+    uint64_t epochs;
+    bool quiet;
+    const char *out;      /* model path or NULL */
+    const char *log_path; /* CSV path or NULL */
+} cli_train_job;
+/* Train, save, log, summarise. On success *model_out (if non-NULL)
+ * receives the trained model. Returns an exit code. */
+int cli_train(const cli_train_job *job, signmf_model **model_out);
+/* -1 when the directory of `path` (NULL: nothing to check) is writable,
+ * else CLI_ERROR after a message. */
+int cli_check_output(const char *path);
+
+/* ---- recommendations shared by recommend and demo (cmd_recommend.c) - */
+typedef struct cli_titles cli_titles;
+/* Read a MovieLens u.item file; titles converted to UTF-8. */
+int cli_titles_load(const char *path, cli_titles **out);
+const char *cli_titles_get(const cli_titles *t, int64_t id);
+void cli_titles_free(cli_titles *t);
+void cli_print_recs_text(FILE *f, const signmf_rec *recs, size_t n, const cli_titles *titles);
+
+/* ---- synthetic data (cmd_synth.c) ----------------------------------- */
+typedef struct cli_synth_params {
+    uint64_t users, items, ratings, seed;
+} cli_synth_params;
+
+/* Receives one user's ratings, sorted by item; ids are 1-based. Return
+ * non-zero to stop. */
+typedef int (*cli_synth_sink)(void *ctx, uint32_t user, size_t n, const uint32_t *items,
+                              const uint8_t *ratings, const uint32_t *timestamps);
+/* Returns 0, or CLI_ERROR with a message printed. */
+int cli_synth_run(const cli_synth_params *p, cli_synth_sink sink, void *ctx);
+/* Build an in-memory ratings set with the generator. */
+int cli_synth_ratings(const cli_synth_params *p, signmf_ratings **out);
+
+/* ---- commands --------------------------------------------------------- */
+int cmd_train(int argc, char **argv);
+int cmd_loss(int argc, char **argv);
+int cmd_recommend(int argc, char **argv);
+int cmd_export(int argc, char **argv);
+int cmd_synth(int argc, char **argv);
+int cmd_demo(int argc, char **argv);
+
+#endif
