@@ -1,1 +1,246 @@
-/* placeholder: being written */
+/* .npz: a zip archive of .npy members (np.savez stores, np.savez_compressed
+ * deflates). A small reader of our own: the central directory is the
+ * authority for sizes (numpy writes members with force_zip64, so local
+ * headers carry 0xFFFFFFFF sizes), zip64 extra fields and the zip64 end
+ * record are understood, and inflation is capped and CRC-checked. */
+#include "load.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <zlib.h>
+
+static uint64_t sm_rd(const unsigned char *p, size_t n)
+{
+    uint64_t v = 0;
+    for (size_t k = n; k-- > 0;)
+        v = v << 8 | p[k];
+    return v;
+}
+
+typedef struct sm_zent {
+    const unsigned char *name;
+    size_t name_len;
+    unsigned flags, method;
+    uint32_t crc;
+    uint64_t csize, usize, offset;
+} sm_zent;
+
+#define SM_ZBAD(...) sm_fail(err, SIGNMF_EFORMAT, __VA_ARGS__)
+
+static signmf_status sm_zip_inflate(const char *name, const unsigned char *src, uint64_t csize,
+                                    unsigned char *dst, uint64_t usize, signmf_error *err)
+{
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    if (inflateInit2(&z, -15) != Z_OK)
+        return sm_fail(err, SIGNMF_ENOMEM, "%s: cannot initialise zlib", name);
+    uint64_t in_left = csize, out_left = usize + 1; /* one spare byte detects a bomb */
+    z.next_in = (unsigned char *)src;
+    z.next_out = dst;
+    int zr = Z_OK;
+    while (zr != Z_STREAM_END) {
+        if (z.avail_in == 0 && in_left) {
+            z.avail_in = in_left > (1u << 30) ? (1u << 30) : (uInt)in_left;
+            in_left -= z.avail_in;
+        }
+        if (z.avail_out == 0 && out_left) {
+            z.avail_out = out_left > (1u << 30) ? (1u << 30) : (uInt)out_left;
+            out_left -= z.avail_out;
+        }
+        zr = inflate(&z, Z_NO_FLUSH);
+        if (zr == Z_STREAM_END)
+            break;
+        if (zr == Z_BUF_ERROR && z.avail_in == 0 && in_left == 0) {
+            inflateEnd(&z);
+            return SM_ZBAD("%s: truncated deflate data: inflated %llu of %llu bytes", name,
+                           (unsigned long long)z.total_out, (unsigned long long)usize);
+        }
+        if (z.avail_out == 0 && out_left == 0) {
+            inflateEnd(&z);
+            return SM_ZBAD("%s: expected %llu inflated bytes as the directory declares, found "
+                           "more (corrupt or a zip bomb)",
+                           name, (unsigned long long)usize);
+        }
+        if (zr != Z_OK && zr != Z_BUF_ERROR) {
+            const char *why = z.msg ? z.msg : "error";
+            inflateEnd(&z);
+            return SM_ZBAD("%s: corrupt deflate data (%s)", name, why);
+        }
+    }
+    uint64_t got = z.total_out;
+    inflateEnd(&z);
+    if (got != usize)
+        return SM_ZBAD("%s: expected %llu inflated bytes, found %llu", name,
+                       (unsigned long long)usize, (unsigned long long)got);
+    return SIGNMF_OK;
+}
+
+static uint32_t sm_crc(const unsigned char *p, uint64_t n)
+{
+    uLong c = crc32(0L, Z_NULL, 0);
+    while (n) {
+        uInt k = n > (1u << 30) ? (1u << 30) : (uInt)n;
+        c = crc32(c, p, k);
+        p += k;
+        n -= k;
+    }
+    return (uint32_t)c;
+}
+
+signmf_status sm_npz_load(const char *path, const unsigned char *buf, size_t len,
+                          const signmf_load_options *opt, signmf_ratings **out, signmf_error *err)
+{
+    *out = NULL;
+    if (len < 22)
+        return SM_ZBAD("%s: expected a zip archive (.npz), found %zu bytes", path, len);
+    size_t eocd = 0;
+    bool found = false;
+    size_t stop = len - 22 > 65535 ? len - 22 - 65535 : 0;
+    for (size_t i = len - 22 + 1; i-- > stop;) {
+        if (sm_rd(buf + i, 4) == 0x06054b50) {
+            eocd = i;
+            found = true;
+            break;
+        }
+    }
+    if (!found)
+        return SM_ZBAD("%s: expected a zip archive (.npz), found no end of central directory",
+                       path);
+    uint64_t entries = sm_rd(buf + eocd + 10, 2), cd_size = sm_rd(buf + eocd + 12, 4),
+             cd_off = sm_rd(buf + eocd + 16, 4);
+    if (entries == 0xFFFF || cd_size == 0xFFFFFFFFu || cd_off == 0xFFFFFFFFu) {
+        if (eocd < 20 || sm_rd(buf + eocd - 20, 4) != 0x07064b50)
+            return SM_ZBAD("%s: zip64 sizes without a zip64 end record locator", path);
+        uint64_t z = sm_rd(buf + eocd - 20 + 8, 8);
+        if (z > len || len - z < 56 || sm_rd(buf + z, 4) != 0x06064b50)
+            return SM_ZBAD("%s: bad zip64 end of central directory record", path);
+        entries = sm_rd(buf + z + 32, 8);
+        cd_size = sm_rd(buf + z + 40, 8);
+        cd_off = sm_rd(buf + z + 48, 8);
+    }
+    if (cd_off > len || cd_size > len - cd_off)
+        return SM_ZBAD("%s: central directory at %llu (%llu bytes) lies outside the %zu-byte file",
+                       path, (unsigned long long)cd_off, (unsigned long long)cd_size, len);
+
+    const char *key = opt->npz_key ? opt->npz_key : "data";
+    size_t key_len = strlen(key);
+    sm_zent pick = {0}, only = {0};
+    bool have = false;
+    char names[256] = "";
+    size_t nl = 0;
+    const unsigned char *p = buf + cd_off, *cd_end = buf + cd_off + cd_size;
+    for (uint64_t e = 0; e < entries; e++) {
+        if ((size_t)(cd_end - p) < 46 || sm_rd(p, 4) != 0x02014b50)
+            return SM_ZBAD("%s: expected central directory entry %llu of %llu, found corrupt data",
+                           path, (unsigned long long)e + 1, (unsigned long long)entries);
+        sm_zent z = {
+            .flags = (unsigned)sm_rd(p + 8, 2),
+            .method = (unsigned)sm_rd(p + 10, 2),
+            .crc = (uint32_t)sm_rd(p + 16, 4),
+            .csize = sm_rd(p + 20, 4),
+            .usize = sm_rd(p + 24, 4),
+            .name_len = (size_t)sm_rd(p + 28, 2),
+            .offset = sm_rd(p + 42, 4),
+        };
+        size_t xlen = (size_t)sm_rd(p + 30, 2), clen = (size_t)sm_rd(p + 32, 2);
+        if ((size_t)(cd_end - p) - 46 < z.name_len + xlen + clen)
+            return SM_ZBAD("%s: central directory entry %llu overruns the directory", path,
+                           (unsigned long long)e + 1);
+        z.name = p + 46;
+        /* zip64 extra field: only the 0xFFFFFFFF fields are present, in
+         * this order. */
+        const unsigned char *x = p + 46 + z.name_len, *xe = x + xlen;
+        while (xe - x >= 4) {
+            unsigned id = (unsigned)sm_rd(x, 2), n = (unsigned)sm_rd(x + 2, 2);
+            if ((size_t)(xe - x - 4) < n)
+                break;
+            if (id == 1) {
+                const unsigned char *f = x + 4, *fe = f + n;
+                if (z.usize == 0xFFFFFFFFu && fe - f >= 8) {
+                    z.usize = sm_rd(f, 8);
+                    f += 8;
+                }
+                if (z.csize == 0xFFFFFFFFu && fe - f >= 8) {
+                    z.csize = sm_rd(f, 8);
+                    f += 8;
+                }
+                if (z.offset == 0xFFFFFFFFu && fe - f >= 8)
+                    z.offset = sm_rd(f, 8);
+            }
+            x += 4 + n;
+        }
+        p += 46 + z.name_len + xlen + clen;
+        if (nl < sizeof names - 40)
+            nl += (size_t)snprintf(names + nl, sizeof names - nl, "%s'%.*s'", e ? ", " : "",
+                                   (int)(z.name_len > 32 ? 32 : z.name_len), z.name);
+        if (e == 0)
+            only = z;
+        if ((z.name_len == key_len + 4 && memcmp(z.name, key, key_len) == 0 &&
+             memcmp(z.name + key_len, ".npy", 4) == 0) ||
+            (z.name_len == key_len && memcmp(z.name, key, key_len) == 0)) {
+            pick = z;
+            have = true;
+        }
+    }
+    if (!have) {
+        if (!opt->npz_key && entries == 1)
+            pick = only;
+        else
+            return sm_fail(err, SIGNMF_ENOTFOUND, "%s: expected a member '%s.npy', found %s%s",
+                           path, key, entries ? "" : "an empty archive", names);
+    }
+    char name[512];
+    snprintf(name, sizeof name, "%s[%.*s]", path, (int)(pick.name_len > 200 ? 200 : pick.name_len),
+             pick.name);
+    if (pick.flags & 1)
+        return sm_fail(err, SIGNMF_EUNSUPPORTED, "%s: encrypted zip members are not supported",
+                       name);
+    if (pick.method != 0 && pick.method != 8)
+        return sm_fail(err, SIGNMF_EUNSUPPORTED,
+                       "%s: expected zip compression method 0 (stored) or 8 (deflate), found %u",
+                       name, pick.method);
+    uint64_t cap = opt->max_inflated ? opt->max_inflated : ((uint64_t)4 << 30);
+    if (pick.usize > cap)
+        return SM_ZBAD("%s: member inflates to %llu bytes, above the cap of %llu", name,
+                       (unsigned long long)pick.usize, (unsigned long long)cap);
+    if (pick.usize >= SIZE_MAX)
+        return sm_fail(err, SIGNMF_EOVERFLOW, "%s: member too large for memory", name);
+    if (pick.offset > len || len - pick.offset < 30 || sm_rd(buf + pick.offset, 4) != 0x04034b50)
+        return SM_ZBAD("%s: expected a local file header at offset %llu, found corrupt data", name,
+                       (unsigned long long)pick.offset);
+    uint64_t data =
+        pick.offset + 30 + sm_rd(buf + pick.offset + 26, 2) + sm_rd(buf + pick.offset + 28, 2);
+    if (data > len || pick.csize > len - data)
+        return SM_ZBAD("%s: truncated member: expected %llu compressed bytes, found %llu", name,
+                       (unsigned long long)pick.csize,
+                       (unsigned long long)(data > len ? 0 : len - data));
+
+    const unsigned char *member = buf + data;
+    unsigned char *inflated = NULL;
+    if (pick.method == 0) {
+        if (pick.csize != pick.usize)
+            return SM_ZBAD("%s: stored member with %llu compressed but %llu plain bytes", name,
+                           (unsigned long long)pick.csize, (unsigned long long)pick.usize);
+    } else {
+        inflated = malloc((size_t)pick.usize + 1);
+        if (!inflated)
+            return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory inflating %llu bytes", name,
+                           (unsigned long long)pick.usize);
+        signmf_status st = sm_zip_inflate(name, member, pick.csize, inflated, pick.usize, err);
+        if (st != SIGNMF_OK) {
+            free(inflated);
+            return st;
+        }
+        member = inflated;
+    }
+    uint32_t crc = sm_crc(member, pick.usize);
+    signmf_status st;
+    if (crc != pick.crc)
+        st = sm_fail(err, SIGNMF_ECHECKSUM, "%s: expected CRC-32 %08x, found %08x", name,
+                     (unsigned)pick.crc, (unsigned)crc);
+    else
+        st = sm_npy_load(name, member, (size_t)pick.usize, opt, out, err);
+    free(inflated);
+    return st;
+}

@@ -24,9 +24,9 @@ void sm_idmap_release(sm_idmap *map);
 /* Triplets sorted by (user, item), no duplicates, values finite and != 0. */
 struct signmf_ratings {
     size_t users, items, count;
-    uint32_t *user;  /* count entries, 0-based row */
-    uint32_t *item;  /* count entries, 0-based column */
-    double *value;   /* count entries */
+    uint32_t *user; /* count entries, 0-based row */
+    uint32_t *item; /* count entries, 0-based column */
+    double *value;  /* count entries */
     sm_idmap user_map, item_map;
 };
 

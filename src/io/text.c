@@ -1,1 +1,668 @@
-/* placeholder: being written */
+/* Text ratings: MovieLens TSV, CSV with a header, Matrix Market coordinate.
+ *
+ * The whole file is in memory; lines are found with memchr and fields are
+ * parsed in place with no allocation per line. Integers use a hand-written
+ * parser; ratings take a fast exact path for short decimals (at most 15
+ * significant digits, no exponent: m / 10^k is then correctly rounded,
+ * exactly what strtod returns) and fall back to strtod_l in the C locale.
+ *
+ * Matrix Market: the size line fixes the dimensions (empty rows and columns
+ * are kept unless compact ids are asked for), indices must lie within it,
+ * and an explicit 0 entry is rejected like in every sparse format, because
+ * 0 means unrated. '%' comment lines and blank lines may appear anywhere
+ * after the banner. TSV and CSV are strict: no comments, no blank lines
+ * except at the end. A CSV file whose first field is numeric has no header
+ * line (an extension to the contract, which requires one). */
+#include "load.h"
+
+#include <locale.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+typedef enum { SM_NUM_OK = 0, SM_NUM_BAD, SM_NUM_RANGE } sm_num;
+
+typedef struct sm_text {
+    const char *path;
+    const char *buf, *end;
+    const signmf_load_options *opt;
+    locale_t cloc;
+    signmf_error *err;
+    bool csv;
+} sm_text;
+
+/* One line [s, e) without its terminator, and a field cursor over it. */
+typedef struct sm_line {
+    const char *s, *e, *p;
+    uint64_t no;
+    bool done; /* CSV: the last field has been returned */
+} sm_line;
+
+typedef struct sm_field {
+    const char *s, *e;
+} sm_field;
+
+static inline bool sm_is_ws(char c)
+{
+    return c == ' ' || c == '\t';
+}
+
+/* Printable excerpt of [s, e) for messages. */
+static const char *sm_excerpt(char *dst, size_t cap, const char *s, const char *e)
+{
+    size_t o = 0;
+    const size_t limit = 40;
+    size_t shown = 0;
+    for (const char *p = s; p < e && o + 8 < cap; p++) {
+        if (shown == limit) {
+            memcpy(dst + o, "...", 3);
+            o += 3;
+            break;
+        }
+        unsigned char c = (unsigned char)*p;
+        if (c >= 0x20 && c < 0x7f && c != '\'' && c != '\\') {
+            dst[o++] = (char)c;
+        } else {
+            o += (size_t)snprintf(dst + o, cap - o, "\\x%02x", c);
+        }
+        shown++;
+    }
+    dst[o] = '\0';
+    return dst;
+}
+
+static uint64_t sm_col(const sm_line *l, const char *at)
+{
+    return (uint64_t)(at - l->s) + 1;
+}
+
+static signmf_status sm_expected(sm_text *t, signmf_status st, const sm_line *l, const char *at,
+                                 const char *what, const sm_field *found)
+{
+    char ex[200];
+    if (!found)
+        return sm_fail_at(t->err, st, l->no, sm_col(l, at),
+                          "%s:%llu:%llu: expected %s, found end of line", t->path,
+                          (unsigned long long)l->no, (unsigned long long)sm_col(l, at), what);
+    return sm_fail_at(t->err, st, l->no, sm_col(l, at), "%s:%llu:%llu: expected %s, found '%s'",
+                      t->path, (unsigned long long)l->no, (unsigned long long)sm_col(l, at), what,
+                      sm_excerpt(ex, sizeof ex, found->s, found->e));
+}
+
+static bool sm_next_field(sm_line *l, bool csv, sm_field *f)
+{
+    if (csv) {
+        if (l->done)
+            return false;
+        const char *c = memchr(l->p, ',', (size_t)(l->e - l->p));
+        const char *fe = c ? c : l->e;
+        const char *s = l->p;
+        while (s < fe && sm_is_ws(*s))
+            s++;
+        const char *e = fe;
+        while (e > s && sm_is_ws(e[-1]))
+            e--;
+        f->s = s;
+        f->e = e;
+        if (c)
+            l->p = c + 1;
+        else
+            l->done = true;
+        return true;
+    }
+    const char *p = l->p;
+    while (p < l->e && sm_is_ws(*p))
+        p++;
+    if (p == l->e) {
+        l->p = p;
+        return false;
+    }
+    const char *s = p;
+    while (p < l->e && !sm_is_ws(*p))
+        p++;
+    f->s = s;
+    f->e = p;
+    l->p = p;
+    return true;
+}
+
+static sm_num sm_parse_int(const char *s, const char *e, int64_t *out)
+{
+    bool neg = false, over = false;
+    if (s < e && (*s == '+' || *s == '-')) {
+        neg = *s == '-';
+        s++;
+    }
+    if (s == e)
+        return SM_NUM_BAD;
+    uint64_t v = 0;
+    for (; s < e; s++) {
+        unsigned d = (unsigned)(unsigned char)*s - '0';
+        if (d > 9)
+            return SM_NUM_BAD;
+        if (v > (UINT64_MAX - d) / 10)
+            over = true;
+        else
+            v = v * 10 + d;
+    }
+    const uint64_t lim = (uint64_t)INT64_MAX;
+    if (over || v > lim + (neg ? 1 : 0))
+        return SM_NUM_RANGE;
+    if (neg)
+        *out = v == lim + 1 ? INT64_MIN : -(int64_t)v;
+    else
+        *out = (int64_t)v;
+    return SM_NUM_OK;
+}
+
+static const double sm_pow10[16] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                    1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+
+static sm_num sm_parse_real(sm_text *t, const char *s, const char *e, double *out)
+{
+    const char *p = s;
+    bool neg = false, dot = false;
+    if (p < e && (*p == '+' || *p == '-')) {
+        neg = *p == '-';
+        p++;
+    }
+    uint64_t m = 0;
+    int nd = 0, frac = 0;
+    for (; p < e; p++) {
+        unsigned d = (unsigned)(unsigned char)*p - '0';
+        if (d <= 9) {
+            if (nd < 19)
+                m = m * 10 + d;
+            nd++;
+            frac += dot;
+        } else if (*p == '.' && !dot) {
+            dot = true;
+        } else {
+            break;
+        }
+    }
+    if (p == e && nd > 0 && nd <= 15) {
+        double v = (double)m;
+        if (frac)
+            v /= sm_pow10[frac];
+        *out = neg ? -v : v;
+        return SM_NUM_OK;
+    }
+    size_t n = (size_t)(e - s);
+    char tmp[72];
+    if (n == 0 || n >= sizeof tmp)
+        return SM_NUM_BAD;
+    memcpy(tmp, s, n);
+    tmp[n] = '\0';
+    if (!t->cloc) {
+        t->cloc = newlocale(LC_NUMERIC_MASK, "C", (locale_t)0);
+        if (!t->cloc)
+            return SM_NUM_RANGE;
+    }
+    char *endp;
+    double v = strtod_l(tmp, &endp, t->cloc);
+    if (endp != tmp + n)
+        return SM_NUM_BAD;
+    *out = v;
+    return SM_NUM_OK;
+}
+
+static signmf_status sm_get_id(sm_text *t, sm_line *l, const char *what, int64_t *id)
+{
+    sm_field f;
+    const char *at = l->p;
+    if (!sm_next_field(l, t->csv, &f))
+        return sm_expected(t, SIGNMF_EPARSE, l, l->e, what, NULL);
+    (void)at;
+    sm_num r = sm_parse_int(f.s, f.e, id);
+    if (SM_LIKELY(r == SM_NUM_OK)) {
+        if (t->opt->ids == SIGNMF_IDS_DIRECT && (*id < 1 || (uint64_t)*id > SM_MAX_DIM)) {
+            char ex[200];
+            return sm_fail_at(t->err, SIGNMF_ERANGE, l->no, sm_col(l, f.s),
+                              "%s:%llu:%llu: expected %s in 1..%zu (direct ids), found '%s'",
+                              t->path, (unsigned long long)l->no,
+                              (unsigned long long)sm_col(l, f.s), what, SM_MAX_DIM,
+                              sm_excerpt(ex, sizeof ex, f.s, f.e));
+        }
+        return SIGNMF_OK;
+    }
+    if (r == SM_NUM_RANGE) {
+        char ex[200];
+        return sm_fail_at(t->err, SIGNMF_ERANGE, l->no, sm_col(l, f.s),
+                          "%s:%llu:%llu: expected %s within 64-bit signed range, found '%s'",
+                          t->path, (unsigned long long)l->no, (unsigned long long)sm_col(l, f.s),
+                          what, sm_excerpt(ex, sizeof ex, f.s, f.e));
+    }
+    char w[64];
+    snprintf(w, sizeof w, "%s (an integer)", what);
+    return sm_expected(t, SIGNMF_EPARSE, l, f.s, w, &f);
+}
+
+static signmf_status sm_check_rating(sm_text *t, sm_line *l, const sm_field *f, double v)
+{
+    char ex[200];
+    uint64_t col = sm_col(l, f->s);
+    if (!isfinite(v))
+        return sm_fail_at(t->err, SIGNMF_ERANGE, l->no, col,
+                          "%s:%llu:%llu: expected a finite rating, found '%s'", t->path,
+                          (unsigned long long)l->no, (unsigned long long)col,
+                          sm_excerpt(ex, sizeof ex, f->s, f->e));
+    if (v == 0)
+        return sm_fail_at(t->err, SIGNMF_ERANGE, l->no, col,
+                          "%s:%llu:%llu: expected a nonzero rating (0 means unrated), found '%s'",
+                          t->path, (unsigned long long)l->no, (unsigned long long)col,
+                          sm_excerpt(ex, sizeof ex, f->s, f->e));
+    if (v < t->opt->rating_min || v > t->opt->rating_max)
+        return sm_fail_at(t->err, SIGNMF_ERANGE, l->no, col,
+                          "%s:%llu:%llu: expected a rating in [%g, %g], found '%s'", t->path,
+                          (unsigned long long)l->no, (unsigned long long)col, t->opt->rating_min,
+                          t->opt->rating_max, sm_excerpt(ex, sizeof ex, f->s, f->e));
+    return SIGNMF_OK;
+}
+
+static signmf_status sm_get_rating(sm_text *t, sm_line *l, bool integer, double *v)
+{
+    sm_field f;
+    if (!sm_next_field(l, t->csv, &f))
+        return sm_expected(t, SIGNMF_EPARSE, l, l->e, "rating", NULL);
+    if (integer) {
+        int64_t x;
+        sm_num r = sm_parse_int(f.s, f.e, &x);
+        if (r != SM_NUM_OK)
+            return sm_expected(t, r == SM_NUM_RANGE ? SIGNMF_ERANGE : SIGNMF_EPARSE, l, f.s,
+                               "an integer value", &f);
+        *v = (double)x;
+    } else if (sm_parse_real(t, f.s, f.e, v) != SM_NUM_OK) {
+        return sm_expected(t, SIGNMF_EPARSE, l, f.s, "rating (a number)", &f);
+    }
+    return sm_check_rating(t, l, &f, *v);
+}
+
+static signmf_status sm_end_of_line(sm_text *t, sm_line *l, const char *after)
+{
+    sm_field f;
+    if (sm_next_field(l, t->csv, &f)) {
+        char w[96];
+        snprintf(w, sizeof w, "end of line after %s", after);
+        return sm_expected(t, SIGNMF_EPARSE, l, f.s, w, &f);
+    }
+    return SIGNMF_OK;
+}
+
+static bool sm_blank(const char *s, const char *e)
+{
+    for (; s < e; s++)
+        if (!sm_is_ws(*s) && *s != '\r' && *s != '\n')
+            return false;
+    return true;
+}
+
+/* Line iteration state over the whole buffer. */
+typedef struct sm_lines {
+    const char *p, *end;
+    uint64_t no;
+} sm_lines;
+
+static void sm_lines_init(sm_lines *it, const char *buf, size_t len)
+{
+    it->p = buf;
+    it->end = buf + len;
+    it->no = 0;
+    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
+        it->p += 3;
+}
+
+/* Next line; returns 0 at end, 1 for a line, -1 for an overlong line. */
+static int sm_lines_next(sm_lines *it, sm_line *l)
+{
+    if (it->p >= it->end)
+        return 0;
+    const char *s = it->p;
+    const char *nl = memchr(s, '\n', (size_t)(it->end - s));
+    const char *e = nl ? nl : it->end;
+    it->p = nl ? nl + 1 : it->end;
+    it->no++;
+    l->no = it->no;
+    l->s = l->p = s;
+    l->done = false;
+    if (SM_UNLIKELY((size_t)(e - s) > SM_MAX_LINE)) {
+        l->e = s + SM_MAX_LINE;
+        return -1;
+    }
+    if (e > s && e[-1] == '\r')
+        e--;
+    l->e = e;
+    return 1;
+}
+
+static signmf_status sm_overlong(sm_text *t, const sm_line *l)
+{
+    return sm_fail_at(t->err, SIGNMF_EPARSE, l->no, SM_MAX_LINE + 1,
+                      "%s:%llu:%zu: expected a line of at most %zu bytes, found a longer one",
+                      t->path, (unsigned long long)l->no, SM_MAX_LINE + 1, SM_MAX_LINE);
+}
+
+/* A blank line is accepted only if nothing but blank lines follows it. */
+static signmf_status sm_blank_line(sm_text *t, const sm_lines *it, const sm_line *l, bool *stop)
+{
+    *stop = true;
+    if (sm_blank(it->p, it->end))
+        return SIGNMF_OK;
+    return sm_fail_at(t->err, SIGNMF_EPARSE, l->no, 1,
+                      "%s:%llu:1: expected a rating line, found an empty line", t->path,
+                      (unsigned long long)l->no);
+}
+
+static bool sm_ieq(const char *s, const char *e, const char *word)
+{
+    size_t n = strlen(word);
+    return (size_t)(e - s) == n && strncasecmp(s, word, n) == 0;
+}
+
+/* TSV and CSV share the record layout user, item, rating[, timestamp]. */
+static signmf_status sm_parse_delimited(sm_text *t, sm_tbuf *b)
+{
+    sm_lines it;
+    sm_lines_init(&it, t->buf, (size_t)(t->end - t->buf));
+    sm_line l;
+    int r;
+    int fields = 0; /* CSV with a header: exactly this many per line */
+    bool first = true;
+    signmf_status st;
+    while ((r = sm_lines_next(&it, &l)) != 0) {
+        if (r < 0)
+            return sm_overlong(t, &l);
+        if (l.s == l.e || sm_blank(l.s, l.e)) {
+            bool stop;
+            if ((st = sm_blank_line(t, &it, &l, &stop)) != SIGNMF_OK || stop)
+                return st;
+        }
+        if (first && t->csv) {
+            first = false;
+            sm_line h = l;
+            sm_field f;
+            sm_next_field(&h, true, &f);
+            int64_t dummy;
+            if (sm_parse_int(f.s, f.e, &dummy) == SM_NUM_BAD) {
+                static const char *const want[4][3] = {{"userId", "user", "user_id"},
+                                                       {"movieId", "itemId", "item"},
+                                                       {"rating", "rating", "rating"},
+                                                       {"timestamp", "timestamp", "timestamp"}};
+                static const char *const show[5] = {
+                    "header field 'userId'", "header field 'movieId'", "header field 'rating'",
+                    "header field 'timestamp' or end of line", "end of line after 'timestamp'"};
+                sm_field hf[5];
+                int k = 0;
+                hf[k++] = f;
+                while (k < 5 && sm_next_field(&h, true, &hf[k]))
+                    k++;
+                for (int j = 0; j < k; j++) {
+                    bool ok = j < 4 && (sm_ieq(hf[j].s, hf[j].e, want[j][0]) ||
+                                        sm_ieq(hf[j].s, hf[j].e, want[j][1]) ||
+                                        sm_ieq(hf[j].s, hf[j].e, want[j][2]));
+                    if (!ok)
+                        return sm_expected(t, SIGNMF_EPARSE, &h, hf[j].s, show[j], &hf[j]);
+                }
+                if (k < 3)
+                    return sm_expected(t, SIGNMF_EPARSE, &h, h.e, show[k], NULL);
+                fields = k;
+                continue;
+            }
+        }
+        first = false;
+        int64_t u, i;
+        double v;
+        if ((st = sm_get_id(t, &l, "user id", &u)) != SIGNMF_OK)
+            return st;
+        if ((st = sm_get_id(t, &l, "item id", &i)) != SIGNMF_OK)
+            return st;
+        if ((st = sm_get_rating(t, &l, false, &v)) != SIGNMF_OK)
+            return st;
+        sm_line save = l;
+        sm_field f;
+        if (sm_next_field(&l, t->csv, &f)) {
+            int64_t ts;
+            if (fields == 3)
+                return sm_expected(t, SIGNMF_EPARSE, &l, f.s, "end of line after 3 fields", &f);
+            if (sm_parse_int(f.s, f.e, &ts) != SM_NUM_OK)
+                return sm_expected(t, SIGNMF_EPARSE, &l, f.s, "timestamp (an integer)", &f);
+            if ((st = sm_end_of_line(t, &l, "4 fields")) != SIGNMF_OK)
+                return st;
+        } else if (fields == 4) {
+            return sm_expected(t, SIGNMF_EPARSE, &save, save.e, "timestamp", NULL);
+        }
+        if ((st = sm_tbuf_push(b, u, i, v, l.no)) != SIGNMF_OK)
+            return sm_fail(t->err, st, "%s: out of memory at line %llu", t->path,
+                           (unsigned long long)l.no);
+    }
+    if (t->csv && fields && !b->locate && b->count == 0)
+        return sm_fail(t->err, SIGNMF_EEMPTY, "%s: no ratings after the header line", t->path);
+    return SIGNMF_OK;
+}
+
+typedef struct sm_mm {
+    uint64_t rows, cols, nnz;
+    bool integer;
+} sm_mm;
+
+static bool sm_mm_skip(const sm_line *l)
+{
+    const char *p = l->s;
+    while (p < l->e && sm_is_ws(*p))
+        p++;
+    return p == l->e || *p == '%';
+}
+
+static signmf_status sm_parse_mm(sm_text *t, sm_tbuf *b, sm_mm *mm)
+{
+    sm_lines it;
+    sm_lines_init(&it, t->buf, (size_t)(t->end - t->buf));
+    sm_line l;
+    sm_field f;
+    int r = sm_lines_next(&it, &l);
+    signmf_status st;
+    if (r < 0)
+        return sm_overlong(t, &l);
+    /* Banner: %%MatrixMarket matrix coordinate real|integer general */
+    static const char *const what[5] = {"'%%MatrixMarket'", "'matrix'", "'coordinate'",
+                                        "'real' or 'integer'", "'general'"};
+    for (int k = 0; k < 5; k++) {
+        if (!sm_next_field(&l, false, &f))
+            return sm_expected(t, SIGNMF_EPARSE, &l, l.e, what[k], NULL);
+        bool ok;
+        signmf_status bad = SIGNMF_EPARSE;
+        switch (k) {
+        case 0:
+            ok = sm_ieq(f.s, f.e, "%%MatrixMarket");
+            break;
+        case 1:
+            ok = sm_ieq(f.s, f.e, "matrix");
+            break;
+        case 2:
+            ok = sm_ieq(f.s, f.e, "coordinate");
+            bad = sm_ieq(f.s, f.e, "array") ? SIGNMF_EUNSUPPORTED : SIGNMF_EPARSE;
+            break;
+        case 3:
+            ok = sm_ieq(f.s, f.e, "real") || sm_ieq(f.s, f.e, "integer");
+            mm->integer = sm_ieq(f.s, f.e, "integer");
+            bad = sm_ieq(f.s, f.e, "complex") || sm_ieq(f.s, f.e, "pattern") ? SIGNMF_EUNSUPPORTED
+                                                                             : SIGNMF_EPARSE;
+            break;
+        default:
+            ok = sm_ieq(f.s, f.e, "general");
+            bad = sm_ieq(f.s, f.e, "symmetric") || sm_ieq(f.s, f.e, "skew-symmetric") ||
+                          sm_ieq(f.s, f.e, "hermitian")
+                      ? SIGNMF_EUNSUPPORTED
+                      : SIGNMF_EPARSE;
+            break;
+        }
+        if (!ok)
+            return sm_expected(t, bad, &l, f.s, what[k], &f);
+    }
+    if ((st = sm_end_of_line(t, &l, "the banner")) != SIGNMF_OK)
+        return st;
+
+    /* Size line. */
+    uint64_t size_line = 0;
+    while ((r = sm_lines_next(&it, &l)) != 0) {
+        if (r < 0)
+            return sm_overlong(t, &l);
+        if (sm_mm_skip(&l))
+            continue;
+        uint64_t dims[3];
+        static const char *const dn[3] = {"row count", "column count", "entry count"};
+        for (int k = 0; k < 3; k++) {
+            if (!sm_next_field(&l, false, &f))
+                return sm_expected(t, SIGNMF_EPARSE, &l, l.e, dn[k], NULL);
+            int64_t x;
+            sm_num nr = sm_parse_int(f.s, f.e, &x);
+            if (nr != SM_NUM_OK || x < 0)
+                return sm_expected(t, nr == SM_NUM_BAD ? SIGNMF_EPARSE : SIGNMF_ERANGE, &l, f.s,
+                                   dn[k], &f);
+            if (k < 2 && (uint64_t)x > SM_MAX_DIM) {
+                char w[64];
+                snprintf(w, sizeof w, "%s at most %zu", dn[k], SM_MAX_DIM);
+                return sm_expected(t, SIGNMF_ERANGE, &l, f.s, w, &f);
+            }
+            dims[k] = (uint64_t)x;
+        }
+        if ((st = sm_end_of_line(t, &l, "the size line")) != SIGNMF_OK)
+            return st;
+        mm->rows = dims[0];
+        mm->cols = dims[1];
+        mm->nnz = dims[2];
+        size_line = l.no;
+        break;
+    }
+    if (!size_line)
+        return sm_fail_at(t->err, SIGNMF_EEMPTY, it.no, 1,
+                          "%s:%llu:1: expected a size line 'rows columns entries', found end of "
+                          "file",
+                          t->path, (unsigned long long)it.no);
+    if (!b->locate && mm->nnz > b->cap) {
+        /* The entry count is only a hint: never reserve more than the file
+         * could hold. */
+        size_t lines = 1;
+        for (const char *p = it.p; (p = memchr(p, '\n', (size_t)(t->end - p))) != NULL; p++)
+            lines++;
+        if ((st = sm_tbuf_grow(b, mm->nnz < lines ? (size_t)mm->nnz : lines)) != SIGNMF_OK)
+            return sm_fail(t->err, st, "%s: out of memory for %llu entries", t->path,
+                           (unsigned long long)mm->nnz);
+    }
+    uint64_t seen = 0;
+    while ((r = sm_lines_next(&it, &l)) != 0) {
+        if (r < 0)
+            return sm_overlong(t, &l);
+        if (sm_mm_skip(&l))
+            continue;
+        if (seen == mm->nnz) {
+            char w[96];
+            snprintf(w, sizeof w, "end of file after the %llu entries declared on line %llu",
+                     (unsigned long long)mm->nnz, (unsigned long long)size_line);
+            sm_next_field(&l, false, &f);
+            return sm_expected(t, SIGNMF_EPARSE, &l, f.s, w, &f);
+        }
+        int64_t ij[2];
+        static const char *const in[2] = {"row index", "column index"};
+        const uint64_t lim[2] = {mm->rows, mm->cols};
+        for (int k = 0; k < 2; k++) {
+            if (!sm_next_field(&l, false, &f))
+                return sm_expected(t, SIGNMF_EPARSE, &l, l.e, in[k], NULL);
+            sm_num nr = sm_parse_int(f.s, f.e, &ij[k]);
+            if (nr != SM_NUM_OK || ij[k] < 1 || (uint64_t)ij[k] > lim[k]) {
+                char w[96];
+                snprintf(w, sizeof w, "%s in 1..%llu", in[k], (unsigned long long)lim[k]);
+                return sm_expected(t, nr == SM_NUM_BAD ? SIGNMF_EPARSE : SIGNMF_ERANGE, &l, f.s, w,
+                                   &f);
+            }
+        }
+        double v;
+        if ((st = sm_get_rating(t, &l, mm->integer, &v)) != SIGNMF_OK)
+            return st;
+        if ((st = sm_end_of_line(t, &l, "an entry")) != SIGNMF_OK)
+            return st;
+        if ((st = sm_tbuf_push(b, ij[0], ij[1], v, l.no)) != SIGNMF_OK)
+            return sm_fail(t->err, st, "%s: out of memory at line %llu", t->path,
+                           (unsigned long long)l.no);
+        seen++;
+    }
+    if (seen < mm->nnz)
+        return sm_fail_at(t->err, SIGNMF_EPARSE, it.no, 1,
+                          "%s:%llu: expected %llu entries as declared on line %llu, found %llu",
+                          t->path, (unsigned long long)it.no, (unsigned long long)mm->nnz,
+                          (unsigned long long)size_line, (unsigned long long)seen);
+    return SIGNMF_OK;
+}
+
+signmf_format sm_text_sniff(const char *buf, size_t len)
+{
+    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0) {
+        buf += 3;
+        len -= 3;
+    }
+    if (len >= 14 && strncasecmp(buf, "%%MatrixMarket", 14) == 0)
+        return SIGNMF_FORMAT_MM;
+    const char *nl = memchr(buf, '\n', len);
+    size_t n = nl ? (size_t)(nl - buf) : len;
+    if (memchr(buf, ',', n))
+        return SIGNMF_FORMAT_CSV;
+    return SIGNMF_FORMAT_TSV;
+}
+
+static signmf_status sm_text_parse(sm_text *t, signmf_format fmt, sm_tbuf *b, sm_mm *mm)
+{
+    t->csv = fmt == SIGNMF_FORMAT_CSV;
+    if (fmt == SIGNMF_FORMAT_MM)
+        return sm_parse_mm(t, b, mm);
+    return sm_parse_delimited(t, b);
+}
+
+signmf_status sm_text_load(const char *path, const char *buf, size_t len, signmf_format fmt,
+                           const signmf_load_options *opt, signmf_ratings **out, signmf_error *err)
+{
+    if (fmt != SIGNMF_FORMAT_TSV && fmt != SIGNMF_FORMAT_CSV && fmt != SIGNMF_FORMAT_MM)
+        fmt = sm_text_sniff(buf, len);
+    sm_text t = {.path = path, .buf = buf, .end = buf + len, .opt = opt, .err = err};
+    sm_tbuf b = {0};
+    sm_mm mm = {0};
+    signmf_status st = SIGNMF_OK;
+    if (fmt != SIGNMF_FORMAT_MM) {
+        /* One record per line at most: reserve once, never reallocate. */
+        size_t lines = 1;
+        for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + len - p))) != NULL; p++)
+            lines++;
+        if ((st = sm_tbuf_grow(&b, lines)) != SIGNMF_OK) {
+            sm_tbuf_release(&b);
+            return sm_fail(err, st, "%s: out of memory for %zu lines", path, lines);
+        }
+    }
+    st = sm_text_parse(&t, fmt, &b, &mm);
+    if (st != SIGNMF_OK) {
+        sm_tbuf_release(&b);
+        goto done;
+    }
+    if (b.count == 0) {
+        sm_tbuf_release(&b);
+        st = sm_fail(err, SIGNMF_EEMPTY, "%s: no ratings", path);
+        goto done;
+    }
+    bool fixed = fmt == SIGNMF_FORMAT_MM && opt->ids != SIGNMF_IDS_COMPACT;
+    sm_dup dup;
+    st = sm_ratings_build(&b, opt->ids, fixed ? (size_t)mm.rows : 0, fixed ? (size_t)mm.cols : 0,
+                          path, out, &dup, err);
+    if (st == SIGNMF_EDUPLICATE && dup.found) {
+        sm_tbuf loc = {.locate = true, .find_user = dup.user, .find_item = dup.item};
+        sm_mm mm2 = {0};
+        sm_text_parse(&t, fmt, &loc, &mm2);
+        st = sm_fail_at(err, SIGNMF_EDUPLICATE, loc.found_line[1], 1,
+                        "%s:%llu: duplicate rating for user %lld, item %lld (first at line %llu)",
+                        path, (unsigned long long)loc.found_line[1], (long long)dup.user,
+                        (long long)dup.item, (unsigned long long)loc.found_line[0]);
+    }
+done:
+    if (t.cloc)
+        freelocale(t.cloc);
+    return st;
+}
