@@ -8,16 +8,16 @@
  *  - random numbers: splitmix64 streams, one per (seed, purpose, index), so
  *    each user's draws do not depend on any other user's;
  *  - item popularity: a random permutation gives each item a rank r, its
- *    weight is 1 / (r + 10) (Zipf, exponent 1, flattened at the head);
+ *    weight is 1 / (r + 15) (Zipf, exponent 1, flattened at the head);
  *  - ratings per user: 20 plus a share of the rest proportional to
- *    1 / sqrt(U) - 0.8 (U uniform in (0, 1]: a Pareto tail of index 2),
+ *    U^(-1/4) - 1 (U uniform in (0, 1]: a Pareto tail of index 4),
  *    capped at the number of items, the excess handed to the others;
  *  - items of a user: drawn by popularity without replacement, by an alias
  *    table with rejection for light users, by the n smallest keys U / w
  *    for heavy ones (at least items / 8); then, when ratings >= items,
  *    every item that no one drew replaces an entry of an item drawn
  *    twice or more, so every id 1..items occurs;
- *  - rating = clamp(floor(3.55 + b_u + q_j + x_u . y_j + e + 0.5), 1, 5)
+ *  - rating = clamp(floor(3.5 + b_u + q_j + x_u . y_j + e + 0.5), 1, 5)
  *    with b_u, q_j, e and the 8 latent coordinates approximately normal
  *    (Irwin-Hall sums of 4 uniforms): a real low-rank signal;
  *  - output sorted by user, then item: user item rating timestamp. */
@@ -134,7 +134,7 @@ static void build_items(synth_state *s)
     }
     for (uint64_t j = 0; j < n; j++) {
         double rk = (double)rank[j];
-        s->weight[j] = 1.0 / (rk + 10.0);
+        s->weight[j] = 1.0 / (rk + 15.0);
         /* popular items are rated a little higher, as in MovieLens */
         s->quality[j] = 0.45 * rng_gauss(&r) + 0.4 * (0.5 - rk / (double)n);
         for (int d = 0; d < SYNTH_LATENT; d++)
@@ -200,7 +200,7 @@ static bool build_counts(synth_state *s)
     rng r = rng_stream(s->seed, TAG_ACTIVITY, 0);
     double total = 0;
     for (uint64_t u = 0; u < U; u++) {
-        a[u] = 1.0 / sqrt(rng_unit_open0(&r)) - 0.8;
+        a[u] = 1.0 / sqrt(sqrt(rng_unit_open0(&r))) - 1.0;
         total += a[u];
     }
     /* Differences of floored prefix shares: non-negative, summing to extra. */
@@ -416,7 +416,7 @@ int cli_synth_run(const cli_synth_params *p, cli_synth_sink sink, void *ctx)
                 double dot = 0;
                 for (int d = 0; d < SYNTH_LATENT; d++)
                     dot += x[d] * y[d];
-                double v = floor(3.55 + bias + s.quality[j] + dot + 0.6 * rng_gauss(&r) + 0.5);
+                double v = floor(3.5 + bias + s.quality[j] + dot + 0.6 * rng_gauss(&r) + 0.5);
                 ratings[i] = (uint8_t)(v < 1 ? 1 : v > 5 ? 5 : v);
                 stamps[i] = (uint32_t)(start + rng_below(&r, 30u * 86400u));
                 items[i] = j + 1;
