@@ -18,7 +18,7 @@ SM_INLINE double fold8(__m512d v)
 
 SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
                          const float *src, size_t w, const float *me, float *o, __m512 va,
-                         __m512 vsc, __m512 vsc, __m512d *dlo, __m512d *dhi, __m512 *bad,
+                         __m512 vsc, __m512d *dlo, __m512d *dhi, __m512 *bad,
                          const int nv)
 {
     __m512 acc[SM_NV];
@@ -68,7 +68,7 @@ static int sm_gather_avx512_f32(const sm_signs *s, size_t r0, size_t r1, size_t 
         size_t t0 = 0;
         for (; t0 + 16 * SM_NV <= w; t0 += 16 * SM_NV)
             strip_f32(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      vsc, vsc, pl, &dhi, &bad, SM_NV);
+                      vsc, pl, &dhi, &bad, SM_NV);
         switch ((w - t0) / 16) {
         case 0:
             break;
@@ -88,7 +88,7 @@ static int sm_gather_avx512_f32(const sm_signs *s, size_t r0, size_t r1, size_t 
 
 SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
                          const double *src, size_t w, const double *me, double *o, __m512d va,
-                         __m512d vsc, __m512d vsc, __m512d *dl, __m512d *bad, const int nv)
+                         __m512d vsc, __m512d *dl, __m512d *bad, const int nv)
 {
     __m512d acc[SM_NV];
     for (int v = 0; v < nv; ++v)
@@ -130,7 +130,7 @@ static int sm_gather_avx512_f64(const sm_signs *s, size_t r0, size_t r1, size_t 
         size_t t0 = 0;
         for (; t0 + 8 * SM_NV <= w; t0 += 8 * SM_NV)
             strip_f64(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      vsc, vsc, pl, &bad, SM_NV);
+                      vsc, pl, &bad, SM_NV);
         switch ((w - t0) / 8) {
         case 0:
             break;
