@@ -130,7 +130,9 @@ typedef struct cli_titles cli_titles;
 int cli_titles_load(const char *path, cli_titles **out);
 const char *cli_titles_get(const cli_titles *t, int64_t id);
 void cli_titles_free(cli_titles *t);
-void cli_print_recs_text(FILE *f, const signmf_rec *recs, size_t n, const cli_titles *titles);
+/* Scores with 17 significant digits, or 3 decimals when !exact. */
+void cli_print_recs_text(FILE *f, const signmf_rec *recs, size_t n, const cli_titles *titles,
+                         bool exact);
 
 /* ---- synthetic data (cmd_synth.c) ----------------------------------- */
 typedef struct cli_synth_params {

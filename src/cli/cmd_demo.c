@@ -162,7 +162,7 @@ int cmd_demo(int argc, char **argv)
                 break;
             }
             printf("\nuser %" PRId64 ": top %zu unrated items\n", user, n);
-            cli_print_recs_text(stdout, recs, n, titles);
+            cli_print_recs_text(stdout, recs, n, titles, false);
         }
         free(recs);
         if (rc == CLI_OK && fflush(stdout) != 0)

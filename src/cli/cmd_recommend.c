@@ -186,19 +186,20 @@ const char *cli_titles_get(const cli_titles *t, int64_t id)
     return e ? e->title : NULL;
 }
 
-static void print_score(FILE *f, double s, bool json)
+static void print_score(FILE *f, double s, bool json, bool exact)
 {
     if (isfinite(s))
-        fprintf(f, "%.17g", s);
+        fprintf(f, exact ? "%.17g" : "%.3f", s);
     else
         fputs(json ? "null" : (isnan(s) ? "nan" : (s > 0 ? "inf" : "-inf")), f);
 }
 
-void cli_print_recs_text(FILE *f, const signmf_rec *recs, size_t n, const cli_titles *titles)
+void cli_print_recs_text(FILE *f, const signmf_rec *recs, size_t n, const cli_titles *titles,
+                         bool exact)
 {
     for (size_t i = 0; i < n; i++) {
         fprintf(f, "%zu\t%" PRId64 "\t", i + 1, recs[i].item);
-        print_score(f, recs[i].score, false);
+        print_score(f, recs[i].score, false, exact);
         const char *title = cli_titles_get(titles, recs[i].item);
         if (title != NULL) {
             fputc('\t', f);
@@ -247,7 +248,7 @@ static void print_recs_json(FILE *f, int64_t user, const signmf_rec *recs, size_
     for (size_t i = 0; i < n; i++) {
         fprintf(f, "%s{\"rank\":%zu,\"item\":%" PRId64 ",\"score\":", i ? ", " : "", i + 1,
                 recs[i].item);
-        print_score(f, recs[i].score, true);
+        print_score(f, recs[i].score, true, true);
         const char *title = cli_titles_get(titles, recs[i].item);
         if (title != NULL) {
             fputs(",\"title\":", f);
@@ -314,7 +315,7 @@ int cmd_recommend(int argc, char **argv)
     if (json)
         print_recs_json(stdout, user, recs, n, titles);
     else
-        cli_print_recs_text(stdout, recs, n, titles);
+        cli_print_recs_text(stdout, recs, n, titles, true);
     rc = fflush(stdout) == 0 && !ferror(stdout) ? CLI_OK
                                                 : cli_error("cannot write to standard output");
 done:
