@@ -267,7 +267,7 @@ int cmd_recommend(int argc, char **argv)
     const char *items_path = NULL;
     const cli_opt opts[] = {
         {"user", 'u', CLI_INT, &user, 0, 0, 0, 0, &have_user},
-        {"top", 'k', CLI_UINT, &k, 1, SIZE_MAX / 64, 0, 0, NULL},
+        {"top", 'k', CLI_UINT, &k, 1, UINT64_MAX, 0, 0, NULL},
         {"items", 0, CLI_STR, &items_path, 0, 0, 0, 0, NULL},
         {"json", 0, CLI_FLAG, &json, 0, 0, 0, 0, NULL},
         CLI_OPT_END,

@@ -3,6 +3,7 @@
 
 #include <errno.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -91,6 +92,8 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
     memset(&run_err, 0, sizeof run_err);
     signmf_status run = signmf_trainer_run(t, job->epochs, cli_progress_cb, &prog, &run_err);
     double elapsed = now_seconds() - t0;
+    /* Saving is quick: a Ctrl-C from now on should just stop the program. */
+    signal(SIGINT, SIG_DFL);
     cli_progress_finish(&prog);
 
     int rc = CLI_OK;
