@@ -239,70 +239,89 @@ static signmf_status sm_axis_map(const int64_t *ids, size_t n, signmf_id_mode mo
     return sm_axis_compact(ids, n, lo, hi, idx, map, what, axis, err);
 }
 
-typedef struct sm_trip {
-    uint32_t u, i;
+typedef struct sm_kv {
+    uint64_t key; /* user << item_bits | item */
     double v;
-} sm_trip;
+} sm_kv;
 
-static int sm_trip_cmp(const void *a, const void *b)
+static unsigned sm_bits(size_t count)
 {
-    const sm_trip *x = a, *y = b;
-    if (x->u != y->u)
-        return x->u < y->u ? -1 : 1;
-    if (x->i != y->i)
-        return x->i < y->i ? -1 : 1;
-    return 0;
+    return count <= 1 ? 0 : (unsigned)(64 - __builtin_clzll((unsigned long long)count - 1));
 }
 
-/* Stable scatter of (u, i, v) by `key` (one of u or i) into the dst arrays. */
-static bool sm_counting_pass(const uint32_t *key, size_t keys, size_t n, const uint32_t *su,
-                             const uint32_t *si, const double *sv, uint32_t *du, uint32_t *di,
-                             double *dv)
-{
-    size_t *cnt = calloc(keys + 1, sizeof *cnt);
-    if (!cnt)
-        return false;
-    for (size_t k = 0; k < n; k++)
-        cnt[key[k] + 1]++;
-    for (size_t d = 1; d <= keys; d++)
-        cnt[d] += cnt[d - 1];
-    for (size_t k = 0; k < n; k++) {
-        size_t at = cnt[key[k]]++;
-        du[at] = su[k];
-        di[at] = si[k];
-        dv[at] = sv[k];
-    }
-    free(cnt);
-    return true;
-}
-
-static bool sm_sort_triplets(uint32_t *u, uint32_t *it, double *v, size_t n, size_t users,
+/* LSD radix sort of packed (user, item) keys with at most 12-bit digits:
+ * the bucket heads stay in cache, unlike a counting sort over a dimension
+ * of 10^5 or more, which misses on nearly every scatter (3x slower on 25M
+ * ratings). Takes ownership of the three arrays and replaces them with
+ * sorted ones; on allocation failure they are all freed and set to NULL. */
+static bool sm_sort_triplets(uint32_t **pu, uint32_t **pi, double **pv, size_t n, size_t users,
                              size_t items)
 {
-    /* Counting sort costs O(n + dimension); with a dimension far above n
-     * (forced direct ids) a comparison sort is cheaper in memory. */
-    if (users / 4 > n + 65536 || items / 4 > n + 65536) {
-        sm_trip *t = malloc(n * sizeof *t);
-        if (!t)
-            return false;
+    const unsigned ib = sm_bits(items), total = ib + sm_bits(users);
+    sm_kv *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
+    const unsigned passes = (total + 11) / 12;
+    const unsigned width = passes ? (total + passes - 1) / passes : 1;
+    size_t(*hist)[4096] = calloc(passes ? passes : 1, sizeof *hist);
+    uint32_t *u = *pu, *it = *pi;
+    double *v = *pv;
+    bool ok = a && b && hist;
+    if (ok) {
         for (size_t k = 0; k < n; k++)
-            t[k] = (sm_trip){u[k], it[k], v[k]};
-        qsort(t, n, sizeof *t, sm_trip_cmp);
-        for (size_t k = 0; k < n; k++) {
-            u[k] = t[k].u;
-            it[k] = t[k].i;
-            v[k] = t[k].v;
-        }
-        free(t);
-        return true;
+            a[k] = (sm_kv){(uint64_t)u[k] << ib | it[k], v[k]};
     }
-    uint32_t *tu = malloc(n * sizeof *tu), *ti = malloc(n * sizeof *ti);
-    double *tv = malloc(n * sizeof *tv);
-    bool ok = tu && ti && tv && sm_counting_pass(it, items, n, u, it, v, tu, ti, tv) &&
-              sm_counting_pass(tu, users, n, tu, ti, tv, u, it, v);
-    free(tu);
-    free(ti);
-    free(tv);
+    free(u);
+    free(it);
+    free(v);
+    *pu = NULL;
+    *pi = NULL;
+    *pv = NULL;
+    if (!ok)
+        goto out;
+    const uint64_t mask = ((uint64_t)1 << width) - 1;
+    for (size_t k = 0; k < n; k++)
+        for (unsigned p = 0; p < passes; p++)
+            hist[p][(a[k].key >> (p * width)) & mask]++;
+    for (unsigned p = 0; p < passes; p++) {
+        size_t *h = hist[p], sum = 0;
+        bool trivial = false;
+        for (size_t d = 0; d <= mask; d++) {
+            size_t c = h[d];
+            trivial |= c == n;
+            h[d] = sum;
+            sum += c;
+        }
+        if (trivial)
+            continue;
+        const unsigned shift = p * width;
+        for (size_t k = 0; k < n; k++)
+            b[h[(a[k].key >> shift) & mask]++] = a[k];
+        sm_kv *t = a;
+        a = b;
+        b = t;
+    }
+    u = malloc(n * sizeof *u);
+    it = malloc(n * sizeof *it);
+    v = malloc(n * sizeof *v);
+    ok = u && it && v;
+    if (ok) {
+        const uint64_t imask = ((uint64_t)1 << ib) - 1;
+        for (size_t k = 0; k < n; k++) {
+            u[k] = (uint32_t)(a[k].key >> ib);
+            it[k] = (uint32_t)(a[k].key & imask);
+            v[k] = a[k].v;
+        }
+        *pu = u;
+        *pi = it;
+        *pv = v;
+    } else {
+        free(u);
+        free(it);
+        free(v);
+    }
+out:
+    free(a);
+    free(b);
+    free(hist);
     return ok;
 }
 
@@ -320,6 +339,7 @@ signmf_status sm_ratings_build(sm_tbuf *b, signmf_id_mode ids, size_t fixed_user
     }
     signmf_ratings *r = calloc(1, sizeof *r);
     uint32_t *u = malloc(n * sizeof *u), *it = malloc(n * sizeof *it);
+    double *v = NULL;
     if (!r || !u || !it) {
         st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu ratings", what, n);
         goto fail;
@@ -337,13 +357,14 @@ signmf_status sm_ratings_build(sm_tbuf *b, signmf_id_mode ids, size_t fixed_user
     b->item = NULL;
     r->users = r->user_map.count;
     r->items = r->item_map.count;
-    double *v = b->value;
+    v = b->value;
+    b->value = NULL;
 
     bool sorted = true;
     for (size_t k = 1; k < n && sorted; k++)
         sorted = u[k - 1] < u[k] || (u[k - 1] == u[k] && it[k - 1] < it[k]);
     if (!sorted) {
-        if (!sm_sort_triplets(u, it, v, n, r->users, r->items)) {
+        if (!sm_sort_triplets(&u, &it, &v, n, r->users, r->items)) {
             st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory sorting %zu ratings", what, n);
             goto fail;
         }
@@ -361,7 +382,6 @@ signmf_status sm_ratings_build(sm_tbuf *b, signmf_id_mode ids, size_t fixed_user
     r->item = it;
     r->value = v;
     r->count = n;
-    b->value = NULL;
     sm_tbuf_release(b);
     *out = r;
     return SIGNMF_OK;
@@ -369,6 +389,7 @@ signmf_status sm_ratings_build(sm_tbuf *b, signmf_id_mode ids, size_t fixed_user
 fail:
     free(u);
     free(it);
+    free(v);
     signmf_ratings_free(r);
     sm_tbuf_release(b);
     return st;

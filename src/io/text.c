@@ -361,6 +361,99 @@ static bool sm_ieq(const char *s, const char *e, const char *word)
     return (size_t)(e - s) == n && strncasecmp(s, word, n) == 0;
 }
 
+/* The common case in one pass: unsigned ids, a short plain decimal rating,
+ * an optional unsigned timestamp, every check passing. Anything else
+ * (signs, exponents, errors) returns false and the careful path parses the
+ * line again and writes the message. */
+static inline bool sm_fast_record(const sm_text *t, const sm_line *l, int fields, int64_t *u,
+                                  int64_t *i, double *v)
+{
+    const char *p = l->s, *const e = l->e, *s, *q;
+    const bool csv = t->csv;
+    uint64_t x;
+#define SM_WS()                                                                                    \
+    while (p < e && sm_is_ws(*p))                                                                  \
+    p++
+#define SM_UINT(dst)                                                                               \
+    do {                                                                                           \
+        s = p;                                                                                     \
+        x = 0;                                                                                     \
+        while (p < e && (unsigned)(*p - '0') <= 9)                                                 \
+            x = x * 10 + (unsigned)(*p++ - '0');                                                   \
+        if (p == s || p - s > 18)                                                                  \
+            return false;                                                                          \
+        dst = (int64_t)x;                                                                          \
+    } while (0)
+#define SM_SEP()                                                                                   \
+    do {                                                                                           \
+        q = p;                                                                                     \
+        SM_WS();                                                                                   \
+        if (csv) {                                                                                 \
+            if (p == e || *p != ',')                                                               \
+                return false;                                                                      \
+            p++;                                                                                   \
+            SM_WS();                                                                               \
+        } else if (p == q) {                                                                       \
+            return false;                                                                          \
+        }                                                                                          \
+    } while (0)
+    SM_WS();
+    SM_UINT(*u);
+    SM_SEP();
+    SM_UINT(*i);
+    SM_SEP();
+    s = p;
+    x = 0;
+    while (p < e && (unsigned)(*p - '0') <= 9)
+        x = x * 10 + (unsigned)(*p++ - '0');
+    ptrdiff_t nd = p - s, frac = 0;
+    if (p < e && *p == '.') {
+        const char *f = ++p;
+        while (p < e && (unsigned)(*p - '0') <= 9)
+            x = x * 10 + (unsigned)(*p++ - '0');
+        frac = p - f;
+        nd += frac;
+    }
+    if (nd == 0 || nd > 15)
+        return false;
+    double r = (double)x;
+    if (frac)
+        r /= sm_pow10[frac];
+    q = p;
+    SM_WS();
+    if (p == e) {
+        if (fields == 4)
+            return false;
+    } else {
+        if (fields == 3)
+            return false;
+        if (csv) {
+            if (*p != ',')
+                return false;
+            p++;
+            SM_WS();
+        } else if (p == q) {
+            return false;
+        }
+        int64_t ts;
+        SM_UINT(ts);
+        (void)ts;
+        SM_WS();
+        if (p != e)
+            return false;
+    }
+#undef SM_WS
+#undef SM_UINT
+#undef SM_SEP
+    if (r == 0 || r < t->opt->rating_min || r > t->opt->rating_max)
+        return false;
+    if (t->opt->ids == SIGNMF_IDS_DIRECT &&
+        (*u < 1 || *i < 1 || (uint64_t)*u > SM_MAX_DIM || (uint64_t)*i > SM_MAX_DIM))
+        return false;
+    *v = r;
+    return true;
+}
+
 /* TSV and CSV share the record layout user, item, rating[, timestamp]. */
 static signmf_status sm_parse_delimited(sm_text *t, sm_tbuf *b)
 {
@@ -414,6 +507,12 @@ static signmf_status sm_parse_delimited(sm_text *t, sm_tbuf *b)
         first = false;
         int64_t u, i;
         double v;
+        if (SM_LIKELY(sm_fast_record(t, &l, fields, &u, &i, &v))) {
+            if ((st = sm_tbuf_push(b, u, i, v, l.no)) != SIGNMF_OK)
+                return sm_fail(t->err, st, "%s: out of memory at line %llu", t->path,
+                               (unsigned long long)l.no);
+            continue;
+        }
         if ((st = sm_get_id(t, &l, "user id", &u)) != SIGNMF_OK)
             return st;
         if ((st = sm_get_id(t, &l, "item id", &i)) != SIGNMF_OK)
