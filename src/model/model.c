@@ -1,1 +1,745 @@
-/* placeholder: being written */
+/* Models: allocation, accessors and the model file.
+ *
+ * File format, version 1. Little-endian; laid out so that a server can mmap
+ * the file read-only and use the arrays in place.
+ *
+ *   0   magic "\x89SIGNMF\n" (the high byte and newline catch text-mode
+ *       transfers, as in PNG)
+ *   8   u32 format version (1)          12  u32 header size (256)
+ *   16  u32 flags (0)                   20  u32 precision (0 f32, 1 f64)
+ *   24  u64 users   32 u64 items   40 u64 dim   48 u64 epochs
+ *   56  f64 log_scale                   64  f64 last_loss
+ *   72  params: u64 dim, f64 lr, u32 seed, i32 threads, u32 precision,
+ *       u32 sign_rule, f64 threshold, i32 rescale      (72 .. 116)
+ *   116 u32 data_crc (CRC-32 of the training ratings)
+ *   120 u32 user map mode, 124 u32 item map mode (1 direct, 2 compact)
+ *   128 u64 rated count                 136 u64 file length
+ *   144 section table: 6 x (u64 offset, u64 length): P, Qt, user ids,
+ *       item ids, rated_ptr, rated_idx                   (144 .. 240)
+ *   240 8 reserved zero bytes
+ *   248 u32 CRC-32 of bytes [0, 248): the header alone, so that a damaged
+ *       size field reads as damage rather than as truncation
+ *   252 u32 CRC-32 of the whole file except these 4 bytes
+ *
+ * Sections follow in table order, each at the first 64-byte boundary after
+ * the previous one (zero padding), so P and Qt are SM_ALIGN-aligned in a
+ * mapping. P is users x dim and Qt items x dim, row-major, in the model
+ * precision; compact id maps are sorted int64 arrays (binary-searchable in
+ * place), empty for direct maps; rated_ptr is u64[users + 1] and rated_idx
+ * u32[rated count]. The file ends at the end of the last section. */
+#include "model/model.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <zlib.h>
+
+/* The on-disk rated_ptr is u64 and is used in place as size_t. */
+_Static_assert(sizeof(size_t) == 8, "the model file format assumes a 64-bit size_t");
+
+#define SM_MODEL_MAGIC   "\x89SIGNMF\n"
+#define SM_MODEL_VERSION 1u
+#define SM_MODEL_HEADER  256u
+#define SM_SECTIONS      6
+#define SM_MAP_DIRECT    1u
+#define SM_MAP_COMPACT   2u
+
+enum { SEC_P, SEC_QT, SEC_UIDS, SEC_IIDS, SEC_RPTR, SEC_RIDX };
+static const char *const sm_section_names[SM_SECTIONS] = {"P",        "Qt",        "user ids",
+                                                          "item ids", "rated_ptr", "rated_idx"};
+
+/* ---------------------------------------------------------------- */
+/* Allocation and accessors                                          */
+/* ---------------------------------------------------------------- */
+
+signmf_status sm_model_alloc(size_t users, size_t items, size_t dim, signmf_precision precision,
+                             size_t rated_count, signmf_model **out)
+{
+    *out = NULL;
+    size_t np, nq, nr;
+    if (sm_mul_overflows(users, dim, &np) || sm_mul_overflows(items, dim, &nq) ||
+        sm_mul_overflows(np, sm_elem_size(precision), &np) ||
+        sm_mul_overflows(nq, sm_elem_size(precision), &nq) || sm_add_overflows(users, 1, &nr))
+        return SIGNMF_EOVERFLOW;
+    signmf_model *m = calloc(1, sizeof *m);
+    if (!m)
+        return SIGNMF_ENOMEM;
+    m->users = users;
+    m->items = items;
+    m->dim = dim;
+    m->precision = precision;
+    m->params.dim = dim;
+    m->params.precision = precision;
+    m->last_loss = NAN;
+    m->user_map.direct = m->item_map.direct = true;
+    m->P = sm_alloc(np, 1);
+    m->Qt = sm_alloc(nq, 1);
+    m->rated_ptr = sm_calloc(nr, sizeof *m->rated_ptr);
+    m->rated_idx = sm_alloc(rated_count, sizeof *m->rated_idx);
+    if (!m->P || !m->Qt || !m->rated_ptr || !m->rated_idx) {
+        signmf_model_free(m);
+        return SIGNMF_ENOMEM;
+    }
+    *out = m;
+    return SIGNMF_OK;
+}
+
+void signmf_model_free(signmf_model *m)
+{
+    if (!m)
+        return;
+    if (m->map_base) {
+        /* Everything that points into the mapping goes with it. */
+        munmap(m->map_base, m->map_len);
+    } else {
+        sm_free(m->P);
+        sm_free(m->Qt);
+        sm_free(m->rated_ptr);
+        sm_free(m->rated_idx);
+        sm_idmap_release(&m->user_map);
+        sm_idmap_release(&m->item_map);
+    }
+    free(m);
+}
+
+size_t signmf_model_users(const signmf_model *m)
+{
+    return m ? m->users : 0;
+}
+size_t signmf_model_items(const signmf_model *m)
+{
+    return m ? m->items : 0;
+}
+size_t signmf_model_dim(const signmf_model *m)
+{
+    return m ? m->dim : 0;
+}
+signmf_precision signmf_model_precision(const signmf_model *m)
+{
+    return m ? m->precision : SIGNMF_F32;
+}
+uint64_t signmf_model_epochs(const signmf_model *m)
+{
+    return m ? m->epochs : 0;
+}
+signmf_params signmf_model_params(const signmf_model *m)
+{
+    signmf_params p;
+    memset(&p, 0, sizeof p);
+    return m ? m->params : p;
+}
+
+/* Out-of-range indices have no id; 0 is never a valid direct id and is
+ * what we return rather than reading past the map. */
+int64_t signmf_model_user_id(const signmf_model *m, size_t index)
+{
+    if (!m || index >= m->users)
+        return 0;
+    return sm_idmap_id(&m->user_map, index);
+}
+
+int64_t signmf_model_item_id(const signmf_model *m, size_t index)
+{
+    if (!m || index >= m->items)
+        return 0;
+    return sm_idmap_id(&m->item_map, index);
+}
+
+static signmf_status sm_lookup(const sm_idmap *map, size_t dim, int64_t id, size_t *index)
+{
+    if (!index)
+        return SIGNMF_EINVAL;
+    size_t i;
+    signmf_status st = sm_idmap_index(map, id, &i);
+    if (st != SIGNMF_OK)
+        return st;
+    if (i >= dim)
+        return SIGNMF_ENOTFOUND;
+    *index = i;
+    return SIGNMF_OK;
+}
+
+signmf_status signmf_model_user_index(const signmf_model *m, int64_t id, size_t *index)
+{
+    if (!m)
+        return SIGNMF_EINVAL;
+    return sm_lookup(&m->user_map, m->users, id, index);
+}
+
+signmf_status signmf_model_item_index(const signmf_model *m, int64_t id, size_t *index)
+{
+    if (!m)
+        return SIGNMF_EINVAL;
+    return sm_lookup(&m->item_map, m->items, id, index);
+}
+
+/* ---------------------------------------------------------------- */
+/* CRC helpers                                                       */
+/* ---------------------------------------------------------------- */
+
+/* zlib takes uInt lengths; feed large buffers in pieces. */
+static uint32_t sm_crc(uint32_t crc, const void *data, size_t n)
+{
+    const unsigned char *p = data;
+    while (n > 0) {
+        size_t chunk = n > (1u << 30) ? (1u << 30) : n;
+        crc = (uint32_t)crc32(crc, p, (uInt)chunk);
+        p += chunk;
+        n -= chunk;
+    }
+    return crc;
+}
+
+static const unsigned char sm_zeros[64];
+
+uint32_t sm_ratings_crc(const signmf_ratings *r)
+{
+    uint64_t dims[3] = {r->users, r->items, r->count};
+    uint32_t crc = (uint32_t)crc32(0L, Z_NULL, 0);
+    crc = sm_crc(crc, dims, sizeof dims);
+    crc = sm_crc(crc, r->user, r->count * sizeof *r->user);
+    crc = sm_crc(crc, r->item, r->count * sizeof *r->item);
+    crc = sm_crc(crc, r->value, r->count * sizeof *r->value);
+    return crc;
+}
+
+/* ---------------------------------------------------------------- */
+/* Header encoding                                                   */
+/* ---------------------------------------------------------------- */
+
+static void put_u32(unsigned char *h, size_t off, uint32_t v)
+{
+    memcpy(h + off, &v, 4);
+}
+static void put_u64(unsigned char *h, size_t off, uint64_t v)
+{
+    memcpy(h + off, &v, 8);
+}
+static void put_f64(unsigned char *h, size_t off, double v)
+{
+    memcpy(h + off, &v, 8);
+}
+static uint32_t get_u32(const unsigned char *h, size_t off)
+{
+    uint32_t v;
+    memcpy(&v, h + off, 4);
+    return v;
+}
+static uint64_t get_u64(const unsigned char *h, size_t off)
+{
+    uint64_t v;
+    memcpy(&v, h + off, 8);
+    return v;
+}
+static double get_f64(const unsigned char *h, size_t off)
+{
+    double v;
+    memcpy(&v, h + off, 8);
+    return v;
+}
+
+typedef struct sm_layout {
+    uint64_t off[SM_SECTIONS];
+    uint64_t len[SM_SECTIONS];
+    uint64_t file_len;
+} sm_layout;
+
+/* Section lengths for a model of these dimensions, and their canonical
+ * offsets. Fails on overflow. */
+static bool sm_compute_layout(uint64_t users, uint64_t items, uint64_t dim, unsigned precision,
+                              bool ucompact, bool icompact, uint64_t rated, sm_layout *L)
+{
+    uint64_t es = precision == SIGNMF_F64 ? 8 : 4, t;
+    if (__builtin_mul_overflow(users, dim, &t) || __builtin_mul_overflow(t, es, &L->len[SEC_P]))
+        return false;
+    if (__builtin_mul_overflow(items, dim, &t) || __builtin_mul_overflow(t, es, &L->len[SEC_QT]))
+        return false;
+    if (__builtin_mul_overflow(ucompact ? users : 0, 8, &L->len[SEC_UIDS]) ||
+        __builtin_mul_overflow(icompact ? items : 0, 8, &L->len[SEC_IIDS]) ||
+        __builtin_add_overflow(users, 1, &t) || __builtin_mul_overflow(t, 8, &L->len[SEC_RPTR]) ||
+        __builtin_mul_overflow(rated, 4, &L->len[SEC_RIDX]))
+        return false;
+    uint64_t pos = SM_MODEL_HEADER;
+    for (int s = 0; s < SM_SECTIONS; s++) {
+        if (__builtin_add_overflow(pos, 63, &t))
+            return false;
+        L->off[s] = t / 64 * 64;
+        if (__builtin_add_overflow(L->off[s], L->len[s], &pos))
+            return false;
+    }
+    L->file_len = pos;
+    /* Everything must also be addressable in memory. */
+    return pos <= SIZE_MAX;
+}
+
+/* ---------------------------------------------------------------- */
+/* Save                                                              */
+/* ---------------------------------------------------------------- */
+
+static signmf_status sm_map_check(const sm_idmap *map, size_t dim, const char *what,
+                                  const char *path, signmf_error *err)
+{
+    if (map->direct)
+        return SIGNMF_OK;
+    if (map->count != dim || (dim > 0 && !map->ids))
+        return sm_fail(err, SIGNMF_EINVAL,
+                       "%s: the %s id map holds %zu ids but the model has %zu %ss", path, what,
+                       map->count, dim, what);
+    return SIGNMF_OK;
+}
+
+signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_error *err)
+{
+    if (!m || !path)
+        return sm_fail(err, SIGNMF_EINVAL, "model save: NULL model or path");
+    signmf_status st;
+    if ((st = sm_map_check(&m->user_map, m->users, "user", path, err)) != SIGNMF_OK ||
+        (st = sm_map_check(&m->item_map, m->items, "item", path, err)) != SIGNMF_OK)
+        return st;
+    const uint64_t rated = m->rated_ptr[m->users];
+    sm_layout L;
+    if (!sm_compute_layout(m->users, m->items, m->dim, m->precision, !m->user_map.direct,
+                           !m->item_map.direct, rated, &L))
+        return sm_fail(err, SIGNMF_EOVERFLOW, "%s: a model of %zu x %zu x %zu is too large", path,
+                       m->users, m->items, m->dim);
+
+    unsigned char h[SM_MODEL_HEADER];
+    memset(h, 0, sizeof h);
+    memcpy(h, SM_MODEL_MAGIC, 8);
+    put_u32(h, 8, SM_MODEL_VERSION);
+    put_u32(h, 12, SM_MODEL_HEADER);
+    put_u32(h, 16, 0);
+    put_u32(h, 20, (uint32_t)m->precision);
+    put_u64(h, 24, m->users);
+    put_u64(h, 32, m->items);
+    put_u64(h, 40, m->dim);
+    put_u64(h, 48, m->epochs);
+    put_f64(h, 56, m->log_scale);
+    put_f64(h, 64, m->last_loss);
+    put_u64(h, 72, m->params.dim);
+    put_f64(h, 80, m->params.lr);
+    put_u32(h, 88, m->params.seed);
+    put_u32(h, 92, (uint32_t)m->params.threads);
+    put_u32(h, 96, (uint32_t)m->params.precision);
+    put_u32(h, 100, (uint32_t)m->params.sign_rule);
+    put_f64(h, 104, m->params.threshold);
+    put_u32(h, 112, (uint32_t)m->params.rescale);
+    put_u32(h, 116, m->data_crc);
+    put_u32(h, 120, m->user_map.direct ? SM_MAP_DIRECT : SM_MAP_COMPACT);
+    put_u32(h, 124, m->item_map.direct ? SM_MAP_DIRECT : SM_MAP_COMPACT);
+    put_u64(h, 128, rated);
+    put_u64(h, 136, L.file_len);
+    for (int s = 0; s < SM_SECTIONS; s++) {
+        put_u64(h, 144 + 16 * (size_t)s, L.off[s]);
+        put_u64(h, 152 + 16 * (size_t)s, L.len[s]);
+    }
+    uint32_t init = (uint32_t)crc32(0L, Z_NULL, 0);
+    put_u32(h, 248, sm_crc(init, h, 248));
+
+    const void *data[SM_SECTIONS] = {m->P,         m->Qt,       m->user_map.ids, m->item_map.ids,
+                                     m->rated_ptr, m->rated_idx};
+    /* The CRC goes in the header, which is written first: one pass to
+     * checksum, one to write. */
+    uint32_t crc = sm_crc(init, h, 252);
+    uint64_t pos = SM_MODEL_HEADER;
+    for (int s = 0; s < SM_SECTIONS; s++) {
+        crc = sm_crc(crc, sm_zeros, (size_t)(L.off[s] - pos));
+        crc = sm_crc(crc, data[s], (size_t)L.len[s]);
+        pos = L.off[s] + L.len[s];
+    }
+    put_u32(h, 252, crc);
+
+    sm_atomic_file f;
+    if ((st = sm_atomic_open(&f, path, err)) != SIGNMF_OK)
+        return st;
+    if ((st = sm_atomic_write(&f, h, sizeof h, err)) != SIGNMF_OK)
+        return st;
+    pos = SM_MODEL_HEADER;
+    for (int s = 0; s < SM_SECTIONS; s++) {
+        if ((st = sm_atomic_write(&f, sm_zeros, (size_t)(L.off[s] - pos), err)) != SIGNMF_OK ||
+            (st = sm_atomic_write(&f, data[s], (size_t)L.len[s], err)) != SIGNMF_OK)
+            return st;
+        pos = L.off[s] + L.len[s];
+    }
+    return sm_atomic_commit(&f, err);
+}
+
+/* ---------------------------------------------------------------- */
+/* Open                                                              */
+/* ---------------------------------------------------------------- */
+
+typedef struct sm_header {
+    uint64_t users, items, dim, rated;
+    unsigned precision;
+    bool ucompact, icompact;
+    sm_layout L;
+} sm_header;
+
+/* Everything that can be checked from the header and the file size. */
+static signmf_status sm_parse_header(const unsigned char *h, size_t have, uint64_t file_size,
+                                     const char *path, sm_header *H, signmf_error *err)
+{
+    size_t n = have < 8 ? have : 8;
+    if (memcmp(h, SM_MODEL_MAGIC, n) != 0)
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: not a signmf model (expected the magic bytes \\x89SIGNMF\\n at offset "
+                       "0, found different bytes)",
+                       path);
+    if (have < SM_MODEL_HEADER)
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: truncated model: expected at least %u bytes of header, found %llu "
+                       "bytes",
+                       path, SM_MODEL_HEADER, (unsigned long long)file_size);
+    uint32_t version = get_u32(h, 8);
+    if (version > SM_MODEL_VERSION)
+        return sm_fail(err, SIGNMF_EVERSION,
+                       "%s: model format version %u was written by a newer signmf; this signmf "
+                       "(%s) reads format version %u",
+                       path, version, SIGNMF_VERSION_STRING, SM_MODEL_VERSION);
+    uint32_t init = (uint32_t)crc32(0L, Z_NULL, 0);
+    uint32_t hcrc = sm_crc(init, h, 248);
+    if (hcrc != get_u32(h, 248))
+        return sm_fail(err, SIGNMF_ECHECKSUM,
+                       "%s: header checksum mismatch: expected %08x, found %08x (the file is "
+                       "damaged)",
+                       path, get_u32(h, 248), hcrc);
+    if (version == 0)
+        return sm_fail(err, SIGNMF_EFORMAT, "%s: model format version: expected 1, found 0", path);
+    if (get_u32(h, 12) != SM_MODEL_HEADER)
+        return sm_fail(err, SIGNMF_EFORMAT, "%s: header size: expected %u, found %u", path,
+                       SM_MODEL_HEADER, get_u32(h, 12));
+    if (get_u32(h, 16) != 0)
+        return sm_fail(err, SIGNMF_EFORMAT, "%s: flags: expected 0, found %#x", path,
+                       get_u32(h, 16));
+    uint64_t file_len = get_u64(h, 136);
+    if (file_size < file_len)
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: truncated model: expected %llu bytes, found %llu bytes", path,
+                       (unsigned long long)file_len, (unsigned long long)file_size);
+    if (file_size > file_len)
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: expected %llu bytes, found %llu bytes (trailing data)", path,
+                       (unsigned long long)file_len, (unsigned long long)file_size);
+    H->precision = get_u32(h, 20);
+    H->users = get_u64(h, 24);
+    H->items = get_u64(h, 32);
+    H->dim = get_u64(h, 40);
+    H->rated = get_u64(h, 128);
+    uint32_t um = get_u32(h, 120), im = get_u32(h, 124);
+    if (H->precision > 1)
+        return sm_fail(err, SIGNMF_EFORMAT, "%s: precision: expected 0 (f32) or 1 (f64), found %u",
+                       path, H->precision);
+    if (H->users > SM_MAX_DIM || H->items > SM_MAX_DIM || H->dim == 0)
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: dimensions: expected users and items at most %zu and dim >= 1, found "
+                       "%llu x %llu x %llu",
+                       path, SM_MAX_DIM, (unsigned long long)H->users, (unsigned long long)H->items,
+                       (unsigned long long)H->dim);
+    if ((um != SM_MAP_DIRECT && um != SM_MAP_COMPACT) ||
+        (im != SM_MAP_DIRECT && im != SM_MAP_COMPACT))
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: id map modes: expected 1 (direct) or 2 (compact), found %u and %u",
+                       path, um, im);
+    H->ucompact = um == SM_MAP_COMPACT;
+    H->icompact = im == SM_MAP_COMPACT;
+    if (get_u32(h, 100) > SIGNMF_SIGN_OBSERVED || get_u32(h, 96) > 1)
+        return sm_fail(
+            err, SIGNMF_EFORMAT,
+            "%s: parameters: expected sign rule <= 2 and precision <= 1, found %u and %u", path,
+            get_u32(h, 100), get_u32(h, 96));
+    if (!sm_compute_layout(H->users, H->items, H->dim, H->precision, H->ucompact, H->icompact,
+                           H->rated, &H->L))
+        return sm_fail(
+            err, SIGNMF_EOVERFLOW, "%s: a model of %llu x %llu x %llu does not fit in memory", path,
+            (unsigned long long)H->users, (unsigned long long)H->items, (unsigned long long)H->dim);
+    for (int s = 0; s < SM_SECTIONS; s++) {
+        uint64_t off = get_u64(h, 144 + 16 * (size_t)s), len = get_u64(h, 152 + 16 * (size_t)s);
+        if (off != H->L.off[s] || len != H->L.len[s])
+            return sm_fail(err, SIGNMF_EFORMAT,
+                           "%s: section %s: expected offset %llu and length %llu, found %llu and "
+                           "%llu",
+                           path, sm_section_names[s], (unsigned long long)H->L.off[s],
+                           (unsigned long long)H->L.len[s], (unsigned long long)off,
+                           (unsigned long long)len);
+    }
+    if (H->L.file_len != file_len)
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: file length field: expected %llu from the sections, found %llu", path,
+                       (unsigned long long)H->L.file_len, (unsigned long long)file_len);
+    return SIGNMF_OK;
+}
+
+static void sm_fill_scalars(signmf_model *m, const unsigned char *h)
+{
+    m->epochs = get_u64(h, 48);
+    m->log_scale = get_f64(h, 56);
+    m->last_loss = get_f64(h, 64);
+    m->params.dim = (size_t)get_u64(h, 72);
+    m->params.lr = get_f64(h, 80);
+    m->params.seed = get_u32(h, 88);
+    m->params.threads = (int)get_u32(h, 92);
+    m->params.precision = (signmf_precision)get_u32(h, 96);
+    m->params.sign_rule = (signmf_sign_rule)get_u32(h, 100);
+    m->params.threshold = get_f64(h, 104);
+    m->params.rescale = (int)get_u32(h, 112);
+    m->data_crc = get_u32(h, 116);
+}
+
+/* Checks a checksum cannot make: a file written by a buggy or hostile
+ * program with a valid CRC must still not send readers out of bounds. */
+static signmf_status sm_check_structure(const signmf_model *m, const char *path, signmf_error *err)
+{
+    const size_t *rp = m->rated_ptr;
+    size_t rated = rp[m->users];
+    if (rp[0] != 0)
+        return sm_fail(err, SIGNMF_EFORMAT, "%s: rated_ptr[0]: expected 0, found %zu", path, rp[0]);
+    for (size_t u = 0; u < m->users; u++) {
+        if (rp[u + 1] < rp[u] || rp[u + 1] > rated)
+            return sm_fail(err, SIGNMF_EFORMAT,
+                           "%s: rated_ptr[%zu]: expected a value in [%zu, %zu], found %zu", path,
+                           u + 1, rp[u], rated, rp[u + 1]);
+    }
+    for (size_t u = 0; u < m->users; u++) {
+        for (size_t k = rp[u]; k < rp[u + 1]; k++) {
+            if (m->rated_idx[k] >= m->items)
+                return sm_fail(err, SIGNMF_EFORMAT,
+                               "%s: rated_idx[%zu] (user %zu): expected an item < %zu, found %u",
+                               path, k, u, m->items, m->rated_idx[k]);
+            if (k > rp[u] && m->rated_idx[k] <= m->rated_idx[k - 1])
+                return sm_fail(err, SIGNMF_EFORMAT,
+                               "%s: rated_idx[%zu] (user %zu): expected ascending items, found "
+                               "%u after %u",
+                               path, k, u, m->rated_idx[k], m->rated_idx[k - 1]);
+        }
+    }
+    const sm_idmap *maps[2] = {&m->user_map, &m->item_map};
+    for (int a = 0; a < 2; a++) {
+        const sm_idmap *map = maps[a];
+        if (map->direct)
+            continue;
+        for (size_t i = 1; i < map->count; i++)
+            if (map->ids[i] <= map->ids[i - 1])
+                return sm_fail(err, SIGNMF_EFORMAT,
+                               "%s: %s ids: expected strictly ascending ids, found %lld after "
+                               "%lld at index %zu",
+                               path, a == 0 ? "user" : "item", (long long)map->ids[i],
+                               (long long)map->ids[i - 1], i);
+    }
+    return SIGNMF_OK;
+}
+
+static void sm_set_maps(signmf_model *m, const sm_header *H)
+{
+    m->user_map.direct = !H->ucompact;
+    m->item_map.direct = !H->icompact;
+    m->user_map.count = m->users;
+    m->item_map.count = m->items;
+}
+
+static signmf_status sm_open_mmap(int fd, uint64_t size, const char *path, signmf_model **out,
+                                  signmf_error *err)
+{
+    if (size < SM_MODEL_HEADER) {
+        unsigned char h[SM_MODEL_HEADER];
+        ssize_t got = pread(fd, h, sizeof h, 0);
+        sm_header H;
+        return sm_parse_header(h, got < 0 ? 0 : (size_t)got, size, path, &H, err);
+    }
+    void *base = mmap(NULL, (size_t)size, PROT_READ, MAP_SHARED, fd, 0);
+    if (base == MAP_FAILED)
+        return sm_fail(err, SIGNMF_EIO, "%s: mmap failed: %s", path, strerror(errno));
+    const unsigned char *h = base;
+    sm_header H;
+    signmf_status st = sm_parse_header(h, SM_MODEL_HEADER, size, path, &H, err);
+    if (st == SIGNMF_OK) {
+        uint32_t crc = sm_crc((uint32_t)crc32(0L, Z_NULL, 0), h, 252);
+        crc = sm_crc(crc, h + SM_MODEL_HEADER, (size_t)size - SM_MODEL_HEADER);
+        if (crc != get_u32(h, 252))
+            st = sm_fail(err, SIGNMF_ECHECKSUM,
+                         "%s: checksum mismatch: expected %08x, found %08x (the file is damaged)",
+                         path, get_u32(h, 252), crc);
+    }
+    signmf_model *m = NULL;
+    if (st == SIGNMF_OK && !(m = calloc(1, sizeof *m)))
+        st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory", path);
+    if (st != SIGNMF_OK) {
+        munmap(base, (size_t)size);
+        return st;
+    }
+    m->map_base = base;
+    m->map_len = (size_t)size;
+    m->users = (size_t)H.users;
+    m->items = (size_t)H.items;
+    m->dim = (size_t)H.dim;
+    m->precision = (signmf_precision)H.precision;
+    sm_fill_scalars(m, h);
+    unsigned char *b = base;
+    m->P = b + H.L.off[SEC_P];
+    m->Qt = b + H.L.off[SEC_QT];
+    m->rated_ptr = (size_t *)(void *)(b + H.L.off[SEC_RPTR]);
+    m->rated_idx = (uint32_t *)(void *)(b + H.L.off[SEC_RIDX]);
+    sm_set_maps(m, &H);
+    m->user_map.ids = H.ucompact ? (int64_t *)(void *)(b + H.L.off[SEC_UIDS]) : NULL;
+    m->item_map.ids = H.icompact ? (int64_t *)(void *)(b + H.L.off[SEC_IIDS]) : NULL;
+    if (m->rated_ptr[m->users] != H.rated) {
+        st = sm_fail(err, SIGNMF_EFORMAT, "%s: rated_ptr[%zu]: expected %llu, found %zu", path,
+                     m->users, (unsigned long long)H.rated, m->rated_ptr[m->users]);
+    } else {
+        st = sm_check_structure(m, path, err);
+    }
+    if (st != SIGNMF_OK) {
+        signmf_model_free(m);
+        return st;
+    }
+    *out = m;
+    return SIGNMF_OK;
+}
+
+/* Read exactly n bytes into dst, adding them to the CRC. */
+static signmf_status sm_read_crc(FILE *fp, void *dst, size_t n, uint32_t *crc, const char *path,
+                                 signmf_error *err)
+{
+    if (n == 0)
+        return SIGNMF_OK;
+    if (fread(dst, 1, n, fp) != n)
+        return sm_fail(err, ferror(fp) ? SIGNMF_EIO : SIGNMF_EFORMAT, "%s: read failed: %s", path,
+                       ferror(fp) ? strerror(errno) : "unexpected end of file");
+    *crc = sm_crc(*crc, dst, n);
+    return SIGNMF_OK;
+}
+
+static signmf_status sm_open_read(FILE *fp, uint64_t size, const char *path, signmf_model **out,
+                                  signmf_error *err)
+{
+    unsigned char h[SM_MODEL_HEADER];
+    size_t have = fread(h, 1, sizeof h, fp);
+    if (have < sizeof h && ferror(fp))
+        return sm_fail(err, SIGNMF_EIO, "%s: read failed: %s", path, strerror(errno));
+    sm_header H;
+    signmf_status st = sm_parse_header(h, have, size, path, &H, err);
+    if (st != SIGNMF_OK)
+        return st;
+    signmf_model *m;
+    st = sm_model_alloc((size_t)H.users, (size_t)H.items, (size_t)H.dim,
+                        (signmf_precision)H.precision, (size_t)H.rated, &m);
+    if (st != SIGNMF_OK)
+        return sm_fail(err, st, "%s: cannot allocate a model of %llu x %llu x %llu", path,
+                       (unsigned long long)H.users, (unsigned long long)H.items,
+                       (unsigned long long)H.dim);
+    sm_fill_scalars(m, h);
+    sm_set_maps(m, &H);
+    if (H.ucompact && !(m->user_map.ids = sm_alloc(m->users, sizeof(int64_t))))
+        st = SIGNMF_ENOMEM;
+    if (H.icompact && !(m->item_map.ids = sm_alloc(m->items, sizeof(int64_t))))
+        st = SIGNMF_ENOMEM;
+    if (st != SIGNMF_OK) {
+        signmf_model_free(m);
+        return sm_fail(err, st, "%s: out of memory for the id maps", path);
+    }
+    void *dst[SM_SECTIONS] = {m->P,         m->Qt,       m->user_map.ids, m->item_map.ids,
+                              m->rated_ptr, m->rated_idx};
+    uint32_t crc = sm_crc((uint32_t)crc32(0L, Z_NULL, 0), h, 252);
+    uint64_t pos = SM_MODEL_HEADER;
+    unsigned char pad[64];
+    for (int s = 0; s < SM_SECTIONS && st == SIGNMF_OK; s++) {
+        st = sm_read_crc(fp, pad, (size_t)(H.L.off[s] - pos), &crc, path, err);
+        if (st == SIGNMF_OK)
+            st = sm_read_crc(fp, dst[s], (size_t)H.L.len[s], &crc, path, err);
+        pos = H.L.off[s] + H.L.len[s];
+    }
+    if (st == SIGNMF_OK && crc != get_u32(h, 252))
+        st = sm_fail(err, SIGNMF_ECHECKSUM,
+                     "%s: checksum mismatch: expected %08x, found %08x (the file is damaged)", path,
+                     get_u32(h, 252), crc);
+    if (st == SIGNMF_OK && m->rated_ptr[m->users] != H.rated)
+        st = sm_fail(err, SIGNMF_EFORMAT, "%s: rated_ptr[%zu]: expected %llu, found %zu", path,
+                     m->users, (unsigned long long)H.rated, m->rated_ptr[m->users]);
+    if (st == SIGNMF_OK)
+        st = sm_check_structure(m, path, err);
+    if (st != SIGNMF_OK) {
+        signmf_model_free(m);
+        return st;
+    }
+    *out = m;
+    return SIGNMF_OK;
+}
+
+signmf_status signmf_model_open(const char *path, unsigned flags, signmf_model **out,
+                                signmf_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!path || !out)
+        return sm_fail(err, SIGNMF_EINVAL, "model open: NULL path or output");
+    if (flags & ~SIGNMF_OPEN_MMAP)
+        return sm_fail(err, SIGNMF_EINVAL,
+                       "%s: open flags: expected 0 or SIGNMF_OPEN_MMAP, found %#x", path, flags);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return sm_fail(err, SIGNMF_EIO, "%s: %s", path, strerror(errno));
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        int e = errno;
+        close(fd);
+        return sm_fail(err, SIGNMF_EIO, "%s: %s", path, strerror(e));
+    }
+    if (!S_ISREG(sb.st_mode)) {
+        close(fd);
+        return sm_fail(err, SIGNMF_EIO, "%s: not a regular file", path);
+    }
+    uint64_t size = (uint64_t)sb.st_size;
+    signmf_status st;
+    if (flags & SIGNMF_OPEN_MMAP) {
+        st = sm_open_mmap(fd, size, path, out, err);
+        close(fd); /* the mapping outlives the descriptor */
+        return st;
+    }
+    FILE *fp = fdopen(fd, "rb");
+    if (!fp) {
+        int e = errno;
+        close(fd);
+        return sm_fail(err, SIGNMF_EIO, "%s: %s", path, strerror(e));
+    }
+    st = sm_open_read(fp, size, path, out, err);
+    fclose(fp);
+    return st;
+}
+
+/* ---------------------------------------------------------------- */
+/* Export                                                            */
+/* ---------------------------------------------------------------- */
+
+signmf_status signmf_model_export_npy(const signmf_model *m, const char *dir, signmf_error *err)
+{
+    if (!m || !dir || !*dir)
+        return sm_fail(err, SIGNMF_EINVAL, "export: NULL model or empty directory");
+    if (mkdir(dir, 0777) != 0 && errno != EEXIST)
+        return sm_fail(err, SIGNMF_EIO, "%s: cannot create directory: %s", dir, strerror(errno));
+    struct stat sb;
+    if (stat(dir, &sb) != 0)
+        return sm_fail(err, SIGNMF_EIO, "%s: %s", dir, strerror(errno));
+    if (!S_ISDIR(sb.st_mode))
+        return sm_fail(err, SIGNMF_EIO, "%s: expected a directory, found another kind of file",
+                       dir);
+    size_t n = strlen(dir);
+    char *path = malloc(n + sizeof "/P.npy");
+    if (!path)
+        return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory", dir);
+    memcpy(path, dir, n);
+    memcpy(path + n, "/P.npy", sizeof "/P.npy");
+    signmf_status st = sm_npy_write(path, m->P, m->precision, m->users, m->dim, m->dim, false, err);
+    if (st == SIGNMF_OK) {
+        /* The notebook's Itm is k x items: the transpose of our Qt. */
+        path[n + 1] = 'Q';
+        st = sm_npy_write(path, m->Qt, m->precision, m->items, m->dim, m->dim, true, err);
+    }
+    free(path);
+    return st;
+}
