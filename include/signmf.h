@@ -251,6 +251,70 @@ typedef struct signmf_rec {
 SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, size_t k,
                                           signmf_rec *out, size_t *count, signmf_error *err);
 
+
+/* ------------------------------------------------------------------ */
+/* Serving: batch recommendations, fold-in, similar items              */
+/* ------------------------------------------------------------------ */
+/* Scores. Every serving function scores with the same fused kernel (chosen
+ * at run time: portable, AVX2+FMA or AVX-512), whose sum order is fixed:
+ * in the model's precision, 16 lanes for float32 (8 for float64), lane l
+ * accumulating fma(p[t], q[t], lane) for t = l, l + 16, ... in increasing
+ * t from +0, then the lanes folded pairwise (lane[l] += lane[l + h] for
+ * h = 8, 4, 2, 1). The `score` of a signmf_rec is that value, so results are
+ * bit-identical across ISAs, thread counts and single/batch calls, and
+ * equal to the exact dot product up to float rounding (items whose exact
+ * scores differ by less than about dim * 2^-24 * |p| |q| for float32 may
+ * swap against a double-precision ranking). Ranking: descending score,
+ * ties to the lower item index, NaN last. signmf_recommend (above) uses
+ * it too. */
+
+/* Receives one user's ranked results; return non-zero to stop. */
+typedef int (*signmf_recs_fn)(void *ctx, int64_t user, const signmf_rec *recs, size_t count);
+
+/* Top `k` for each of `n` users (original ids; NULL with n equal to
+ * signmf_model_users() means every user in index order). Results for user
+ * users[i] go to out[i * k ..], their number to counts[i]. `threads` is the
+ * OpenMP thread count (0: all cores); the output does not depend on it.
+ * An unknown id fails the whole call with SIGNMF_ENOTFOUND naming it. */
+SIGNMF_API signmf_status signmf_recommend_many(const signmf_model *m, const int64_t *users,
+                                               size_t n, size_t k, int threads, signmf_rec *out,
+                                               size_t *counts, signmf_error *err);
+
+/* Top `k` for every user, streamed: `fn` is called once per user in index
+ * order (the order of signmf_model_user_id), from the calling thread, while
+ * batches of users are scored in parallel. A non-zero return from `fn`
+ * stops the run with SIGNMF_EINTERRUPTED. */
+SIGNMF_API signmf_status signmf_recommend_all(const signmf_model *m, size_t k, int threads,
+                                              signmf_recs_fn fn, void *ctx, signmf_error *err);
+
+/* Fold-in: recommendations for a user the model was not trained on, from
+ * (item id, rating) pairs, without retraining. The ratings are centred and
+ * signed exactly as training does with the model's sign rule (mean rule:
+ * the numpy mean of the given ratings; above it D = -1, below D = +1,
+ * equal 0), and the user's embedding is the gradient direction
+ *     p = -(D row) Q^T = sum over liked j of Q_j - sum over disliked j of Q_j,
+ * accumulated in the model's precision as the training kernels do (the
+ * D = +1 rows added first, then the D = -1 rows subtracted, each by
+ * ascending item index, then negated). Items are then scored with p like
+ * any user, and the given items are never recommended. Unknown items fail
+ * with SIGNMF_ENOTFOUND, an item given twice with SIGNMF_EDUPLICATE, a zero
+ * or non-finite rating with SIGNMF_ERANGE. n = 0 gives p = 0. */
+SIGNMF_API signmf_status signmf_recommend_foldin(const signmf_model *m, const int64_t *items,
+                                                 const double *ratings, size_t n, size_t k,
+                                                 signmf_rec *out, size_t *count,
+                                                 signmf_error *err);
+/* The fold-in embedding p itself (dim values, widened to double). */
+SIGNMF_API signmf_status signmf_foldin_embedding(const signmf_model *m, const int64_t *items,
+                                                 const double *ratings, size_t n, double *p,
+                                                 signmf_error *err);
+
+/* Items most similar to `item` by cosine of the item embeddings (rows of
+ * Q^T): score = s_ij / (sqrt(s_ii) sqrt(s_jj)) in double, where s is the
+ * kernel score above; 0 when either norm is 0. The item itself is left
+ * out; ties to the lower index. */
+SIGNMF_API signmf_status signmf_similar(const signmf_model *m, int64_t item, size_t k,
+                                        signmf_rec *out, size_t *count, signmf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -154,4 +154,5 @@ void sm_kernels_init_avx512(sm_kernels *k)
     k->isa = SM_ISA_AVX512;
     k->gather_f32 = sm_gather_avx512_f32;
     k->gather_f64 = sm_gather_avx512_f64;
+    sm_score_init_avx512(k);
 }

@@ -37,6 +37,18 @@ typedef int (*sm_gather_f64_fn)(const sm_signs *s, size_t r0, size_t r1, size_t 
                                 const double *src, const double *self, double *out, double a,
                                 double sc, double *dot);
 
+/* Scoring (score_*.c): S[u * lds + j] = score(P row u, Qt row j) for
+ * u < nu, j < ni; rows are `ld` elements apart, `dim` long, any alignment.
+ * Canonical score order (so that every ISA and every blocking gives the
+ * same bits): L = 16 lanes for float, 8 for double, in the model's
+ * precision; lane l = fma(p[t], q[t], lane l) for t = l, l+L, ... in
+ * increasing t, from +0, one rounding per fma; then the lanes fold
+ * pairwise, lane[l] += lane[l + h] for h = L/2, ..., 1; score = lane[0]. */
+typedef void (*sm_score_f32_fn)(const float *P, size_t ldp, size_t nu, const float *Qt, size_t ldq,
+                                size_t ni, size_t dim, float *S, size_t lds);
+typedef void (*sm_score_f64_fn)(const double *P, size_t ldp, size_t nu, const double *Qt,
+                                size_t ldq, size_t ni, size_t dim, double *S, size_t lds);
+
 typedef enum sm_isa {
     SM_ISA_PORTABLE = 0,
     SM_ISA_AVX2 = 1,
@@ -49,6 +61,8 @@ typedef struct sm_kernels {
     sm_isa isa;
     sm_gather_f32_fn gather_f32;
     sm_gather_f64_fn gather_f64;
+    sm_score_f32_fn score_f32;
+    sm_score_f64_fn score_f64;
 } sm_kernels;
 
 /* Per-ISA registration: each fills the slots it implements. The portable
@@ -56,6 +70,10 @@ typedef struct sm_kernels {
 void sm_kernels_init_portable(sm_kernels *k);
 void sm_kernels_init_avx2(sm_kernels *k);
 void sm_kernels_init_avx512(sm_kernels *k);
+/* The score slots, called from the matching sm_kernels_init_*. */
+void sm_score_init_portable(sm_kernels *k);
+void sm_score_init_avx2(sm_kernels *k);
+void sm_score_init_avx512(sm_kernels *k);
 
 /* The table in use: chosen once (pthread_once) from CPUID, unless the
  * environment variable SIGNMF_ISA=portable|avx2|avx512 forces one that the

@@ -1,8 +1,31 @@
-/* Top-k recommendations: score every unrated item of a user and keep the k
- * best in a small heap. */
+/* Serving: scores fused with top-k selection.
+ *
+ * Scores come from the kernel table's score_f32/score_f64 (canonical order
+ * in kernels/kernels.h), so every ISA, thread count and blocking gives the
+ * same bits and a user asked alone gets exactly the scores and ranking it
+ * gets in a batch.
+ *
+ * Blocking: users go in strips of SM_STRIP rows, items in blocks of
+ * `jb` rows sized to stay in L2 (SM_QBLOCK_BYTES). For each item block a
+ * thread walks its strips; the kernel writes the strip x block score tile
+ * (a few KiB, L1) and the selection consumes it at once, so no more than
+ * that tile of the users x items matrix ever exists. Qt is read in place:
+ * the canonical order runs along each item row, which is already the
+ * contiguous k-major stream the micro-kernel wants, so packing would only
+ * copy it. */
+#include "../kernels/kernels.h"
 #include "../model/model.h"
+#include "../signs/signs_internal.h"
 
 #include <math.h>
+#include <omp.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define SM_STRIP        4
+#define SM_QBLOCK_BYTES (384u * 1024u)
+/* Users per parallel pass: bounds heap memory and the callback latency. */
+#define SM_CHUNK 4096
 
 typedef struct cand {
     double score;
@@ -11,7 +34,7 @@ typedef struct cand {
 
 /* Strict total order "a ranks before b": higher score first, NaN last, ties
  * to the lower item index. */
-static bool ranks_before(cand a, cand b)
+static inline bool ranks_before(cand a, cand b)
 {
     bool an = isnan(a.score), bn = isnan(b.score);
     if (an != bn)
@@ -52,20 +75,197 @@ static void sift_up(cand *h, size_t i)
     }
 }
 
-static double dot_f32(const float *a, const float *b, size_t n)
+/* One query row: its embedding (model precision), the items it must not
+ * get (sorted indices) and its heap. */
+typedef struct slot {
+    const void *vec;
+    const uint32_t *ex, *ex_end;
+    cand *heap;
+    size_t n;
+} slot;
+
+typedef struct job {
+    const signmf_model *m;
+    const sm_kernels *kern;
+    size_t cap; /* min(k, items) */
+    /* similar: score = dot / (vec_norm * norm[j]), 0 when either is 0 */
+    const double *norm;
+    double vec_norm;
+} job;
+
+static inline void offer(slot *s, size_t cap, double score, size_t j)
 {
-    double s = 0;
-    for (size_t d = 0; d < n; d++)
-        s += (double)a[d] * (double)b[d];
-    return s;
+    while (s->ex < s->ex_end && *s->ex < j)
+        s->ex++;
+    if (s->ex < s->ex_end && *s->ex == j)
+        return;
+    cand c = {score, j};
+    if (s->n < cap) {
+        s->heap[s->n] = c;
+        sift_up(s->heap, s->n);
+        s->n++;
+    } else if (ranks_before(c, s->heap[0])) {
+        s->heap[0] = c;
+        sift_down(s->heap, s->n, 0);
+    }
 }
 
-static double dot_f64(const double *a, const double *b, size_t n)
+/* Feed one row of a score tile (items j0 .. j0 + nj) to a slot's heap. Most
+ * scores fall below the current k-th and cost one compare; NaN and ties
+ * take the exact path. */
+#define SM_CONSUME(NAME, T)                                                                        \
+    static void NAME(const job *jb, slot *s, const T *S, size_t j0, size_t nj)                     \
+    {                                                                                              \
+        size_t cap = jb->cap;                                                                      \
+        for (size_t c = 0; c < nj; ++c) {                                                          \
+            double v = (double)S[c];                                                               \
+            if (jb->norm != NULL) {                                                                \
+                double d = jb->vec_norm * jb->norm[j0 + c];                                        \
+                v = d > 0 ? v / d : 0.0;                                                           \
+            }                                                                                      \
+            if (s->n == cap && v < s->heap[0].score)                                               \
+                continue;                                                                          \
+            offer(s, cap, v, j0 + c);                                                              \
+        }                                                                                          \
+    }
+SM_CONSUME(consume_f32, float)
+SM_CONSUME(consume_f64, double)
+
+static size_t item_block(const signmf_model *m)
 {
-    double s = 0;
-    for (size_t d = 0; d < n; d++)
-        s += a[d] * b[d];
-    return s;
+    size_t row = m->dim * sm_elem_size(m->precision);
+    size_t jb = row ? SM_QBLOCK_BYTES / row : m->items;
+    jb -= jb % 16;
+    if (jb < 16)
+        jb = 16;
+    return jb < m->items ? jb : m->items;
+}
+
+/* Scratch per thread: the score tile and a strip of packed query rows. */
+static size_t scratch_elems(const signmf_model *m, size_t jb)
+{
+    return SM_STRIP * jb + SM_STRIP * m->dim + 16;
+}
+
+/* Score and select for strips [s0, s1) of `slots` (n of them). */
+static void run_strips(const job *jb, slot *slots, size_t n, size_t s0, size_t s1, size_t blk,
+                       void *scratch)
+{
+    const signmf_model *m = jb->m;
+    const size_t dim = m->dim, es = sm_elem_size(m->precision);
+    char *tile = scratch;
+    char *pack = tile + SM_STRIP * blk * es;
+    for (size_t j0 = 0; j0 < m->items; j0 += blk) {
+        size_t nj = m->items - j0 < blk ? m->items - j0 : blk;
+        const char *qb = (const char *)m->Qt + j0 * dim * es;
+        for (size_t st = s0; st < s1; ++st) {
+            size_t u0 = st * SM_STRIP, nu = n - u0 < SM_STRIP ? n - u0 : SM_STRIP;
+            /* rows adjacent in memory (a range of model users) go as they
+             * are; others are copied next to each other once per visit */
+            const char *rows = slots[u0].vec;
+            for (size_t r = 1; r < nu; ++r)
+                if ((const char *)slots[u0 + r].vec != rows + r * dim * es) {
+                    rows = NULL;
+                    break;
+                }
+            if (rows == NULL) {
+                for (size_t r = 0; r < nu; ++r)
+                    memcpy(pack + r * dim * es, slots[u0 + r].vec, dim * es);
+                rows = pack;
+            }
+            if (m->precision == SIGNMF_F64) {
+                double *S = (double *)tile;
+                jb->kern->score_f64((const double *)rows, dim, nu, (const double *)qb, dim, nj, dim,
+                                    S, blk);
+                for (size_t r = 0; r < nu; ++r)
+                    consume_f64(jb, &slots[u0 + r], S + r * blk, j0, nj);
+            } else {
+                float *S = (float *)tile;
+                jb->kern->score_f32((const float *)rows, dim, nu, (const float *)qb, dim, nj, dim,
+                                    S, blk);
+                for (size_t r = 0; r < nu; ++r)
+                    consume_f32(jb, &slots[u0 + r], S + r * blk, j0, nj);
+            }
+        }
+    }
+}
+
+static int thread_count(int threads)
+{
+    int t = threads > 0 ? threads : omp_get_max_threads();
+    return t < 1 ? 1 : t;
+}
+
+/* Run every slot to completion, with up to `threads` threads. */
+static signmf_status run_slots(const job *jb, slot *slots, size_t n, int threads)
+{
+    if (n == 0)
+        return SIGNMF_OK;
+    const signmf_model *m = jb->m;
+    size_t blk = item_block(m);
+    size_t strips = (n + SM_STRIP - 1) / SM_STRIP;
+    size_t nt = (size_t)thread_count(threads);
+    if (nt > strips)
+        nt = strips;
+    size_t per = scratch_elems(m, blk);
+    size_t total;
+    if (sm_mul_overflows(per, nt, &total))
+        return SIGNMF_EOVERFLOW;
+    char *scratch = sm_alloc(total, sm_elem_size(m->precision));
+    if (scratch == NULL)
+        return SIGNMF_ENOMEM;
+    size_t stride = per * sm_elem_size(m->precision);
+    if (nt == 1 || m->items == 0) {
+        run_strips(jb, slots, n, 0, strips, blk, scratch);
+    } else {
+        /* contiguous strip ranges: each user's result depends only on its
+         * own row, so any split gives the same bits */
+#pragma omp parallel num_threads((int)nt)
+        {
+            size_t t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
+            run_strips(jb, slots, n, strips * t / T, strips * (t + 1) / T, blk,
+                       scratch + t * stride);
+        }
+    }
+    sm_free(scratch);
+    return SIGNMF_OK;
+}
+
+/* Heap to ranked output, best first. */
+static size_t drain(const signmf_model *m, slot *s, signmf_rec *out)
+{
+    size_t n = s->n;
+    for (size_t i = n; i > 0; i--) {
+        out[i - 1].item = sm_idmap_id(&m->item_map, s->heap[0].index);
+        out[i - 1].score = s->heap[0].score;
+        s->heap[0] = s->heap[i - 1];
+        sift_down(s->heap, i - 1, 0);
+    }
+    s->n = 0;
+    return n;
+}
+
+static signmf_status user_index(const signmf_model *m, int64_t user, size_t *u, signmf_error *err,
+                                const char *fn)
+{
+    if (sm_idmap_index(&m->user_map, user, u) != SIGNMF_OK || *u >= m->users)
+        return sm_fail(err, SIGNMF_ENOTFOUND, "%s: expected a user id of the model, found %lld", fn,
+                       (long long)user);
+    return SIGNMF_OK;
+}
+
+static void user_slot(const signmf_model *m, size_t u, slot *s)
+{
+    s->vec = (const char *)m->P + u * m->dim * sm_elem_size(m->precision);
+    s->ex = m->rated_idx + m->rated_ptr[u];
+    s->ex_end = m->rated_idx + m->rated_ptr[u + 1];
+    s->n = 0;
+}
+
+static job make_job(const signmf_model *m, size_t k)
+{
+    job jb = {m, sm_kernels_active(), k < m->items ? k : m->items, NULL, 0};
+    return jb;
 }
 
 SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, size_t k,
@@ -76,50 +276,367 @@ SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, s
     if (m == NULL || count == NULL || (k > 0 && out == NULL))
         return sm_fail(err, SIGNMF_EINVAL, "signmf_recommend: model, out and count must be set");
     size_t u;
-    if (sm_idmap_index(&m->user_map, user, &u) != SIGNMF_OK || u >= m->users)
-        return sm_fail(err, SIGNMF_ENOTFOUND,
-                       "signmf_recommend: expected a user id of the model, found %lld",
-                       (long long)user);
-    if (k == 0)
-        return SIGNMF_OK;
-    size_t cap = k < m->items ? k : m->items;
-    cand *heap = sm_alloc(cap ? cap : 1, sizeof *heap);
-    if (heap == NULL)
+    signmf_status st = user_index(m, user, &u, err, "signmf_recommend");
+    if (st != SIGNMF_OK || k == 0)
+        return st;
+    job jb = make_job(m, k);
+    slot s;
+    user_slot(m, u, &s);
+    s.heap = sm_alloc(jb.cap ? jb.cap : 1, sizeof *s.heap);
+    if (s.heap == NULL)
         return sm_fail(err, SIGNMF_ENOMEM, "signmf_recommend: out of memory for %zu results", k);
+    st = run_slots(&jb, &s, 1, 1);
+    if (st == SIGNMF_OK)
+        *count = drain(m, &s, out);
+    else
+        sm_fail(err, st, "signmf_recommend: out of memory for the score tile");
+    sm_free(s.heap);
+    return st;
+}
 
-    const size_t dim = m->dim;
-    const uint32_t *rated = m->rated_idx + m->rated_ptr[u];
-    const uint32_t *rated_end = m->rated_idx + m->rated_ptr[u + 1];
-    size_t n = 0;
-    for (size_t j = 0; j < m->items; j++) {
-        /* rated rows are sorted: walk them alongside j */
-        while (rated < rated_end && *rated < j)
-            rated++;
-        if (rated < rated_end && *rated == j)
-            continue;
-        cand c;
-        c.index = j;
-        if (m->precision == SIGNMF_F64)
-            c.score = dot_f64((const double *)m->P + u * dim, (const double *)m->Qt + j * dim, dim);
+/* Users [first, first + n) of `idx` (model rows) through the engine, results
+ * into out (k per user) and counts. */
+static signmf_status run_users(const signmf_model *m, const size_t *idx, size_t n, size_t k,
+                               int threads, signmf_rec *out, size_t *counts, signmf_error *err,
+                               const char *fn)
+{
+    job jb = make_job(m, k);
+    size_t chunk = n < SM_CHUNK ? n : SM_CHUNK;
+    size_t cap = jb.cap ? jb.cap : 1, hn;
+    if (sm_mul_overflows(cap, chunk, &hn))
+        return sm_fail(err, SIGNMF_EOVERFLOW, "%s: %zu x %zu results overflow", fn, chunk, cap);
+    slot *slots = sm_alloc(chunk ? chunk : 1, sizeof *slots);
+    cand *heaps = sm_alloc(hn ? hn : 1, sizeof *heaps);
+    signmf_status st = SIGNMF_OK;
+    if (slots == NULL || heaps == NULL)
+        st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu heaps of %zu", fn, chunk, cap);
+    for (size_t c0 = 0; st == SIGNMF_OK && c0 < n; c0 += chunk) {
+        size_t cn = n - c0 < chunk ? n - c0 : chunk;
+        for (size_t i = 0; i < cn; ++i) {
+            user_slot(m, idx[c0 + i], &slots[i]);
+            slots[i].heap = heaps + i * cap;
+        }
+        st = run_slots(&jb, slots, cn, threads);
+        if (st != SIGNMF_OK) {
+            sm_fail(err, st, "%s: out of memory for the score tiles", fn);
+            break;
+        }
+        for (size_t i = 0; i < cn; ++i)
+            counts[c0 + i] = drain(m, &slots[i], out + (c0 + i) * k);
+    }
+    sm_free(slots);
+    sm_free(heaps);
+    return st;
+}
+
+SIGNMF_API signmf_status signmf_recommend_many(const signmf_model *m, const int64_t *users,
+                                               size_t n, size_t k, int threads, signmf_rec *out,
+                                               size_t *counts, signmf_error *err)
+{
+    static const char fn[] = "signmf_recommend_many";
+    if (m == NULL || (n > 0 && (counts == NULL || (k > 0 && out == NULL))) || threads < 0)
+        return sm_fail(err, SIGNMF_EINVAL, "%s: model, out and counts must be set, threads >= 0",
+                       fn);
+    if (users == NULL && n != m->users)
+        return sm_fail(err, SIGNMF_EINVAL,
+                       "%s: without a user list n must be the %zu users, found %zu", fn, m->users,
+                       n);
+    size_t tmp;
+    if (sm_mul_overflows(n, k, &tmp))
+        return sm_fail(err, SIGNMF_EOVERFLOW, "%s: %zu users x %zu results overflow", fn, n, k);
+    for (size_t i = 0; i < n; ++i)
+        counts[i] = 0;
+    if (n == 0 || k == 0)
+        return SIGNMF_OK;
+    size_t *idx = sm_alloc(n, sizeof *idx);
+    if (idx == NULL)
+        return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu users", fn, n);
+    signmf_status st = SIGNMF_OK;
+    for (size_t i = 0; i < n && st == SIGNMF_OK; ++i) {
+        if (users == NULL)
+            idx[i] = i;
         else
-            c.score = dot_f32((const float *)m->P + u * dim, (const float *)m->Qt + j * dim, dim);
-        if (n < cap) {
-            heap[n] = c;
-            sift_up(heap, n);
-            n++;
-        } else if (ranks_before(c, heap[0])) {
-            heap[0] = c;
-            sift_down(heap, n, 0);
+            st = user_index(m, users[i], &idx[i], err, fn);
+    }
+    if (st == SIGNMF_OK)
+        st = run_users(m, idx, n, k, threads, out, counts, err, fn);
+    sm_free(idx);
+    return st;
+}
+
+SIGNMF_API signmf_status signmf_recommend_all(const signmf_model *m, size_t k, int threads,
+                                              signmf_recs_fn fn, void *ctx, signmf_error *err)
+{
+    static const char name[] = "signmf_recommend_all";
+    if (m == NULL || fn == NULL || threads < 0)
+        return sm_fail(err, SIGNMF_EINVAL, "%s: model and callback must be set, threads >= 0",
+                       name);
+    size_t cap = k < m->items ? k : m->items;
+    size_t chunk = m->users < SM_CHUNK ? m->users : SM_CHUNK, tmp;
+    if (sm_mul_overflows(chunk, cap ? cap : 1, &tmp))
+        return sm_fail(err, SIGNMF_EOVERFLOW, "%s: %zu x %zu results overflow", name, chunk, cap);
+    size_t *idx = sm_alloc(chunk ? chunk : 1, sizeof *idx);
+    size_t *counts = sm_alloc(chunk ? chunk : 1, sizeof *counts);
+    signmf_rec *out = sm_alloc(tmp ? tmp : 1, sizeof *out);
+    signmf_status st = SIGNMF_OK;
+    if (idx == NULL || counts == NULL || out == NULL)
+        st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu x %zu results", name, chunk,
+                     cap);
+    for (size_t c0 = 0; st == SIGNMF_OK && c0 < m->users; c0 += chunk) {
+        size_t cn = m->users - c0 < chunk ? m->users - c0 : chunk;
+        for (size_t i = 0; i < cn; ++i) {
+            idx[i] = c0 + i;
+            counts[i] = 0;
+        }
+        if (cap > 0)
+            st = run_users(m, idx, cn, cap, threads, out, counts, err, name);
+        for (size_t i = 0; st == SIGNMF_OK && i < cn; ++i)
+            if (fn(ctx, sm_idmap_id(&m->user_map, c0 + i), out + i * cap, counts[i]) != 0)
+                st =
+                    sm_fail(err, SIGNMF_EINTERRUPTED, "%s: the callback asked to stop at user %lld",
+                            name, (long long)sm_idmap_id(&m->user_map, c0 + i));
+    }
+    sm_free(idx);
+    sm_free(counts);
+    sm_free(out);
+    return st;
+}
+
+/* ---- fold-in ----------------------------------------------------------- */
+
+typedef struct rated {
+    uint32_t index;
+    double value;
+} rated;
+
+static int cmp_rated(const void *a, const void *b)
+{
+    uint32_t x = ((const rated *)a)->index, y = ((const rated *)b)->index;
+    return (x > y) - (x < y);
+}
+
+/* Map, validate and sort a new user's ratings; on success *out (sm_alloc)
+ * holds n entries by ascending item index. */
+static signmf_status foldin_ratings(const signmf_model *m, const int64_t *items,
+                                    const double *ratings, size_t n, rated **out, signmf_error *err,
+                                    const char *fn)
+{
+    *out = NULL;
+    if (n > 0 && (items == NULL || ratings == NULL))
+        return sm_fail(err, SIGNMF_EINVAL, "%s: items and ratings must be set", fn);
+    rated *r = sm_alloc(n ? n : 1, sizeof *r);
+    if (r == NULL)
+        return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu ratings", fn, n);
+    for (size_t i = 0; i < n; ++i) {
+        size_t j;
+        if (sm_idmap_index(&m->item_map, items[i], &j) != SIGNMF_OK || j >= m->items) {
+            sm_free(r);
+            return sm_fail(err, SIGNMF_ENOTFOUND,
+                           "%s: expected an item id of the model, found %lld", fn,
+                           (long long)items[i]);
+        }
+        if (!isfinite(ratings[i]) || ratings[i] == 0) {
+            sm_free(r);
+            return sm_fail(err, SIGNMF_ERANGE,
+                           "%s: item %lld: expected a finite nonzero rating, found %g", fn,
+                           (long long)items[i], ratings[i]);
+        }
+        r[i].index = (uint32_t)j;
+        r[i].value = ratings[i];
+    }
+    qsort(r, n, sizeof *r, cmp_rated);
+    for (size_t i = 1; i < n; ++i)
+        if (r[i].index == r[i - 1].index) {
+            sm_free(r);
+            return sm_fail(err, SIGNMF_EDUPLICATE, "%s: item %lld is rated twice", fn,
+                           (long long)sm_idmap_id(&m->item_map, r[i].index));
+        }
+    *out = r;
+    return SIGNMF_OK;
+}
+
+/* Signs as training makes them (signs.c), then acc = D row . Qt in the
+ * gather kernels' order (+1 rows added, then -1 rows subtracted, each by
+ * ascending item, in the model's precision), and p = -acc. */
+static signmf_status foldin_vector(const signmf_model *m, const rated *r, size_t n, void *p,
+                                   signmf_error *err, const char *fn)
+{
+    signmf_params prm = m->params;
+    double ref = prm.sign_rule == SIGNMF_SIGN_THRESHOLD ? prm.threshold : 0.0;
+    if (prm.sign_rule == SIGNMF_SIGN_MEAN && n > 0) {
+        uint32_t *pos = sm_alloc(n, sizeof *pos);
+        double *val = sm_alloc(n, sizeof *val);
+        if (pos == NULL || val == NULL) {
+            sm_free(pos);
+            sm_free(val);
+            return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu ratings", fn, n);
+        }
+        for (size_t i = 0; i < n; ++i) {
+            pos[i] = r[i].index;
+            val[i] = r[i].value;
+        }
+        signmf_ratings row;
+        memset(&row, 0, sizeof row);
+        row.users = 1;
+        row.items = m->items;
+        row.count = n;
+        row.item = pos;
+        row.value = val;
+        ref = sm_signs_row_mean(&row, 0, n);
+        sm_free(pos);
+        sm_free(val);
+    }
+    const size_t dim = m->dim;
+    const bool f64 = m->precision == SIGNMF_F64;
+    if (f64)
+        memset(p, 0, dim * sizeof(double));
+    else
+        memset(p, 0, dim * sizeof(float));
+    for (int pass = 0; pass < 2; ++pass) {
+        for (size_t i = 0; i < n; ++i) {
+            double v = r[i].value;
+            int d;
+            if (prm.sign_rule == SIGNMF_SIGN_OBSERVED)
+                d = -1;
+            else if (prm.sign_rule == SIGNMF_SIGN_THRESHOLD)
+                d = v >= ref ? -1 : 1;
+            else
+                d = v > ref ? -1 : (v < ref ? 1 : 0);
+            if ((pass == 0 && d != 1) || (pass == 1 && d != -1))
+                continue;
+            size_t off = (size_t)r[i].index * dim;
+            if (f64) {
+                double *a = p;
+                const double *q = (const double *)m->Qt + off;
+                for (size_t t = 0; t < dim; ++t)
+                    a[t] = pass == 0 ? a[t] + q[t] : a[t] - q[t];
+            } else {
+                float *a = p;
+                const float *q = (const float *)m->Qt + off;
+                for (size_t t = 0; t < dim; ++t)
+                    a[t] = pass == 0 ? a[t] + q[t] : a[t] - q[t];
+            }
         }
     }
-    /* Pop worst-first into the back of out: best ends up first. */
-    for (size_t i = n; i > 0; i--) {
-        out[i - 1].item = sm_idmap_id(&m->item_map, heap[0].index);
-        out[i - 1].score = heap[0].score;
-        heap[0] = heap[i - 1];
-        sift_down(heap, i - 1, 0);
+    for (size_t t = 0; t < dim; ++t) {
+        if (f64)
+            ((double *)p)[t] = -((double *)p)[t];
+        else
+            ((float *)p)[t] = -((float *)p)[t];
     }
-    *count = n;
-    sm_free(heap);
     return SIGNMF_OK;
+}
+
+SIGNMF_API signmf_status signmf_foldin_embedding(const signmf_model *m, const int64_t *items,
+                                                 const double *ratings, size_t n, double *p,
+                                                 signmf_error *err)
+{
+    static const char fn[] = "signmf_foldin_embedding";
+    if (m == NULL || p == NULL)
+        return sm_fail(err, SIGNMF_EINVAL, "%s: model and p must be set", fn);
+    rated *r;
+    signmf_status st = foldin_ratings(m, items, ratings, n, &r, err, fn);
+    if (st != SIGNMF_OK)
+        return st;
+    void *v = sm_alloc(m->dim ? m->dim : 1, sm_elem_size(m->precision));
+    if (v == NULL)
+        st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory", fn);
+    else
+        st = foldin_vector(m, r, n, v, err, fn);
+    for (size_t t = 0; st == SIGNMF_OK && t < m->dim; ++t)
+        p[t] = m->precision == SIGNMF_F64 ? ((double *)v)[t] : (double)((float *)v)[t];
+    sm_free(v);
+    sm_free(r);
+    return st;
+}
+
+SIGNMF_API signmf_status signmf_recommend_foldin(const signmf_model *m, const int64_t *items,
+                                                 const double *ratings, size_t n, size_t k,
+                                                 signmf_rec *out, size_t *count, signmf_error *err)
+{
+    static const char fn[] = "signmf_recommend_foldin";
+    if (count != NULL)
+        *count = 0;
+    if (m == NULL || count == NULL || (k > 0 && out == NULL))
+        return sm_fail(err, SIGNMF_EINVAL, "%s: model, out and count must be set", fn);
+    rated *r;
+    signmf_status st = foldin_ratings(m, items, ratings, n, &r, err, fn);
+    if (st != SIGNMF_OK)
+        return st;
+    job jb = make_job(m, k);
+    void *v = sm_alloc(m->dim ? m->dim : 1, sm_elem_size(m->precision));
+    uint32_t *ex = sm_alloc(n ? n : 1, sizeof *ex);
+    cand *heap = sm_alloc(jb.cap ? jb.cap : 1, sizeof *heap);
+    if (v == NULL || ex == NULL || heap == NULL)
+        st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory", fn);
+    if (st == SIGNMF_OK)
+        st = foldin_vector(m, r, n, v, err, fn);
+    if (st == SIGNMF_OK && k > 0) {
+        for (size_t i = 0; i < n; ++i)
+            ex[i] = r[i].index;
+        slot s = {v, ex, ex + n, heap, 0};
+        st = run_slots(&jb, &s, 1, 1);
+        if (st != SIGNMF_OK)
+            sm_fail(err, st, "%s: out of memory for the score tile", fn);
+        else
+            *count = drain(m, &s, out);
+    }
+    sm_free(v);
+    sm_free(ex);
+    sm_free(heap);
+    sm_free(r);
+    return st;
+}
+
+/* ---- similar items ------------------------------------------------------ */
+
+SIGNMF_API signmf_status signmf_similar(const signmf_model *m, int64_t item, size_t k,
+                                        signmf_rec *out, size_t *count, signmf_error *err)
+{
+    static const char fn[] = "signmf_similar";
+    if (count != NULL)
+        *count = 0;
+    if (m == NULL || count == NULL || (k > 0 && out == NULL))
+        return sm_fail(err, SIGNMF_EINVAL, "%s: model, out and count must be set", fn);
+    size_t i;
+    if (sm_idmap_index(&m->item_map, item, &i) != SIGNMF_OK || i >= m->items)
+        return sm_fail(err, SIGNMF_ENOTFOUND, "%s: expected an item id of the model, found %lld",
+                       fn, (long long)item);
+    if (k == 0)
+        return SIGNMF_OK;
+    job jb = make_job(m, k);
+    const size_t dim = m->dim, es = sm_elem_size(m->precision);
+    double *norm = sm_alloc(m->items, sizeof *norm);
+    cand *heap = sm_alloc(jb.cap ? jb.cap : 1, sizeof *heap);
+    uint32_t self = (uint32_t)i;
+    signmf_status st = SIGNMF_OK;
+    if (norm == NULL || heap == NULL)
+        st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu items", fn, m->items);
+    /* |q_j| = sqrt of the kernel's own q_j . q_j, so that an item's cosine
+     * with itself would be 1 to rounding. */
+    for (size_t j = 0; st == SIGNMF_OK && j < m->items; ++j) {
+        const char *q = (const char *)m->Qt + j * dim * es;
+        if (m->precision == SIGNMF_F64) {
+            double s;
+            jb.kern->score_f64((const double *)q, dim, 1, (const double *)q, dim, 1, dim, &s, 1);
+            norm[j] = sqrt(s);
+        } else {
+            float s;
+            jb.kern->score_f32((const float *)q, dim, 1, (const float *)q, dim, 1, dim, &s, 1);
+            norm[j] = sqrt((double)s);
+        }
+    }
+    if (st == SIGNMF_OK) {
+        jb.norm = norm;
+        jb.vec_norm = norm[i];
+        slot s = {(const char *)m->Qt + i * dim * es, &self, &self + 1, heap, 0};
+        st = run_slots(&jb, &s, 1, 1);
+        if (st != SIGNMF_OK)
+            sm_fail(err, st, "%s: out of memory for the score tile", fn);
+        else
+            *count = drain(m, &s, out);
+    }
+    sm_free(norm);
+    sm_free(heap);
+    return st;
 }

@@ -1,0 +1,178 @@
+/* Serving benchmark: top-k for every user (signmf_recommend_many) side by
+ * side with OpenBLAS cblas_sgemm/dgemm of the same P Q product (which
+ * writes the full score matrix and selects nothing), plus top-k for one
+ * user at a time. The model is ua.base's shape and rated sets
+ * (SIGNMF_DATA_DIR, else a synthetic set of that shape) with the trainer's
+ * initial P and Q.
+ *
+ *   bench_score [--dim K] [--threads T] [--k K] [--reps R] [--f64]
+ *
+ * OpenBLAS spins its threads for a while after a call, which steals the
+ * cores from OpenMP; so ours runs first, all repetitions, then BLAS. */
+#include "kernels/kernels.h"
+#include "model/model.h"
+
+#include <math.h>
+#include <omp.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#if defined(SM_HAVE_OPENBLAS)
+#include <cblas.h>
+#endif
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
+}
+
+/* ua.base-like: 943 x 1682, ~96 ratings per user, skewed items. */
+static signmf_ratings *synthetic(void)
+{
+    size_t users = 943, items = 1682, per = 96, n = users * per, e = 0;
+    int64_t *u = malloc(n * sizeof *u), *it = malloc(n * sizeof *it);
+    double *r = malloc(n * sizeof *r);
+    unsigned char *seen = calloc(items, 1);
+    uint64_t x = 88172645463325252ull;
+    for (size_t i = 0; i < users; ++i) {
+        memset(seen, 0, items);
+        for (size_t c = 0; c < per; ++c) {
+            size_t j;
+            do {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                double q = (double)(x >> 11) / 9007199254740992.0;
+                j = (size_t)pow((double)items, q) - 1;
+                if (j >= items)
+                    j = items - 1;
+            } while (seen[j]);
+            seen[j] = 1;
+            u[e] = (int64_t)i + 1, it[e] = (int64_t)j + 1, r[e] = (double)(1 + (x >> 7) % 5);
+            ++e;
+        }
+    }
+    signmf_ratings *out = NULL;
+    signmf_ratings_from_triplets(u, it, r, n, SIGNMF_IDS_DIRECT, &out, NULL);
+    free(u), free(it), free(r), free(seen);
+    return out;
+}
+
+int main(int argc, char **argv)
+{
+    size_t dim = 512, k = 10;
+    int threads = 2, reps = 21;
+    bool f64 = false;
+    for (int i = 1; i < argc; ++i) {
+        if (!strcmp(argv[i], "--dim") && i + 1 < argc)
+            dim = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--threads") && i + 1 < argc)
+            threads = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--k") && i + 1 < argc)
+            k = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--reps") && i + 1 < argc)
+            reps = atoi(argv[++i]);
+        else if (!strcmp(argv[i], "--f64"))
+            f64 = true;
+        else {
+            fprintf(stderr,
+                    "usage: bench_score [--dim K] [--threads T] [--k K] [--reps R] [--f64]\n");
+            return 2;
+        }
+    }
+    if (reps < 1 || threads < 1 || dim < 1 || k < 1)
+        return 2;
+    signmf_ratings *r = NULL;
+    const char *dir = getenv("SIGNMF_DATA_DIR");
+    const char *src = "synthetic ua.base shape";
+    char path[4096];
+    if (dir && *dir) {
+        snprintf(path, sizeof path, "%s/ml-100k/ua.base", dir);
+        if (signmf_ratings_load(path, NULL, &r, NULL) == SIGNMF_OK)
+            src = "ua.base";
+    }
+    if (r == NULL)
+        r = synthetic();
+    signmf_params prm = signmf_params_default();
+    prm.dim = dim;
+    prm.threads = threads;
+    prm.precision = f64 ? SIGNMF_F64 : SIGNMF_F32;
+    signmf_trainer *tr = NULL;
+    signmf_model *m = NULL;
+    signmf_error err;
+    if (signmf_trainer_create(r, &prm, &tr, &err) != SIGNMF_OK ||
+        signmf_trainer_model(tr, &m) != SIGNMF_OK) {
+        fprintf(stderr, "bench_score: %s\n", err.message);
+        return 1;
+    }
+    signmf_trainer_free(tr);
+    signmf_ratings_free(r);
+    size_t NU = m->users, NI = m->items;
+    printf("# %s: %zu users x %zu items x dim %zu, %s, top-%zu, %d threads, kernels %s, %d reps\n",
+           src, NU, NI, dim, f64 ? "f64" : "f32", k, threads, signmf_kernel_name(), reps);
+
+    signmf_rec *out = malloc(NU * k * sizeof *out);
+    size_t *counts = malloc(NU * sizeof *counts);
+    double *t = malloc((size_t)(reps > 200 ? reps : 200) * sizeof *t);
+    for (int i = -2; i < reps; ++i) {
+        double t0 = sm_now();
+        if (signmf_recommend_many(m, NULL, NU, k, threads, out, counts, &err) != SIGNMF_OK) {
+            fprintf(stderr, "bench_score: %s\n", err.message);
+            return 1;
+        }
+        if (i >= 0)
+            t[i] = sm_now() - t0;
+    }
+    double ours = median(t, reps), ours_min = t[0];
+    printf("all-users top-%zu (signmf)    median %8.3f ms  min %8.3f ms\n", k, ours * 1e3,
+           ours_min * 1e3);
+
+    /* one user at a time, cycling through users so no answer is cached */
+    int singles = 200;
+    for (int i = -20; i < singles; ++i) {
+        size_t n;
+        int64_t uid = signmf_model_user_id(m, (size_t)(i + 20) * 37 % NU);
+        double t0 = sm_now();
+        signmf_recommend(m, uid, k, out, &n, NULL);
+        if (i >= 0)
+            t[i] = sm_now() - t0;
+    }
+    double one = median(t, singles);
+    printf("one-user top-%zu (signmf)     median %8.4f ms  min %8.4f ms\n", k, one * 1e3,
+           t[0] * 1e3);
+
+#if defined(SM_HAVE_OPENBLAS)
+    openblas_set_num_threads(threads);
+    void *C = sm_alloc(NU * NI, f64 ? 8 : 4);
+    for (int i = -2; i < reps; ++i) {
+        double t0 = sm_now();
+        if (f64)
+            cblas_dgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)NU, (int)NI, (int)dim, 1.0,
+                        m->P, (int)dim, m->Qt, (int)dim, 0.0, C, (int)NI);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, (int)NU, (int)NI, (int)dim, 1.0f,
+                        m->P, (int)dim, m->Qt, (int)dim, 0.0f, C, (int)NI);
+        if (i >= 0)
+            t[i] = sm_now() - t0;
+    }
+    double blas = median(t, reps);
+    printf("%s alone (OpenBLAS %s) median %8.3f ms  min %8.3f ms\n", f64 ? "dgemm" : "sgemm",
+           openblas_get_corename(), blas * 1e3, t[0] * 1e3);
+    printf("ratio signmf / %s: %.3f (median), %.3f (min)\n", f64 ? "dgemm" : "sgemm", ours / blas,
+           ours_min / t[0]);
+    sm_free(C);
+#else
+    printf("(built without OpenBLAS: no sgemm comparison)\n");
+#endif
+    free(out);
+    free(counts);
+    free(t);
+    signmf_model_free(m);
+    return 0;
+}

@@ -1,0 +1,196 @@
+/* AVX-512 scoring kernels. A tile is 16 (user, item) pairs, MR users x NR
+ * items with MR * NR = 16, each pair owning one vector accumulator of the
+ * canonical lanes (kernels.h); the loop over dim is one FMA per pair and
+ * vector, loads shared along rows and columns. At the end a transposing
+ * reduction folds all 16 accumulators at once (lane l += lane l + h, as the
+ * canonical order asks) and yields the tile's scores in one or two
+ * vectors, which costs about 2 shuffles per pair instead of 8. */
+#pragma GCC target("fma")
+#include "kernels.h"
+
+#include <immintrin.h>
+
+#define SM_INLINE static inline __attribute__((always_inline))
+
+/* Step-1 partners: chosen so that lane i of the result is accumulator i. */
+static const int sm_f32_a[8] = {0, 8, 1, 9, 2, 10, 3, 11};
+static const int sm_f32_b[8] = {4, 12, 5, 13, 6, 14, 7, 15};
+
+SM_INLINE __m512 reduce16_f32(const __m512 *a)
+{
+    __m512 r[8], v[4], g[2];
+    for (int i = 0; i < 8; ++i) { /* h = 8 */
+        __m512 x = a[sm_f32_a[i]], y = a[sm_f32_b[i]];
+        r[i] = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x44), _mm512_shuffle_f32x4(x, y, 0xEE));
+    }
+    for (int i = 0; i < 4; ++i) /* h = 4 */
+        v[i] = _mm512_add_ps(_mm512_shuffle_f32x4(r[2 * i], r[2 * i + 1], 0x88),
+                             _mm512_shuffle_f32x4(r[2 * i], r[2 * i + 1], 0xDD));
+    for (int i = 0; i < 2; ++i) /* h = 2 */
+        g[i] = _mm512_add_ps(_mm512_shuffle_ps(v[2 * i], v[2 * i + 1], 0x44),
+                             _mm512_shuffle_ps(v[2 * i], v[2 * i + 1], 0xEE));
+    /* h = 1 */
+    return _mm512_add_ps(_mm512_shuffle_ps(g[0], g[1], 0x88), _mm512_shuffle_ps(g[0], g[1], 0xDD));
+}
+
+/* Scores of MR users (rows P, P + ldp, ...) against the NR item rows q[].
+ * One function per shape, so that each gets its own fully unrolled,
+ * register-resident loop (a shared body with runtime MR spills). */
+#define SM_TILE_F32(NAME, MR, NR)                                                                  \
+    static __attribute__((noinline)) __m512 NAME(const float *P, size_t ldp,                       \
+                                                 const float *const *q, size_t dim)                \
+    {                                                                                              \
+        __m512 acc[16];                                                                            \
+        _Pragma("GCC unroll 16") for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();        \
+        size_t t = 0;                                                                              \
+        for (; t + 16 <= dim; t += 16) {                                                           \
+            __m512 p[MR];                                                                          \
+            _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) p[u] =                            \
+                _mm512_loadu_ps(P + u * ldp + t);                                                  \
+            _Pragma("GCC unroll 16") for (int j = 0; j < NR; ++j)                                  \
+            {                                                                                      \
+                __m512 qv = _mm512_loadu_ps(q[j] + t);                                             \
+                _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) acc[u * NR + j] =             \
+                    _mm512_fmadd_ps(p[u], qv, acc[u * NR + j]);                                    \
+            }                                                                                      \
+        }                                                                                          \
+        if (t < dim) {                                                                             \
+            /* masked lanes keep their accumulator untouched (even a -0) */                        \
+            __mmask16 m = (__mmask16)((1u << (dim - t)) - 1);                                      \
+            __m512 p[MR];                                                                          \
+            _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) p[u] =                            \
+                _mm512_maskz_loadu_ps(m, P + u * ldp + t);                                         \
+            _Pragma("GCC unroll 16") for (int j = 0; j < NR; ++j)                                  \
+            {                                                                                      \
+                __m512 qv = _mm512_maskz_loadu_ps(m, q[j] + t);                                    \
+                _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) acc[u * NR + j] =             \
+                    _mm512_mask3_fmadd_ps(p[u], qv, acc[u * NR + j], m);                           \
+            }                                                                                      \
+        }                                                                                          \
+        return reduce16_f32(acc);                                                                  \
+    }
+SM_TILE_F32(tile_f32_4x4, 4, 4)
+SM_TILE_F32(tile_f32_2x8, 2, 8)
+SM_TILE_F32(tile_f32_1x16, 1, 16)
+
+static void sm_score_avx512_f32(const float *P, size_t ldp, size_t nu, const float *Qt, size_t ldq,
+                                size_t ni, size_t dim, float *S, size_t lds)
+{
+    if (ni == 0)
+        return;
+    for (size_t u = 0; u < nu;) {
+        const int mr = nu - u >= 4 ? 4 : nu - u >= 2 ? 2 : 1;
+        const int nr = 16 / mr;
+        const float *pu = P + u * ldp;
+        for (size_t j = 0; j < ni; j += (size_t)nr) {
+            /* past the last item, repeat it: the extra scores are dropped */
+            const float *q[16];
+            for (int c = 0; c < nr; ++c)
+                q[c] = Qt + (j + (size_t)c < ni ? j + (size_t)c : ni - 1) * ldq;
+            __m512 z = mr == 4   ? tile_f32_4x4(pu, ldp, q, dim)
+                       : mr == 2 ? tile_f32_2x8(pu, ldp, q, dim)
+                                 : tile_f32_1x16(pu, ldp, q, dim);
+            size_t nv = ni - j < (size_t)nr ? ni - j : (size_t)nr;
+            float tmp[16];
+            _mm512_storeu_ps(tmp, z);
+            for (int r = 0; r < mr; ++r)
+                for (size_t c = 0; c < nv; ++c)
+                    S[(u + (size_t)r) * lds + j + c] = tmp[r * nr + (int)c];
+        }
+        u += (size_t)mr;
+    }
+}
+
+/* Double: 8 lanes, so the 16 accumulators fold into two vectors. */
+static const int sm_f64_a[8] = {0, 4, 1, 5, 8, 12, 9, 13};
+static const int sm_f64_b[8] = {2, 6, 3, 7, 10, 14, 11, 15};
+
+SM_INLINE void reduce16_f64(const __m512d *a, __m512d *out)
+{
+    __m512d r[8], v[4];
+    for (int i = 0; i < 8; ++i) { /* h = 4 */
+        __m512d x = a[sm_f64_a[i]], y = a[sm_f64_b[i]];
+        r[i] = _mm512_add_pd(_mm512_shuffle_f64x2(x, y, 0x44), _mm512_shuffle_f64x2(x, y, 0xEE));
+    }
+    for (int i = 0; i < 4; ++i) /* h = 2 */
+        v[i] = _mm512_add_pd(_mm512_shuffle_f64x2(r[2 * i], r[2 * i + 1], 0x88),
+                             _mm512_shuffle_f64x2(r[2 * i], r[2 * i + 1], 0xDD));
+    for (int i = 0; i < 2; ++i) /* h = 1 */
+        out[i] = _mm512_add_pd(_mm512_unpacklo_pd(v[2 * i], v[2 * i + 1]),
+                               _mm512_unpackhi_pd(v[2 * i], v[2 * i + 1]));
+}
+
+#define SM_TILE_F64(NAME, MR, NR)                                                                  \
+    static __attribute__((noinline)) void NAME(const double *P, size_t ldp,                        \
+                                               const double *const *q, size_t dim, __m512d *out)   \
+    {                                                                                              \
+        __m512d acc[16];                                                                           \
+        _Pragma("GCC unroll 16") for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_pd();        \
+        size_t t = 0;                                                                              \
+        for (; t + 8 <= dim; t += 8) {                                                             \
+            __m512d p[MR];                                                                         \
+            _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) p[u] =                            \
+                _mm512_loadu_pd(P + u * ldp + t);                                                  \
+            _Pragma("GCC unroll 16") for (int j = 0; j < NR; ++j)                                  \
+            {                                                                                      \
+                __m512d qv = _mm512_loadu_pd(q[j] + t);                                            \
+                _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) acc[u * NR + j] =             \
+                    _mm512_fmadd_pd(p[u], qv, acc[u * NR + j]);                                    \
+            }                                                                                      \
+        }                                                                                          \
+        if (t < dim) {                                                                             \
+            __mmask8 m = (__mmask8)((1u << (dim - t)) - 1);                                        \
+            __m512d p[MR];                                                                         \
+            _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) p[u] =                            \
+                _mm512_maskz_loadu_pd(m, P + u * ldp + t);                                         \
+            _Pragma("GCC unroll 16") for (int j = 0; j < NR; ++j)                                  \
+            {                                                                                      \
+                __m512d qv = _mm512_maskz_loadu_pd(m, q[j] + t);                                   \
+                _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) acc[u * NR + j] =             \
+                    _mm512_mask3_fmadd_pd(p[u], qv, acc[u * NR + j], m);                           \
+            }                                                                                      \
+        }                                                                                          \
+        reduce16_f64(acc, out);                                                                    \
+    }
+SM_TILE_F64(tile_f64_4x4, 4, 4)
+SM_TILE_F64(tile_f64_2x8, 2, 8)
+SM_TILE_F64(tile_f64_1x16, 1, 16)
+
+static void sm_score_avx512_f64(const double *P, size_t ldp, size_t nu, const double *Qt,
+                                size_t ldq, size_t ni, size_t dim, double *S, size_t lds)
+{
+    if (ni == 0)
+        return;
+    for (size_t u = 0; u < nu;) {
+        const int mr = nu - u >= 4 ? 4 : nu - u >= 2 ? 2 : 1;
+        const int nr = 16 / mr;
+        const double *pu = P + u * ldp;
+        for (size_t j = 0; j < ni; j += (size_t)nr) {
+            const double *q[16];
+            for (int c = 0; c < nr; ++c)
+                q[c] = Qt + (j + (size_t)c < ni ? j + (size_t)c : ni - 1) * ldq;
+            __m512d z[2];
+            if (mr == 4)
+                tile_f64_4x4(pu, ldp, q, dim, z);
+            else if (mr == 2)
+                tile_f64_2x8(pu, ldp, q, dim, z);
+            else
+                tile_f64_1x16(pu, ldp, q, dim, z);
+            size_t nv = ni - j < (size_t)nr ? ni - j : (size_t)nr;
+            double tmp[16];
+            _mm512_storeu_pd(tmp, z[0]);
+            _mm512_storeu_pd(tmp + 8, z[1]);
+            for (int r = 0; r < mr; ++r)
+                for (size_t c = 0; c < nv; ++c)
+                    S[(u + (size_t)r) * lds + j + c] = tmp[r * nr + (int)c];
+        }
+        u += (size_t)mr;
+    }
+}
+
+void sm_score_init_avx512(sm_kernels *k)
+{
+    /* every AVX-512F CPU has FMA, but the OS check is the dispatcher's */
+    k->score_f32 = sm_score_avx512_f32;
+    k->score_f64 = sm_score_avx512_f64;
+}
