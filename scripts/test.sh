@@ -29,6 +29,10 @@ if [ -z "${SIGNMF_DATA_DIR:-}" ]; then
   done
 fi
 if [ -n "${SIGNMF_DATA_DIR:-}" ]; then
+  # Tests run from the build directory, so a relative path would break.
+  if [ -d "$SIGNMF_DATA_DIR" ]; then
+    SIGNMF_DATA_DIR=$(cd "$SIGNMF_DATA_DIR" && pwd)
+  fi
   export SIGNMF_DATA_DIR
   echo "test.sh: MovieLens tests use SIGNMF_DATA_DIR=$SIGNMF_DATA_DIR"
 else
