@@ -1,4 +1,5 @@
-/* signmf_recommend against a brute-force sort on hand-built models. */
+/* Serving: kernels against the portable one and the canonical order,
+ * signmf_recommend / batch / fold-in / similar against brute force. */
 #include "model/model.h"
 
 #include <criterion/criterion.h>
@@ -218,4 +219,429 @@ Test(score, edge_cases)
     cr_assert_eq(signmf_recommend(&b->m, 0, 2, r, &n, NULL), SIGNMF_ENOTFOUND);
     cr_assert_eq(signmf_recommend(&b->m, 3, 2, r, &n, NULL), SIGNMF_ENOTFOUND);
     destroy(b);
+}
+
+/* ---- kernels, engine, batch, fold-in, similar --------------------------- */
+
+#include "kernels/kernels.h"
+
+/* A model of any shape through sm_model_alloc; values are multiples of
+ * 1/64 in [-2, 2) (so float sums stay exact and ties happen) unless `wide`
+ * asks for arbitrary floats. User u rated item j when rate(u, j). */
+typedef bool (*rate_fn)(size_t u, size_t j, size_t items);
+
+static bool rate_none(size_t u, size_t j, size_t items)
+{
+    (void)u, (void)j, (void)items;
+    return false;
+}
+/* user 0 rated nothing, user 1 everything but 3 items, others ~1 in 5 */
+static bool rate_mixed(size_t u, size_t j, size_t items)
+{
+    if (u == 0)
+        return false;
+    if (u == 1)
+        return j != 0 && j != items / 2 && j != items - 1;
+    return (j * 7 + u * 3) % 5 == 0;
+}
+
+static signmf_model *model(size_t users, size_t items, size_t dim, signmf_precision prec,
+                           rate_fn rate, bool wide, uint64_t seed)
+{
+    size_t nr = 0;
+    for (size_t u = 0; u < users; u++)
+        for (size_t j = 0; j < items; j++)
+            nr += rate(u, j, items);
+    signmf_model *m = NULL;
+    cr_assert_eq(sm_model_alloc(users, items, dim, prec, nr ? nr : 1, &m), SIGNMF_OK);
+    m->user_map.count = users;
+    m->item_map.count = items;
+    for (int side = 0; side < 2; side++) {
+        size_t n = (side ? items : users) * dim;
+        void *a = side ? m->Qt : m->P;
+        for (size_t i = 0; i < n; i++) {
+            double v;
+            if (wide)
+                v = ((double)lcg(&seed) / 2147483648.0 - 0.5) * 3.0;
+            else
+                v = (double)((int)(lcg(&seed) % 256) - 128) / 64.0;
+            if (prec == SIGNMF_F64)
+                ((double *)a)[i] = v;
+            else
+                ((float *)a)[i] = (float)v;
+        }
+    }
+    size_t n = 0;
+    for (size_t u = 0; u < users; u++) {
+        m->rated_ptr[u] = n;
+        for (size_t j = 0; j < items; j++)
+            if (rate(u, j, items))
+                m->rated_idx[n++] = (uint32_t)j;
+    }
+    m->rated_ptr[users] = n;
+    return m;
+}
+
+/* The canonical score of kernels.h, written independently of the kernels. */
+static double canon(const signmf_model *m, const void *p, size_t j)
+{
+    size_t dim = m->dim;
+    if (m->precision == SIGNMF_F64) {
+        const double *a = p, *b = (const double *)m->Qt + j * dim;
+        double lane[8] = {0};
+        for (size_t t = 0; t < dim; t++)
+            lane[t % 8] = fma(a[t], b[t], lane[t % 8]);
+        for (int h = 4; h >= 1; h /= 2)
+            for (int l = 0; l < h; l++)
+                lane[l] += lane[l + h];
+        return lane[0];
+    }
+    const float *a = p, *b = (const float *)m->Qt + j * dim;
+    float lane[16] = {0};
+    for (size_t t = 0; t < dim; t++)
+        lane[t % 16] = fmaf(a[t], b[t], lane[t % 16]);
+    for (int h = 8; h >= 1; h /= 2)
+        for (int l = 0; l < h; l++)
+            lane[l] += lane[l + h];
+    return lane[0];
+}
+
+/* Exact-ish reference: the dot product in long double. */
+static double exact_dot(const signmf_model *m, const void *p, size_t j)
+{
+    long double s = 0;
+    for (size_t t = 0; t < m->dim; t++) {
+        if (m->precision == SIGNMF_F64)
+            s += (long double)((const double *)p)[t] * ((const double *)m->Qt)[j * m->dim + t];
+        else
+            s += (long double)((const float *)p)[t] * ((const float *)m->Qt)[j * m->dim + t];
+    }
+    return (double)s;
+}
+
+static const void *prow(const signmf_model *m, size_t u)
+{
+    return (const char *)m->P + u * m->dim * sm_elem_size(m->precision);
+}
+
+/* Brute force over a score function; excluded: sorted list. */
+static size_t brute_rank(const signmf_model *m, const void *p, const uint32_t *ex, size_t nex,
+                         double (*score)(const signmf_model *, const void *, size_t), size_t k,
+                         ref *out)
+{
+    size_t n = 0, e = 0;
+    for (size_t j = 0; j < m->items; j++) {
+        while (e < nex && ex[e] < j)
+            e++;
+        if (e < nex && ex[e] == j)
+            continue;
+        out[n++] = (ref){score(m, p, j), j};
+    }
+    qsort(out, n, sizeof *out, cmp_ref);
+    return n < k ? n : k;
+}
+
+static void expect_exact(const signmf_model *m, const signmf_rec *got, size_t n, const ref *want,
+                         size_t wn, const char *what)
+{
+    cr_assert_eq(n, wn, "%s: %zu results, expected %zu", what, n, wn);
+    for (size_t i = 0; i < n; i++) {
+        int64_t id = sm_idmap_id(&m->item_map, want[i].j);
+        cr_assert_eq(got[i].item, id, "%s rank %zu: item %lld, expected %lld", what, i,
+                     (long long)got[i].item, (long long)id);
+        cr_assert_eq(got[i].score, want[i].score, "%s rank %zu: score %.17g, expected %.17g", what,
+                     i, got[i].score, want[i].score);
+    }
+}
+
+/* Against an exact ranking: same items except where the exact scores of
+ * the two items at a position are within tol. */
+static void expect_near(const signmf_model *m, const signmf_rec *got, size_t n, const ref *want,
+                        size_t wn, double tol, const char *what)
+{
+    cr_assert_eq(n, wn, "%s: %zu results, expected %zu", what, n, wn);
+    for (size_t i = 0; i < n; i++) {
+        int64_t id = sm_idmap_id(&m->item_map, want[i].j);
+        if (got[i].item == id)
+            continue;
+        cr_assert(fabs(got[i].score - want[i].score) <= tol,
+                  "%s rank %zu: item %lld (%.9g), expected %lld (%.9g), beyond tol %g", what, i,
+                  (long long)got[i].item, got[i].score, (long long)id, want[i].score, tol);
+    }
+}
+
+Test(score_kernels, every_isa_matches_portable_bit_for_bit)
+{
+    const sm_kernels *ref_k = sm_kernels_for(SM_ISA_PORTABLE);
+    cr_assert(ref_k != NULL);
+    size_t dims[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100};
+    size_t nus[] = {1, 2, 3, 4, 5, 6, 7, 9};
+    size_t nis[] = {1, 2, 5, 15, 16, 17, 33};
+    for (int isa = 1; isa < SM_ISA_COUNT; isa++) {
+        const sm_kernels *k = sm_kernels_for((sm_isa)isa);
+        if (k == NULL)
+            continue;
+        for (int prec = 0; prec < 2; prec++)
+            for (size_t a = 0; a < sizeof dims / sizeof *dims; a++)
+                for (size_t b = 0; b < sizeof nus / sizeof *nus; b++)
+                    for (size_t c = 0; c < sizeof nis / sizeof *nis; c++) {
+                        size_t dim = dims[a], nu = nus[b], ni = nis[c];
+                        signmf_model *m = model(nu, ni, dim, prec ? SIGNMF_F64 : SIGNMF_F32,
+                                                rate_none, true, dim * 131 + nu * 7 + ni);
+                        double want[9 * 33], got[9 * 33];
+                        float wf[9 * 33], gf[9 * 33];
+                        if (prec) {
+                            ref_k->score_f64(m->P, dim, nu, m->Qt, dim, ni, dim, want, ni);
+                            k->score_f64(m->P, dim, nu, m->Qt, dim, ni, dim, got, ni);
+                            cr_assert(memcmp(want, got, nu * ni * sizeof *got) == 0,
+                                      "%s f64 dim %zu nu %zu ni %zu", k->name, dim, nu, ni);
+                        } else {
+                            ref_k->score_f32(m->P, dim, nu, m->Qt, dim, ni, dim, wf, ni);
+                            k->score_f32(m->P, dim, nu, m->Qt, dim, ni, dim, gf, ni);
+                            cr_assert(memcmp(wf, gf, nu * ni * sizeof *gf) == 0,
+                                      "%s f32 dim %zu nu %zu ni %zu", k->name, dim, nu, ni);
+                        }
+                        /* and the portable kernel is the canonical order */
+                        for (size_t u = 0; u < nu; u++)
+                            for (size_t j = 0; j < ni; j++) {
+                                double w = canon(m, prow(m, u), j);
+                                double g = prec ? want[u * ni + j] : (double)wf[u * ni + j];
+                                cr_assert(w == g || (isnan(w) && isnan(g)),
+                                          "portable vs canonical, dim %zu (%zu,%zu)", dim, u, j);
+                            }
+                        signmf_model_free(m);
+                    }
+    }
+}
+
+Test(score_kernels, masked_tail_keeps_negative_zero)
+{
+    /* Tiny negative products round to -0, so every lane is -0 after the
+     * first 16 (8) elements; a tail that touched the lanes past dim would
+     * turn them into +0 (fma(0, 0, -0) = +0) and the score with them. */
+    for (int isa = 0; isa < SM_ISA_COUNT; isa++) {
+        const sm_kernels *k = sm_kernels_for((sm_isa)isa);
+        if (k == NULL)
+            continue;
+        float pf[20], qf[20], sf = 1;
+        double pd[12], qd[12], sd = 1;
+        for (int t = 0; t < 20; t++)
+            pf[t] = -1e-30f, qf[t] = 1e-30f;
+        for (int t = 0; t < 12; t++)
+            pd[t] = -1e-200, qd[t] = 1e-200;
+        k->score_f32(pf, 20, 1, qf, 20, 1, 20, &sf, 1);
+        k->score_f64(pd, 12, 1, qd, 12, 1, 12, &sd, 1);
+        cr_assert(sf == 0 && signbit(sf), "%s f32: %g", k->name, (double)sf);
+        cr_assert(sd == 0 && signbit(sd), "%s f64: %g", k->name, sd);
+    }
+}
+
+/* Every user through signmf_recommend against the brute-force ranking of
+ * the canonical scores (exact) and of long-double dots (near ties only). */
+static void check_model(signmf_model *m, double tol)
+{
+    size_t ks[] = {1, 3, 10, m->items, m->items + 5};
+    ref *want = malloc((m->items + 1) * sizeof *want);
+    signmf_rec *got = malloc((m->items + 5) * sizeof *got);
+    for (size_t u = 0; u < m->users; u++)
+        for (size_t a = 0; a < sizeof ks / sizeof *ks; a++) {
+            size_t k = ks[a], n = 0;
+            signmf_error err;
+            int64_t uid = sm_idmap_id(&m->user_map, u);
+            cr_assert_eq(signmf_recommend(m, uid, k, got, &n, &err), SIGNMF_OK, "%s", err.message);
+            const uint32_t *ex = m->rated_idx + m->rated_ptr[u];
+            size_t nex = m->rated_ptr[u + 1] - m->rated_ptr[u];
+            size_t wn = brute_rank(m, prow(m, u), ex, nex, canon, k, want);
+            expect_exact(m, got, n, want, wn, "canonical");
+            wn = brute_rank(m, prow(m, u), ex, nex, exact_dot, k, want);
+            expect_near(m, got, n, want, wn, tol, "exact");
+        }
+    free(want);
+    free(got);
+}
+
+Test(score, edge_shapes_f32)
+{
+    size_t shapes[][3] = {{6, 1, 5}, {6, 3, 17}, {7, 40, 33}, {5, 150, 64}, {9, 37, 100}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        signmf_model *m =
+            model(shapes[s][0], shapes[s][1], shapes[s][2], SIGNMF_F32, rate_mixed, true, s + 1);
+        check_model(m, 1e-4);
+        signmf_model_free(m);
+    }
+}
+
+Test(score, edge_shapes_f64)
+{
+    size_t shapes[][3] = {{6, 1, 3}, {6, 3, 9}, {7, 40, 17}, {5, 150, 64}};
+    for (size_t s = 0; s < sizeof shapes / sizeof *shapes; s++) {
+        signmf_model *m =
+            model(shapes[s][0], shapes[s][1], shapes[s][2], SIGNMF_F64, rate_mixed, true, s + 11);
+        check_model(m, 1e-12);
+        signmf_model_free(m);
+    }
+}
+
+Test(score, ties_to_lower_index_across_blocks)
+{
+    /* small-integer values: many exact ties, in a model wider than one
+     * item block */
+    signmf_model *m = model(5, 700, 1024, SIGNMF_F32, rate_mixed, false, 99);
+    check_model(m, 0);
+    signmf_model_free(m);
+}
+
+static int collect(void *ctx, int64_t user, const signmf_rec *recs, size_t count)
+{
+    signmf_rec *dst = ctx;
+    size_t u = (size_t)(user - 1);
+    memcpy(dst + u * 10, recs, count * sizeof *recs);
+    for (size_t i = count; i < 10; i++)
+        dst[u * 10 + i] = (signmf_rec){-1, 0};
+    return 0;
+}
+
+static int stop_at_3(void *ctx, int64_t user, const signmf_rec *recs, size_t count)
+{
+    (void)recs, (void)count;
+    *(int64_t *)ctx = user;
+    return user == 3;
+}
+
+Test(score, batch_is_thread_invariant_and_equals_single)
+{
+    signmf_model *m = model(61, 203, 77, SIGNMF_F32, rate_mixed, true, 5);
+    size_t U = m->users, k = 10;
+    signmf_rec *ref1 = calloc(U * k, sizeof *ref1), *got = calloc(U * k, sizeof *got);
+    size_t *c1 = calloc(U, sizeof *c1), *cg = calloc(U, sizeof *cg);
+    signmf_error err;
+    cr_assert_eq(signmf_recommend_many(m, NULL, U, k, 1, ref1, c1, &err), SIGNMF_OK, "%s",
+                 err.message);
+    for (int t = 2; t <= 5; t++) {
+        memset(got, 0, U * k * sizeof *got);
+        cr_assert_eq(signmf_recommend_many(m, NULL, U, k, t, got, cg, &err), SIGNMF_OK);
+        cr_assert(memcmp(c1, cg, U * sizeof *cg) == 0, "threads %d", t);
+        cr_assert(memcmp(ref1, got, U * k * sizeof *got) == 0, "threads %d", t);
+    }
+    for (size_t u = 0; u < U; u++) {
+        signmf_rec one[10];
+        size_t n;
+        cr_assert_eq(signmf_recommend(m, (int64_t)u + 1, k, one, &n, NULL), SIGNMF_OK);
+        cr_assert_eq(n, c1[u]);
+        cr_assert(memcmp(one, ref1 + u * k, n * sizeof *one) == 0, "user %zu", u);
+    }
+    /* a list of users, in any order and with repeats */
+    int64_t ids[5] = {7, 2, 61, 7, 1};
+    signmf_rec lst[50];
+    size_t cl[5];
+    cr_assert_eq(signmf_recommend_many(m, ids, 5, k, 2, lst, cl, NULL), SIGNMF_OK);
+    for (size_t i = 0; i < 5; i++)
+        cr_assert(memcmp(lst + i * k, ref1 + (size_t)(ids[i] - 1) * k, cl[i] * sizeof *lst) == 0);
+    /* streaming: every user, in order, same results */
+    memset(got, 0, U * k * sizeof *got);
+    cr_assert_eq(signmf_recommend_all(m, k, 2, collect, got, NULL), SIGNMF_OK);
+    for (size_t u = 0; u < U; u++)
+        cr_assert(memcmp(got + u * k, ref1 + u * k, c1[u] * sizeof *got) == 0);
+    int64_t last = 0;
+    cr_assert_eq(signmf_recommend_all(m, k, 2, stop_at_3, &last, &err), SIGNMF_EINTERRUPTED);
+    cr_assert_eq(last, 3);
+    int64_t bad[2] = {3, 62};
+    cr_assert_eq(signmf_recommend_many(m, bad, 2, k, 1, lst, cl, &err), SIGNMF_ENOTFOUND);
+    cr_assert(strstr(err.message, "62") != NULL, "%s", err.message);
+    free(ref1), free(got), free(c1), free(cg);
+    signmf_model_free(m);
+}
+
+Test(score, foldin_matches_the_formula)
+{
+    for (int prec = 0; prec < 2; prec++) {
+        signmf_model *m =
+            model(3, 90, 37, prec ? SIGNMF_F64 : SIGNMF_F32, rate_none, true, 17 + prec);
+        int64_t items[6] = {40, 3, 77, 12, 90, 5};
+        double ratings[6] = {5, 1, 4, 3, 2, 3}; /* mean 3: 40, 77 liked; 3, 90 disliked */
+        double p[37], naive[37];
+        signmf_error err;
+        cr_assert_eq(signmf_foldin_embedding(m, items, ratings, 6, p, &err), SIGNMF_OK, "%s",
+                     err.message);
+        for (size_t t = 0; t < 37; t++) {
+            double s = 0;
+            for (int i = 0; i < 6; i++) {
+                double mean = 3.0;
+                int d = ratings[i] > mean ? -1 : ratings[i] < mean ? 1 : 0;
+                size_t j = (size_t)items[i] - 1;
+                double q =
+                    prec ? ((double *)m->Qt)[j * 37 + t] : (double)((float *)m->Qt)[j * 37 + t];
+                s -= d * q;
+            }
+            naive[t] = s;
+            cr_assert(fabs(p[t] - s) <= (prec ? 1e-12 : 1e-5), "p[%zu] %g vs %g", t, p[t], s);
+        }
+        /* ranking: the kernel's scores of p, given items excluded */
+        float pf[37];
+        for (size_t t = 0; t < 37; t++)
+            pf[t] = (float)p[t];
+        const void *pv = prec ? (const void *)p : (const void *)pf;
+        uint32_t ex[6] = {2, 4, 11, 39, 76, 89};
+        ref want[90];
+        signmf_rec got[90];
+        size_t n;
+        cr_assert_eq(signmf_recommend_foldin(m, items, ratings, 6, 90, got, &n, &err), SIGNMF_OK);
+        size_t wn = brute_rank(m, pv, ex, 6, canon, 90, want);
+        expect_exact(m, got, n, want, wn, "fold-in");
+        cr_assert_eq(n, 84);
+        (void)naive;
+        /* errors */
+        int64_t dup[2] = {4, 4}, unk[1] = {91};
+        double r2[2] = {1, 2}, zero[1] = {0};
+        cr_assert_eq(signmf_recommend_foldin(m, dup, r2, 2, 5, got, &n, &err), SIGNMF_EDUPLICATE);
+        cr_assert_eq(signmf_recommend_foldin(m, unk, r2, 1, 5, got, &n, &err), SIGNMF_ENOTFOUND);
+        cr_assert(strstr(err.message, "91") != NULL);
+        cr_assert_eq(signmf_recommend_foldin(m, items, zero, 1, 5, got, &n, &err), SIGNMF_ERANGE);
+        signmf_model_free(m);
+    }
+}
+
+static double cosine(const signmf_model *m, const void *p, size_t j)
+{
+    size_t i =
+        (size_t)((const char *)p - (const char *)m->Qt) / (m->dim * sm_elem_size(m->precision));
+    long double d = 0, a = 0, b = 0;
+    for (size_t t = 0; t < m->dim; t++) {
+        long double x, y;
+        if (m->precision == SIGNMF_F64)
+            x = ((double *)m->Qt)[i * m->dim + t], y = ((double *)m->Qt)[j * m->dim + t];
+        else
+            x = ((float *)m->Qt)[i * m->dim + t], y = ((float *)m->Qt)[j * m->dim + t];
+        d += x * y, a += x * x, b += y * y;
+    }
+    return a > 0 && b > 0 ? (double)(d / sqrtl(a * b)) : 0.0;
+}
+
+Test(score, similar_matches_brute_force_cosine)
+{
+    for (int prec = 0; prec < 2; prec++) {
+        signmf_model *m =
+            model(2, 120, 45, prec ? SIGNMF_F64 : SIGNMF_F32, rate_none, true, 23 + prec);
+        /* a zero item: cosine 0 with everything */
+        size_t es = sm_elem_size(m->precision);
+        memset((char *)m->Qt + 7 * 45 * es, 0, 45 * es);
+        for (size_t i = 0; i < 120; i += 13) {
+            signmf_rec got[120];
+            ref want[120];
+            size_t n;
+            signmf_error err;
+            cr_assert_eq(signmf_similar(m, (int64_t)i + 1, 119, got, &n, &err), SIGNMF_OK, "%s",
+                         err.message);
+            uint32_t self = (uint32_t)i;
+            const void *qi = (const char *)m->Qt + i * 45 * es;
+            size_t wn = brute_rank(m, qi, &self, 1, cosine, 119, want);
+            expect_near(m, got, n, want, wn, prec ? 1e-12 : 1e-5, "similar");
+            for (size_t r = 0; r < n; r++)
+                cr_assert(got[r].item != (int64_t)i + 1);
+        }
+        signmf_rec r1[3];
+        size_t n;
+        cr_assert_eq(signmf_similar(m, 121, 3, r1, &n, NULL), SIGNMF_ENOTFOUND);
+        signmf_model_free(m);
+    }
 }
