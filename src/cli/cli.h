@@ -133,6 +133,10 @@ void cli_titles_free(cli_titles *t);
 /* Scores with 17 significant digits, or 3 decimals when !exact. */
 void cli_print_recs_text(FILE *f, const signmf_rec *recs, size_t n, const cli_titles *titles,
                          bool exact);
+/* {"<key>": id or null, "items": [{"rank", "item", "score"[, "title"]}]},
+ * no newline. */
+void cli_print_recs_json(FILE *f, const char *key, const int64_t *id, const signmf_rec *recs,
+                         size_t n, const cli_titles *titles);
 
 /* ---- synthetic data (cmd_synth.c) ----------------------------------- */
 typedef struct cli_synth_params {
@@ -152,6 +156,7 @@ int cli_synth_ratings(const cli_synth_params *p, signmf_ratings **out);
 int cmd_train(int argc, char **argv);
 int cmd_loss(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
+int cmd_similar(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_demo(int argc, char **argv);

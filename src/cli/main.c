@@ -12,6 +12,7 @@ static const char usage[] =
     "  train RATINGS      learn embeddings and save a model\n"
     "  loss RATINGS       print the sign loss of the initialisation or a model\n"
     "  recommend MODEL    top-k unrated items for a user\n"
+    "  similar MODEL      items most like an item (cosine)\n"
     "  export MODEL DIR   write P.npy and Q.npy for numpy\n"
     "  synth              write a synthetic MovieLens-like ratings set\n"
     "  demo               train on MovieLens 100k or synthetic data and show\n"
@@ -31,6 +32,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"train", cmd_train},   {"loss", cmd_loss},   {"recommend", cmd_recommend},
         {"export", cmd_export}, {"synth", cmd_synth}, {"demo", cmd_demo},
+        {"similar", cmd_similar},
     };
     if (argc < 2) {
         fputs(usage, stderr);
