@@ -313,7 +313,7 @@ Test(train, rescale_is_exact_in_direction)
     signmf_ratings *r = make_ratings(40, 30, 12, 10);
     signmf_params p = signmf_params_default();
     p.dim = 24;
-    p.lr = 0.05;
+    p.lr = 0.2;
     p.precision = SIGNMF_F64;
     signmf_model *plain = train(r, p, 30);
     p.rescale = 1;
@@ -333,5 +333,31 @@ Test(train, rescale_is_exact_in_direction)
     cr_assert_lt(maxb, 1e6, "norms stay bounded");
     signmf_model_free(plain);
     signmf_model_free(scaled);
+    signmf_ratings_free(r);
+}
+
+/* The rescale decisions are part of the optimiser position: a run cut in
+ * two and resumed takes the same decisions as the uninterrupted run. */
+Test(train, resume_with_rescale_is_bit_identical)
+{
+    signmf_ratings *r = make_ratings(40, 30, 12, 11);
+    signmf_params p = signmf_params_default();
+    p.dim = 24;
+    p.lr = 0.2;
+    p.rescale = 1;
+    signmf_model *full = train(r, p, 25);
+    signmf_model *part = train(r, p, 11);
+    signmf_trainer *t;
+    cr_assert_eq(signmf_trainer_resume(r, part, 1, &t, NULL), SIGNMF_OK);
+    cr_assert_eq(signmf_trainer_run(t, 14, NULL, NULL, NULL), SIGNMF_OK);
+    signmf_model *m;
+    cr_assert_eq(signmf_trainer_model(t, &m), SIGNMF_OK);
+    cr_assert_gt(full->log_scale, 1.0);
+    cr_assert_eq(m->log_scale, full->log_scale);
+    assert_same_model(full, m);
+    signmf_model_free(m);
+    signmf_model_free(full);
+    signmf_model_free(part);
+    signmf_trainer_free(t);
     signmf_ratings_free(r);
 }

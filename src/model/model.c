@@ -16,7 +16,8 @@
  *   128 u64 rated count                 136 u64 file length
  *   144 section table: 6 x (u64 offset, u64 length): P, Qt, user ids,
  *       item ids, rated_ptr, rated_idx                   (144 .. 240)
- *   240 8 reserved zero bytes
+ *   240 f64 rescale reference: the loss estimate the next --rescale
+ *       decision is taken from (part of the optimiser position)
  *   248 u32 CRC-32 of bytes [0, 248): the header alone, so that a damaged
  *       size field reads as damage rather than as truncation
  *   252 u32 CRC-32 of the whole file except these 4 bytes
@@ -323,6 +324,7 @@ signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_
     put_u64(h, 48, m->epochs);
     put_f64(h, 56, m->log_scale);
     put_f64(h, 64, m->last_loss);
+    put_f64(h, 240, m->scale_ref);
     put_u64(h, 72, m->params.dim);
     put_f64(h, 80, m->params.lr);
     put_u32(h, 88, m->params.seed);
@@ -481,6 +483,7 @@ static void sm_fill_scalars(signmf_model *m, const unsigned char *h)
     m->epochs = get_u64(h, 48);
     m->log_scale = get_f64(h, 56);
     m->last_loss = get_f64(h, 64);
+    m->scale_ref = get_f64(h, 240);
     m->params.dim = (size_t)get_u64(h, 72);
     m->params.lr = get_f64(h, 80);
     m->params.seed = get_u32(h, 88);

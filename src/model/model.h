@@ -12,6 +12,7 @@ struct signmf_model {
     uint64_t epochs;      /* epochs done */
     double log_scale;     /* natural log of the accumulated --rescale factor */
     double last_loss;     /* loss of this P, Q (NaN if unknown) */
+    double scale_ref;     /* what the next --rescale decision reads */
     /* Row-major, SM_ALIGN-aligned, element type by precision:
      *   P:  users x dim (the notebook's Usr)
      *   Qt: items x dim (the notebook's Itm, transposed: one row per item) */

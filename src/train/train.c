@@ -315,8 +315,8 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
             } else {
                 const float *self = (const float *)selfb + so, *src = (const float *)srcb + oo;
                 float *out = a ? (float *)outb + so : NULL;
-                bad |=
-                    k->gather_f32(s, tk->r0, tk->r1, w, src, self, out, a ? (float)*a : 0.0f, (float)sc, dot);
+                bad |= k->gather_f32(s, tk->r0, tk->r1, w, src, self, out, a ? (float)*a : 0.0f,
+                                     (float)sc, dot);
             }
         }
     }
@@ -345,10 +345,10 @@ signmf_status signmf_trainer_loss(signmf_trainer *t, double *loss)
  * unscaled run's bit for bit. */
 static int rescale_shift(const signmf_trainer *t)
 {
-    if (!t->params.rescale || !isfinite(t->last_loss) || t->last_loss == 0.0)
+    if (!t->params.rescale || !isfinite(t->scale_ref) || t->scale_ref == 0.0)
         return 0;
     int e;
-    frexp(fabs(t->last_loss), &e); /* |L| in [2^(e-1), 2^e) */
+    frexp(fabs(t->scale_ref), &e); /* |L| in [2^(e-1), 2^e) */
     int s = (e - 1) / 2;
     return s > 0 ? s : 0;
 }
@@ -379,9 +379,10 @@ signmf_status signmf_trainer_run(signmf_trainer *t, uint64_t epochs, signmf_prog
         t->cur = 1 - t->cur;
         t->epochs++;
         t->log_scale += shift * M_LN2;
-        /* the stored state is the true one times 2^-log2 scale; its loss
-         * scales by the square */
-        t->last_loss = ldexp(loss, -2 * shift);
+        /* Only the epoch loop moves the reference, never a loss-only pass,
+         * so that a run cut into pieces (checkpoints, resume) takes the
+         * same decisions as one uninterrupted run. */
+        t->scale_ref = ldexp(loss, -2 * shift);
     }
     sm_train_pass(t, t->kern, NULL, 1.0, &loss);
     t->last_loss = loss;
@@ -414,6 +415,7 @@ signmf_status signmf_trainer_model(const signmf_trainer *t, signmf_model **out)
     m->epochs = t->epochs;
     m->log_scale = t->log_scale;
     m->last_loss = t->last_loss;
+    m->scale_ref = t->scale_ref;
     m->data_crc = t->data_crc;
     memcpy(m->rated_ptr, t->rated_ptr, (t->users + 1) * sizeof(size_t));
     if (rated)
@@ -451,6 +453,7 @@ signmf_status signmf_trainer_resume(const signmf_ratings *r, const signmf_model 
     t->epochs = m->epochs;
     t->log_scale = m->log_scale;
     t->last_loss = m->last_loss;
+    t->scale_ref = m->scale_ref;
     *out = t;
     return SIGNMF_OK;
 }

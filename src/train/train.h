@@ -32,6 +32,7 @@ struct signmf_trainer {
     uint64_t epochs;
     double log_scale;
     double last_loss;
+    double scale_ref; /* loss estimate the next rescale shift is taken from */
     /* Carried into models. */
     sm_idmap user_map, item_map;
     size_t *rated_ptr;
