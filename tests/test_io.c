@@ -846,3 +846,39 @@ Test(io, large_generated_file_loads_quickly, .timeout = 60)
     signmf_ratings_free(r);
     remove(p);
 }
+
+Test(io, dimension_limits)
+{
+    expect_bin_fail(
+        write_npy("wide.npy",
+                  "{'descr': '<f8', 'fortran_order': False, 'shape': (1, 5000000000), }", "", 0),
+        NULL, SIGNMF_ERANGE, "at most 4294967295 columns");
+    expect_fail("rows.mtx",
+                "%%MatrixMarket matrix coordinate real general\n5000000000 2 1\n1 1 1\n",
+                SIGNMF_ERANGE, "rows.mtx:2:1:", "row count at most 4294967295");
+}
+
+Test(io, explicit_format_overrides_extension)
+{
+    signmf_load_options o = signmf_load_options_default();
+    o.format = SIGNMF_FORMAT_TSV;
+    signmf_ratings *r = load_ok(write_text("tabs.csv", "1\t2\t3\n"), &o);
+    cr_assert_eq(r->count, 1);
+    signmf_ratings_free(r);
+    o.format = SIGNMF_FORMAT_CSV;
+    r = load_ok(write_text("commas.dat", "userId,movieId,rating\n1,2,3\n"), &o);
+    cr_assert_eq(r->count, 1);
+    signmf_ratings_free(r);
+    /* Content sniffing under an unknown extension: Matrix Market and npy. */
+    r = load_ok(
+        write_text("matrix.txt", "%%MatrixMarket matrix coordinate real general\n2 2 1\n2 2 4\n"),
+        NULL);
+    cr_assert_eq(r->users, 2);
+    signmf_ratings_free(r);
+    o = signmf_load_options_default();
+    o.format = SIGNMF_FORMAT_NPY;
+    expect_dense_fixture(load_ok(fixture("dense_f8.npy"), &o));
+    o.format = (signmf_format)42;
+    signmf_error err;
+    cr_assert_eq(signmf_ratings_load(fixture("dense_f8.npy"), &o, &r, &err), SIGNMF_EINVAL);
+}
