@@ -58,6 +58,10 @@ if [ -z "$DATA" ]; then
   echo "compare.sh: no ml-100k found; using a synthetic set of the same shape"
 fi
 echo "compare.sh: data $DATA, k=$DIM, $EPOCHS epochs, $RUNS runs each"
+load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+if awk -v l="$load" -v n="$(nproc)" 'BEGIN { exit !(l > n / 2) }'; then
+  echo "compare.sh: warning: load average $load on $(nproc) cores; wall times will be noisy"
+fi
 
 model=$tmp/m.smf
 # OPENBLAS_CORETYPE / OPENBLAS_L2_SIZE may be pinned on this machine for the
@@ -85,11 +89,13 @@ f32 = cmp["signmf f32"]["median"]
 f64 = cmp["signmf f64"]["median"]
 print()
 print("%d epochs, end to end (load + init + train + save), medians:" % epochs)
-print("| %-22s | %10s | %13s | %13s |" % ("command", "median s", "x signmf f32", "x signmf f64"))
-print("|%s|%s|%s|%s|" % ("-" * 24, "-" * 12, "-" * 15, "-" * 15))
+print("| %-22s | %10s | %13s | %13s | %10s |" % ("command", "median s", "x signmf f32", "x signmf f64", "cpu s"))
+print("|%s|%s|%s|%s|%s|" % ("-" * 24, "-" * 12, "-" * 15, "-" * 15, "-" * 12))
 for name, r in cmp.items():
     m = r["median"]
-    print("| %-22s | %10.4f | %13.2f | %13.2f |" % (name, m, m / f32, m / f64))
+    print("| %-22s | %10.4f | %13.2f | %13.2f | %10.3f |"
+          % (name, m, m / f32, m / f64, r["user"] + r["system"]))
+print("(cpu s: mean user + system time, less sensitive to other load than wall time)")
 print()
 print("signmf time per epoch, (median(201 epochs) - median(1 epoch)) / 200:")
 for p in ("f32", "f64"):
