@@ -215,6 +215,8 @@ signmf_status sm_signs_build(const signmf_ratings *r, const sm_sign_options *opt
 
     const size_t items = r->items, users = r->users, count = r->count;
     const int nt = sm_sort_threads(count, items);
+    /* Below this a parallel region costs more than it saves. */
+    const bool par = nt > 1;
     size_t hist_len;
     if (sm_mul_overflows((size_t)nt, 2 * items + 1, &hist_len))
         return sm_fail(err, SIGNMF_EOVERFLOW, "sign construction: %zu items", items);
@@ -249,7 +251,7 @@ signmf_status sm_signs_build(const signmf_ratings *r, const sm_sign_options *opt
 
     /* Signs and per-user segment sizes (stashed in mid and ptr + 1). */
     const signmf_sign_rule rule = opt->rule;
-#pragma omp parallel for schedule(dynamic, 256)
+#pragma omp parallel for schedule(dynamic, 256) if (par)
     for (size_t u = 0; u < users; u++) {
         size_t k0 = ustart[u], k1 = ustart[u + 1];
         double ref = rule == SIGNMF_SIGN_THRESHOLD ? opt->threshold : 0.0;
@@ -277,7 +279,7 @@ signmf_status sm_signs_build(const signmf_ratings *r, const sm_sign_options *opt
 
     /* By user: the input is in (user, item) order, so each row is its +1
      * entries then its -1 entries, both already ascending. */
-#pragma omp parallel for schedule(dynamic, 256)
+#pragma omp parallel for schedule(dynamic, 256) if (par)
     for (size_t u = 0; u < users; u++) {
         size_t p = by_user->ptr[u], m = by_user->mid[u];
         for (size_t k = ustart[u]; k < ustart[u + 1]; k++) {
@@ -292,7 +294,7 @@ signmf_status sm_signs_build(const signmf_ratings *r, const sm_sign_options *opt
      * [count*t/nt, count*(t+1)/nt); chunks are in user order, so giving each
      * thread offsets after those of earlier threads keeps every segment
      * ascending by user. */
-#pragma omp parallel num_threads(nt)
+#pragma omp parallel num_threads(nt) if (par)
     {
         const int t = omp_get_thread_num();
         const int tn = omp_get_num_threads();
