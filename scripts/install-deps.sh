@@ -57,5 +57,14 @@ else
 fi
 echo "install-deps: installing ${to_install[*]}"
 export DEBIAN_FRONTEND=noninteractive
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${to_install[@]}"
+if "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update &&
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${to_install[@]}"; then
+  exit 0
+fi
+# A refresh that fails (mirror hiccup) is harmless when nothing is missing.
+if [ "${#missing[@]}" -eq 0 ]; then
+  echo "install-deps: apt-get failed, but every package is already installed; going on" >&2
+  exit 0
+fi
+echo "install-deps: could not install: ${missing[*]}" >&2
+exit 1
