@@ -17,7 +17,7 @@ BUILD=${SIGNMF_BUILD_DIR:-build-ci}
 PY=/usr/bin/python3
 
 if [ "${SIGNMF_SKIP_DEPS:-0}" != 1 ]; then
-  bash scripts/install-deps.sh
+  bash scripts/install-deps.sh || echo "test.sh: could not install every package; trying the build anyway" >&2
 fi
 
 if [ -z "${SIGNMF_DATA_DIR:-}" ]; then
