@@ -264,6 +264,25 @@ int cli_load_options(const cli_command *cmd, const cli_load_args *a, signmf_load
                                    a->ids);
     }
     out->npz_key = a->npz_key;
+    if (a->rating_range != NULL) {
+        /* MIN:MAX, both finite; a guard against absurd values in a file
+         * (a timestamp in the rating column, a sentinel like -999). */
+        const char *colon = strchr(a->rating_range, ':');
+        char lo[64];
+        double mn, mx;
+        size_t n = colon ? (size_t)(colon - a->rating_range) : 0;
+        if (colon == NULL || n == 0 || n >= sizeof lo)
+            return cli_usage_error(cmd, "--rating-range expects MIN:MAX, found '%s'",
+                                   a->rating_range);
+        memcpy(lo, a->rating_range, n);
+        lo[n] = '\0';
+        if (!cli_parse_double(lo, &mn) || !cli_parse_double(colon + 1, &mx) || mn > mx)
+            return cli_usage_error(
+                cmd, "--rating-range expects MIN:MAX with finite MIN <= MAX, found '%s'",
+                a->rating_range);
+        out->rating_min = mn;
+        out->rating_max = mx;
+    }
     return -1;
 }
 

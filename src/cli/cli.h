@@ -72,6 +72,7 @@ typedef struct cli_load_args {
     const char *format;
     const char *ids;
     const char *npz_key;
+    const char *rating_range; /* "MIN:MAX" or NULL for the library default */
 } cli_load_args;
 int cli_load_options(const cli_command *cmd, const cli_load_args *a, signmf_load_options *out);
 int cli_parse_precision(const cli_command *cmd, const char *s, signmf_precision *out);
@@ -96,6 +97,7 @@ typedef struct cli_progress {
     char *log;
     size_t log_len, log_cap;
     bool log_failed;
+    bool with_scale; /* --rescale: the log gets a log_scale column */
 } cli_progress;
 
 void cli_progress_init(cli_progress *p, uint64_t total, bool quiet, bool want_log);
@@ -116,6 +118,11 @@ typedef struct cli_train_job {
     bool quiet;
     const char *out;      /* model path or NULL */
     const char *log_path; /* CSV path or NULL */
+    /* Checkpoints and resume (zero / NULL: off). `epochs` above is then the
+     * number still to run. */
+    const char *checkpoint;     /* periodic saves go here (NULL: out) */
+    uint64_t checkpoint_every;  /* save every N epochs done, 0: never */
+    const signmf_model *resume; /* continue this model instead of starting afresh */
 } cli_train_job;
 /* Train, save, log, summarise. On success *model_out (if non-NULL)
  * receives the trained model. Returns an exit code. */

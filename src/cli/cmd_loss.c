@@ -22,6 +22,7 @@ static const cli_command loss_cmd = {
     "  --format F         auto, tsv, csv, mm, npy or npz (default auto)\n"
     "  --ids M            auto, direct or compact (default auto)\n"
     "  --npz-key NAME     array to read from an .npz file\n"
+    "  --rating-range MIN:MAX  reject ratings outside [MIN, MAX]\n"
     "  -h, --help         show this help\n",
 };
 
@@ -40,6 +41,7 @@ int cmd_loss(int argc, char **argv)
         {"format", 0, CLI_STR, &la.format, 0, 0, 0, 0, NULL},
         {"ids", 0, CLI_STR, &la.ids, 0, 0, 0, 0, NULL},
         {"npz-key", 0, CLI_STR, &la.npz_key, 0, 0, 0, 0, NULL},
+        {"rating-range", 0, CLI_STR, &la.rating_range, 0, 0, 0, 0, NULL},
         CLI_OPT_END,
     };
     const char *pos[1];

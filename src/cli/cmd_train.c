@@ -29,7 +29,20 @@ static const cli_command train_cmd = {
     "  --ids M            auto, direct or compact (default auto)\n"
     "  --npz-key NAME     array to read from an .npz file\n"
     "  --out MODEL        write the trained model here (atomically)\n"
-    "  --log CSV          write epoch,loss,seconds for every report\n"
+    "  --log CSV          write epoch,loss,seconds for every report (and\n"
+    "                     log_scale with --rescale)\n"
+    "  --rating-range MIN:MAX  reject ratings outside [MIN, MAX]\n"
+    "  --checkpoint-every N  save the model every N epochs (to --checkpoint,\n"
+    "                     else --out), atomically\n"
+    "  --checkpoint PATH  where checkpoints go\n"
+    "  --resume MODEL     continue training MODEL (saved by --out or a\n"
+    "                     checkpoint) on the same RATINGS up to --epochs in\n"
+    "                     total; the result is bit-identical to an\n"
+    "                     uninterrupted run. The model fixes --dim, --lr,\n"
+    "                     --seed, --precision, --sign-rule and --rescale.\n"
+    "\n"
+    "On SIGINT or SIGTERM the current epoch is finished, the model is saved\n"
+    "(to --out and --checkpoint) and signmf exits with status 1.\n"
     "  --quiet            no progress and no summary\n"
     "  -h, --help         show this help\n"
     "\n"
@@ -74,31 +87,105 @@ static const char *precision_name(signmf_precision p)
     return p == SIGNMF_F64 ? "f64" : "f32";
 }
 
+/* Chunked runs report the boundary epoch twice (after the last epoch of one
+ * chunk, before the first of the next); the log and the bar should see it
+ * once, with seconds counted from the start of the whole run. */
+typedef struct chunk_ctx {
+    cli_progress *prog;
+    double t0;
+    bool any;
+    uint64_t last_epoch;
+} chunk_ctx;
+
+static int chunk_cb(void *user, uint64_t epoch, double loss, double log_scale, double seconds)
+{
+    chunk_ctx *c = user;
+    (void)seconds;
+    if (c->any && epoch == c->last_epoch)
+        return cli_interrupted() ? 1 : 0;
+    c->any = true;
+    c->last_epoch = epoch;
+    return cli_progress_cb(c->prog, epoch, loss, log_scale, now_seconds() - c->t0);
+}
+
+static signmf_status save_model(signmf_trainer *t, const char *path, signmf_error *err)
+{
+    signmf_model *m = NULL;
+    signmf_status st = signmf_trainer_model(t, &m);
+    if (st == SIGNMF_OK)
+        st = signmf_model_save(m, path, err);
+    signmf_model_free(m);
+    return st;
+}
+
 int cli_train(const cli_train_job *job, signmf_model **model_out)
 {
     signmf_error err;
     memset(&err, 0, sizeof err);
     signmf_trainer *t = NULL;
-    signmf_status st = signmf_trainer_create(job->ratings, &job->params, &t, &err);
+    signmf_status st =
+        job->resume != NULL
+            ? signmf_trainer_resume(job->ratings, job->resume, job->params.threads, &t, &err)
+            : signmf_trainer_create(job->ratings, &job->params, &t, &err);
     if (st != SIGNMF_OK)
         return cli_lib_error(st, &err);
 
     cli_progress prog;
     cli_progress_init(&prog, job->epochs, job->quiet, job->log_path != NULL);
     prog.base = signmf_trainer_epochs_done(t);
+    prog.with_scale = job->resume != NULL ? signmf_model_params(job->resume).rescale != 0
+                                          : job->params.rescale != 0;
+    if (prog.with_scale && prog.log != NULL)
+        prog.log_len = (size_t)snprintf(prog.log, prog.log_cap, "epoch,loss,seconds,log_scale\n");
+    /* SIGTERM (a scheduler, a shutdown) gets the same treatment as Ctrl-C:
+     * finish the epoch, save, say where. */
     cli_install_sigint();
+    struct sigaction sa;
+    if (sigaction(SIGINT, NULL, &sa) == 0)
+        sigaction(SIGTERM, &sa, NULL);
+    const char *ckpt = job->checkpoint != NULL ? job->checkpoint : job->out;
     double t0 = now_seconds();
+    chunk_ctx cc = {&prog, t0, false, 0};
     signmf_error run_err;
     memset(&run_err, 0, sizeof run_err);
-    signmf_status run = signmf_trainer_run(t, job->epochs, cli_progress_cb, &prog, &run_err);
+    signmf_status run = SIGNMF_OK;
+    int rc = CLI_OK;
+    uint64_t left = job->epochs;
+    for (;;) {
+        /* Chunks end on multiples of N epochs done, counted from the very
+         * first epoch, so a resumed run checkpoints where the original
+         * would have. */
+        uint64_t before = signmf_trainer_epochs_done(t), n = left;
+        if (job->checkpoint_every > 0 && ckpt != NULL) {
+            uint64_t to_next = job->checkpoint_every - before % job->checkpoint_every;
+            if (to_next < n)
+                n = to_next;
+        }
+        run = signmf_trainer_run(t, n, chunk_cb, &cc, &run_err);
+        uint64_t ran = signmf_trainer_epochs_done(t) - before;
+        left -= ran < left ? ran : left;
+        if (run == SIGNMF_OK && cli_interrupted())
+            run = SIGNMF_EINTERRUPTED;
+        if (run != SIGNMF_OK || left == 0)
+            break;
+        memset(&err, 0, sizeof err);
+        st = save_model(t, ckpt, &err);
+        if (st != SIGNMF_OK) {
+            rc = cli_lib_error(st, &err);
+            break;
+        }
+    }
     double elapsed = now_seconds() - t0;
-    /* Saving is quick: a Ctrl-C from now on should just stop the program. */
+    /* Saving is quick and atomic: a signal from now on should just stop the
+     * program, leaving the previous file in place. */
     signal(SIGINT, SIG_DFL);
+    signal(SIGTERM, SIG_DFL);
     cli_progress_finish(&prog);
 
-    int rc = CLI_OK;
     signmf_model *model = NULL;
-    if (run == SIGNMF_OK || run == SIGNMF_ENONFINITE || run == SIGNMF_EINTERRUPTED) {
+    bool saved_ckpt = false;
+    if (rc == CLI_OK &&
+        (run == SIGNMF_OK || run == SIGNMF_ENONFINITE || run == SIGNMF_EINTERRUPTED)) {
         /* Even a failed run keeps its last finite model: worth saving. */
         st = signmf_trainer_model(t, &model);
         if (st != SIGNMF_OK) {
@@ -109,6 +196,17 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
             if (st != SIGNMF_OK)
                 rc = cli_lib_error(st, &err);
         }
+        /* An interrupted run also refreshes a separate checkpoint file, the
+         * one a later --resume is most likely to be pointed at. */
+        if (rc == CLI_OK && run == SIGNMF_EINTERRUPTED && job->checkpoint != NULL &&
+            (job->out == NULL || strcmp(job->checkpoint, job->out) != 0)) {
+            memset(&err, 0, sizeof err);
+            st = signmf_model_save(model, job->checkpoint, &err);
+            if (st != SIGNMF_OK)
+                rc = cli_lib_error(st, &err);
+            else
+                saved_ckpt = true;
+        }
     }
     if (job->log_path != NULL) {
         char msg[512];
@@ -118,24 +216,33 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
             rc = cli_error("%s", msg);
     }
     uint64_t done = signmf_trainer_epochs_done(t);
-    if (run == SIGNMF_OK) {
-        if (!job->quiet && rc == CLI_OK) {
+    if (rc != CLI_OK) {
+        /* the failure has been reported */
+    } else if (run == SIGNMF_OK) {
+        if (!job->quiet) {
             double loss = prog.last_loss;
             if (prog.reports == 0)
                 (void)signmf_trainer_loss(t, &loss);
             fprintf(stderr,
                     "trained %llu epochs in %.3fs: final loss %.4f (kernel %s, %s, dim %zu)%s%s\n",
                     (unsigned long long)done, elapsed, loss, signmf_kernel_name(),
-                    precision_name(job->params.precision), job->params.dim,
+                    precision_name(signmf_model_precision(model)), signmf_model_dim(model),
                     job->out ? ", saved to " : "", job->out ? job->out : "");
         }
     } else if (run == SIGNMF_EINTERRUPTED) {
-        cli_error("interrupted after %llu epochs%s%s", (unsigned long long)done,
-                  job->out && model ? "; model saved to " : "", job->out && model ? job->out : "");
+        if (job->out != NULL || saved_ckpt)
+            cli_error("interrupted after %llu epochs; model saved to %s%s%s (continue with "
+                      "--resume)",
+                      (unsigned long long)done, job->out ? job->out : job->checkpoint,
+                      job->out && saved_ckpt ? " and " : "",
+                      job->out && saved_ckpt ? job->checkpoint : "");
+        else
+            cli_error("interrupted after %llu epochs; nothing saved (no --out or --checkpoint)",
+                      (unsigned long long)done);
         rc = CLI_ERROR;
     } else {
         cli_lib_error(run, &run_err);
-        if (run == SIGNMF_ENONFINITE && job->out != NULL && model != NULL && rc == CLI_OK)
+        if (run == SIGNMF_ENONFINITE && job->out != NULL && model != NULL)
             cli_error("saved the last finite model (%llu epochs) to %s", (unsigned long long)done,
                       job->out);
         rc = CLI_ERROR;
@@ -151,25 +258,32 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
 
 int cmd_train(int argc, char **argv)
 {
-    uint64_t dim = 512, epochs = 20, seed = 1, threads = 0;
+    uint64_t dim = 512, epochs = 20, seed = 1, threads = 0, ckpt_every = 0;
     double lr = 1e-3;
     bool quiet = false, rescale = false;
     const char *precision = NULL, *rule = NULL, *out = NULL, *log_path = NULL;
+    const char *ckpt = NULL, *resume_path = NULL;
+    /* with --resume the model's own settings apply; saying otherwise is an error */
+    bool fixed_seen[6] = {false}, threads_seen = false;
     cli_load_args la = {0};
     const cli_opt opts[] = {
-        {"dim", 0, CLI_UINT, &dim, 1, UINT32_MAX, 0, 0, NULL},
+        {"dim", 0, CLI_UINT, &dim, 1, UINT32_MAX, 0, 0, &fixed_seen[0]},
         {"epochs", 0, CLI_UINT, &epochs, 0, UINT64_MAX, 0, 0, NULL},
-        {"lr", 0, CLI_DOUBLE, &lr, 0, 0, 0, 1e300, NULL},
-        {"seed", 0, CLI_UINT, &seed, 0, UINT32_MAX, 0, 0, NULL},
-        {"threads", 0, CLI_UINT, &threads, 1, INT_MAX, 0, 0, NULL},
-        {"precision", 0, CLI_STR, &precision, 0, 0, 0, 0, NULL},
-        {"sign-rule", 0, CLI_STR, &rule, 0, 0, 0, 0, NULL},
-        {"rescale", 0, CLI_FLAG, &rescale, 0, 0, 0, 0, NULL},
+        {"lr", 0, CLI_DOUBLE, &lr, 0, 0, 0, 1e300, &fixed_seen[1]},
+        {"seed", 0, CLI_UINT, &seed, 0, UINT32_MAX, 0, 0, &fixed_seen[2]},
+        {"threads", 0, CLI_UINT, &threads, 1, INT_MAX, 0, 0, &threads_seen},
+        {"precision", 0, CLI_STR, &precision, 0, 0, 0, 0, &fixed_seen[3]},
+        {"sign-rule", 0, CLI_STR, &rule, 0, 0, 0, 0, &fixed_seen[4]},
+        {"rescale", 0, CLI_FLAG, &rescale, 0, 0, 0, 0, &fixed_seen[5]},
         {"format", 0, CLI_STR, &la.format, 0, 0, 0, 0, NULL},
         {"ids", 0, CLI_STR, &la.ids, 0, 0, 0, 0, NULL},
         {"npz-key", 0, CLI_STR, &la.npz_key, 0, 0, 0, 0, NULL},
         {"out", 'o', CLI_STR, &out, 0, 0, 0, 0, NULL},
         {"log", 0, CLI_STR, &log_path, 0, 0, 0, 0, NULL},
+        {"rating-range", 0, CLI_STR, &la.rating_range, 0, 0, 0, 0, NULL},
+        {"checkpoint-every", 0, CLI_UINT, &ckpt_every, 1, UINT64_MAX, 0, 0, NULL},
+        {"checkpoint", 0, CLI_STR, &ckpt, 0, 0, 0, 0, NULL},
+        {"resume", 0, CLI_STR, &resume_path, 0, 0, 0, 0, NULL},
         {"quiet", 'q', CLI_FLAG, &quiet, 0, 0, 0, 0, NULL},
         CLI_OPT_END,
     };
@@ -192,7 +306,19 @@ int cmd_train(int argc, char **argv)
         (rc = cli_load_options(&train_cmd, &la, &lo)) >= 0)
         return rc;
 
-    if ((rc = cli_check_output(out)) >= 0 || (rc = cli_check_output(log_path)) >= 0)
+    if (ckpt_every > 0 && ckpt == NULL && out == NULL)
+        return cli_usage_error(&train_cmd, "--checkpoint-every needs --checkpoint or --out");
+    if (resume_path != NULL) {
+        static const char *const names[] = {"--dim",       "--lr",        "--seed",
+                                            "--precision", "--sign-rule", "--rescale"};
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (fixed_seen[i])
+                return cli_usage_error(&train_cmd,
+                                       "%s cannot be combined with --resume (the model fixes it)",
+                                       names[i]);
+    }
+    if ((rc = cli_check_output(out)) >= 0 || (rc = cli_check_output(log_path)) >= 0 ||
+        (rc = cli_check_output(ckpt)) >= 0)
         return rc;
 
     signmf_error err;
@@ -201,8 +327,27 @@ int cmd_train(int argc, char **argv)
     signmf_status st = signmf_ratings_load(pos[0], &lo, &r, &err);
     if (st != SIGNMF_OK)
         return cli_lib_error(st, &err);
-    cli_train_job job = {r, params, epochs, quiet, out, log_path};
+    cli_train_job job = {r, params, epochs, quiet, out, log_path, ckpt, ckpt_every, NULL};
+    signmf_model *resume = NULL;
+    if (resume_path != NULL) {
+        memset(&err, 0, sizeof err);
+        st = signmf_model_open(resume_path, 0, &resume, &err);
+        if (st != SIGNMF_OK) {
+            signmf_ratings_free(r);
+            return cli_lib_error(st, &err);
+        }
+        /* --epochs is the total, as in the run being continued */
+        uint64_t done = signmf_model_epochs(resume);
+        job.epochs = epochs > done ? epochs - done : 0;
+        job.params = signmf_model_params(resume);
+        /* the thread count is recorded in the model file: keep it unless
+         * told otherwise, so the resumed file matches the uninterrupted one */
+        if (threads_seen)
+            job.params.threads = (int)threads;
+        job.resume = resume;
+    }
     rc = cli_train(&job, NULL);
+    signmf_model_free(resume);
     signmf_ratings_free(r);
     return rc;
 }

@@ -105,13 +105,15 @@ void cli_progress_init(cli_progress *p, uint64_t total, bool quiet, bool want_lo
     }
 }
 
-static void log_row(cli_progress *p, uint64_t epoch, double loss, double seconds)
+static void log_row(cli_progress *p, uint64_t epoch, double loss, double seconds, double log_scale)
 {
     if (p->log == NULL)
         return;
-    char row[96];
-    int n =
-        snprintf(row, sizeof row, "%llu,%.17g,%.6f\n", (unsigned long long)epoch, loss, seconds);
+    char row[128];
+    int n = p->with_scale ? snprintf(row, sizeof row, "%llu,%.17g,%.6f,%.17g\n",
+                                     (unsigned long long)epoch, loss, seconds, log_scale)
+                          : snprintf(row, sizeof row, "%llu,%.17g,%.6f\n",
+                                     (unsigned long long)epoch, loss, seconds);
     if (n < 0 || (size_t)n >= sizeof row)
         return;
     if (p->log_len + (size_t)n + 1 > p->log_cap) {
@@ -130,13 +132,12 @@ static void log_row(cli_progress *p, uint64_t epoch, double loss, double seconds
 
 int cli_progress_cb(void *user, uint64_t epoch, double loss, double log_scale, double seconds)
 {
-    (void)log_scale;
     cli_progress *p = user;
     p->last_loss = loss;
     p->last_epoch = epoch;
     p->last_seconds = seconds;
     p->reports++;
-    log_row(p, epoch, loss, seconds);
+    log_row(p, epoch, loss, seconds, log_scale);
     if (!p->quiet) {
         uint64_t total = p->base + p->total;
         if (p->tty) {
