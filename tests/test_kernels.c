@@ -98,6 +98,16 @@ static void check_isa_f32(sm_isa isa)
         double *d1 = calloc(sh.rows + 1, sizeof(double)), *d2 = calloc(sh.rows + 1, sizeof(double));
         int b1 = ref->gather_f32(&s, 0, sh.rows, sh.w, src, self, o1, 0.125f, 0.5f, d1);
         int b2 = k->gather_f32(&s, 0, sh.rows, sh.w, src, self, o2, 0.125f, 0.5f, d2);
+        {
+            /* the prefetching variant computes exactly the same */
+            float *o3 = randf(sh.rows * sh.w + 1, 6);
+            double *d3 = calloc(sh.rows + 1, sizeof(double));
+            cr_assert_eq(k->gather_pf_f32(&s, 0, sh.rows, sh.w, src, self, o3, 0.125f, 0.5f, d3),
+                         b1);
+            cr_assert_eq(memcmp(o1, o3, sh.rows * sh.w * sizeof(float)), 0);
+            cr_assert_eq(memcmp(d1, d3, sh.rows * sizeof(double)), 0);
+            free(o3), free(d3);
+        }
         cr_assert_eq(b1, b2);
         cr_assert_eq(memcmp(o1, o2, sh.rows * sh.w * sizeof(float)), 0,
                      "%s f32 out differs on shape %zu", k->name, si);
@@ -127,6 +137,15 @@ static void check_isa_f64(sm_isa isa)
         double *d1 = calloc(sh.rows + 1, sizeof(double)), *d2 = calloc(sh.rows + 1, sizeof(double));
         int b1 = ref->gather_f64(&s, 0, sh.rows, sh.w, src, self, o1, 0.125, 0.25, d1);
         int b2 = k->gather_f64(&s, 0, sh.rows, sh.w, src, self, o2, 0.125, 0.25, d2);
+        {
+            double *o3 = randd(sh.rows * sh.w + 1, 6);
+            double *d3 = calloc(sh.rows + 1, sizeof(double));
+            cr_assert_eq(k->gather_pf_f64(&s, 0, sh.rows, sh.w, src, self, o3, 0.125, 0.25, d3),
+                         b1);
+            cr_assert_eq(memcmp(o1, o3, sh.rows * sh.w * sizeof(double)), 0);
+            cr_assert_eq(memcmp(d1, d3, sh.rows * sizeof(double)), 0);
+            free(o3), free(d3);
+        }
         cr_assert_eq(b1, b2);
         cr_assert_eq(memcmp(o1, o2, sh.rows * sh.w * sizeof(double)), 0,
                      "%s f64 out differs on shape %zu", k->name, si);
@@ -247,7 +266,8 @@ Test(kernels, nonfinite_output_is_flagged)
         float *src = randf(cols * w, 1), *self = randf(rows * w, 2), *out = randf(rows * w, 3);
         cr_assert_eq(k->gather_f32(&s, 0, rows, w, src, self, out, 1.0f, 1.0f, NULL), 0);
         src[w + 17] = INFINITY;
-        cr_assert_eq(k->gather_f32(&s, 0, rows, w, src, self, out, 1.0f, 1.0f, NULL), 1, "%s", k->name);
+        cr_assert_eq(k->gather_f32(&s, 0, rows, w, src, self, out, 1.0f, 1.0f, NULL), 1, "%s",
+                     k->name);
         free_signs(&s);
         free(src), free(self), free(out);
     }

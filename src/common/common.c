@@ -6,6 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 
 static const char *const sm_status_names[SIGNMF_STATUS_COUNT_] = {
     [SIGNMF_OK] = "success",
@@ -111,4 +114,25 @@ double sm_now(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
+}
+
+void *sm_calloc_huge(size_t count, size_t size)
+{
+    const size_t huge = (size_t)2 << 20;
+    size_t bytes;
+    if (sm_mul_overflows(count, size, &bytes))
+        return NULL;
+    if (bytes < 2 * huge)
+        return sm_calloc(count, size);
+    if (bytes > SIZE_MAX - huge)
+        return NULL;
+    bytes = (bytes + huge - 1) / huge * huge;
+    void *p = aligned_alloc(huge, bytes);
+    if (!p)
+        return NULL;
+#if defined(MADV_HUGEPAGE)
+    madvise(p, bytes, MADV_HUGEPAGE); /* advice only: failure is harmless */
+#endif
+    memset(p, 0, bytes);
+    return p;
 }

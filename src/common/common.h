@@ -47,6 +47,11 @@ void *sm_alloc(size_t count, size_t size);
 /* Same, zero-filled. */
 void *sm_calloc(size_t count, size_t size);
 void sm_free(void *p);
+/* Zero-filled allocation for large, randomly gathered arrays: aligned to
+ * 2 MiB and advised as transparent huge pages where the OS has them, since
+ * random row gathers over tens of MB otherwise miss the TLB on nearly every
+ * row. Release with sm_free. */
+void *sm_calloc_huge(size_t count, size_t size);
 
 /* Monotonic wall clock in seconds. */
 double sm_now(void);

@@ -171,5 +171,7 @@ void sm_kernels_init_avx2(sm_kernels *k)
     k->isa = SM_ISA_AVX2;
     k->gather_f32 = sm_gather_avx2_f32;
     k->gather_f64 = sm_gather_avx2_f64;
+    k->gather_pf_f32 = sm_gather_avx2_f32;
+    k->gather_pf_f64 = sm_gather_avx2_f64;
     sm_score_init_avx2(k);
 }

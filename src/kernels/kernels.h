@@ -61,6 +61,9 @@ typedef struct sm_kernels {
     sm_isa isa;
     sm_gather_f32_fn gather_f32;
     sm_gather_f64_fn gather_f64;
+    /* Same results; also prefetch rows ahead, for src panels beyond L2. */
+    sm_gather_f32_fn gather_pf_f32;
+    sm_gather_f64_fn gather_pf_f64;
     sm_score_f32_fn score_f32;
     sm_score_f64_fn score_f64;
 } sm_kernels;

@@ -66,5 +66,7 @@ void sm_kernels_init_portable(sm_kernels *k)
     k->isa = SM_ISA_PORTABLE;
     k->gather_f32 = sm_gather_portable_f32;
     k->gather_f64 = sm_gather_portable_f64;
+    k->gather_pf_f32 = sm_gather_portable_f32;
+    k->gather_pf_f64 = sm_gather_portable_f64;
     sm_score_init_portable(k);
 }

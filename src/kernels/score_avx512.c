@@ -33,72 +33,97 @@ SM_INLINE __m512 reduce16_f32(const __m512 *a)
     return _mm512_add_ps(_mm512_shuffle_ps(g[0], g[1], 0x88), _mm512_shuffle_ps(g[0], g[1], 0xDD));
 }
 
-/* Scores of MR users (rows P, P + ldp, ...) against the NR item rows q[].
- * One function per shape, so that each gets its own fully unrolled,
- * register-resident loop (a shared body with runtime MR spills). */
-#define SM_TILE_F32(NAME, MR, NR)                                                                  \
-    static __attribute__((noinline)) __m512 NAME(const float *P, size_t ldp,                       \
-                                                 const float *const *q, size_t dim)                \
-    {                                                                                              \
-        __m512 acc[16];                                                                            \
-        _Pragma("GCC unroll 16") for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();        \
-        size_t t = 0;                                                                              \
-        for (; t + 16 <= dim; t += 16) {                                                           \
-            __m512 p[MR];                                                                          \
-            _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) p[u] =                            \
-                _mm512_loadu_ps(P + u * ldp + t);                                                  \
-            _Pragma("GCC unroll 16") for (int j = 0; j < NR; ++j)                                  \
-            {                                                                                      \
-                __m512 qv = _mm512_loadu_ps(q[j] + t);                                             \
-                _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) acc[u * NR + j] =             \
-                    _mm512_fmadd_ps(p[u], qv, acc[u * NR + j]);                                    \
-            }                                                                                      \
-        }                                                                                          \
-        if (t < dim) {                                                                             \
-            /* masked lanes keep their accumulator untouched (even a -0) */                        \
-            __mmask16 m = (__mmask16)((1u << (dim - t)) - 1);                                      \
-            __m512 p[MR];                                                                          \
-            _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) p[u] =                            \
-                _mm512_maskz_loadu_ps(m, P + u * ldp + t);                                         \
-            _Pragma("GCC unroll 16") for (int j = 0; j < NR; ++j)                                  \
-            {                                                                                      \
-                __m512 qv = _mm512_maskz_loadu_ps(m, q[j] + t);                                    \
-                _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) acc[u * NR + j] =             \
-                    _mm512_mask3_fmadd_ps(p[u], qv, acc[u * NR + j], m);                           \
-            }                                                                                      \
-        }                                                                                          \
-        return reduce16_f32(acc);                                                                  \
+/* One tile: MR users (rows P, P + ldp, ...) against NR item rows q[].
+ * The main loop uses plain loads (masked loads run at half the rate); the
+ * last partial chunk is masked, so lanes past dim are never touched (a -0
+ * there stays -0, as in the portable kernel). */
+SM_INLINE __m512 tile_f32(const float *P, size_t ldp, const float *const *q, size_t dim,
+                          const int mr, const int nr)
+{
+    __m512 acc[16];
+    for (int i = 0; i < 16; ++i)
+        acc[i] = _mm512_setzero_ps();
+    size_t t = 0;
+    for (; t + 16 <= dim; t += 16) {
+        __m512 p[4];
+        for (int u = 0; u < mr; ++u)
+            p[u] = _mm512_loadu_ps(P + u * ldp + t);
+        for (int c = 0; c < nr; ++c) {
+            __m512 qv = _mm512_loadu_ps(q[c] + t);
+            for (int u = 0; u < mr; ++u)
+                acc[u * nr + c] = _mm512_fmadd_ps(p[u], qv, acc[u * nr + c]);
+        }
     }
-SM_TILE_F32(tile_f32_4x4, 4, 4)
-SM_TILE_F32(tile_f32_2x8, 2, 8)
-SM_TILE_F32(tile_f32_1x16, 1, 16)
+    if (t < dim) {
+        __mmask16 m = (__mmask16)((1u << (dim - t)) - 1);
+        __m512 p[4];
+        for (int u = 0; u < mr; ++u)
+            p[u] = _mm512_maskz_loadu_ps(m, P + u * ldp + t);
+        for (int c = 0; c < nr; ++c) {
+            __m512 qv = _mm512_maskz_loadu_ps(m, q[c] + t);
+            for (int u = 0; u < mr; ++u)
+                acc[u * nr + c] = _mm512_mask3_fmadd_ps(p[u], qv, acc[u * nr + c], m);
+        }
+    }
+    return reduce16_f32(acc);
+}
+
+/* A strip of MR users against ni items: full tiles store their rows of the
+ * result straight into S; a last partial tile repeats its last item and
+ * drops the extra scores. One function per shape, so each gets its own
+ * fully unrolled, register-resident loop. */
+#define SM_STRIP_F32(NAME, MR, NR)                                                                 \
+    static void NAME(const float *P, size_t ldp, const float *Qt, size_t ldq, size_t ni,           \
+                     size_t dim, float *S, size_t lds)                                             \
+    {                                                                                              \
+        size_t j = 0;                                                                              \
+        for (; j + NR <= ni; j += NR) {                                                            \
+            const float *q[NR];                                                                    \
+            for (int c = 0; c < NR; ++c)                                                           \
+                q[c] = Qt + (j + (size_t)c) * ldq;                                                 \
+            __m512 z = tile_f32(P, ldp, q, dim, MR, NR);                                           \
+            if (MR == 1)                                                                           \
+                _mm512_storeu_ps(S + j, z);                                                        \
+            else if (MR == 2) {                                                                    \
+                _mm256_storeu_ps(S + j, _mm512_castps512_ps256(z));                                \
+                _mm256_storeu_ps(S + lds + j, _mm256_castpd_ps(_mm512_extractf64x4_pd(             \
+                                                  _mm512_castps_pd(z), 1)));                       \
+            } else {                                                                               \
+                _mm_storeu_ps(S + j, _mm512_castps512_ps128(z));                                   \
+                _mm_storeu_ps(S + lds + j, _mm512_extractf32x4_ps(z, 1));                          \
+                _mm_storeu_ps(S + 2 * lds + j, _mm512_extractf32x4_ps(z, 2));                      \
+                _mm_storeu_ps(S + 3 * lds + j, _mm512_extractf32x4_ps(z, 3));                      \
+            }                                                                                      \
+        }                                                                                          \
+        if (j < ni) {                                                                              \
+            const float *q[NR];                                                                    \
+            for (int c = 0; c < NR; ++c)                                                           \
+                q[c] = Qt + (j + (size_t)c < ni ? j + (size_t)c : ni - 1) * ldq;                   \
+            float tmp[16];                                                                         \
+            _mm512_storeu_ps(tmp, tile_f32(P, ldp, q, dim, MR, NR));                               \
+            for (int r = 0; r < MR; ++r)                                                           \
+                for (size_t c = 0; c < ni - j; ++c)                                                \
+                    S[(size_t)r * lds + j + c] = tmp[r * NR + (int)c];                             \
+        }                                                                                          \
+    }
+SM_STRIP_F32(strip_f32_4x4, 4, 4)
+SM_STRIP_F32(strip_f32_2x8, 2, 8)
+SM_STRIP_F32(strip_f32_1x16, 1, 16)
 
 static void sm_score_avx512_f32(const float *P, size_t ldp, size_t nu, const float *Qt, size_t ldq,
                                 size_t ni, size_t dim, float *S, size_t lds)
 {
     if (ni == 0)
         return;
-    for (size_t u = 0; u < nu;) {
-        const int mr = nu - u >= 4 ? 4 : nu - u >= 2 ? 2 : 1;
-        const int nr = 16 / mr;
-        const float *pu = P + u * ldp;
-        for (size_t j = 0; j < ni; j += (size_t)nr) {
-            /* past the last item, repeat it: the extra scores are dropped */
-            const float *q[16];
-            for (int c = 0; c < nr; ++c)
-                q[c] = Qt + (j + (size_t)c < ni ? j + (size_t)c : ni - 1) * ldq;
-            __m512 z = mr == 4   ? tile_f32_4x4(pu, ldp, q, dim)
-                       : mr == 2 ? tile_f32_2x8(pu, ldp, q, dim)
-                                 : tile_f32_1x16(pu, ldp, q, dim);
-            size_t nv = ni - j < (size_t)nr ? ni - j : (size_t)nr;
-            float tmp[16];
-            _mm512_storeu_ps(tmp, z);
-            for (int r = 0; r < mr; ++r)
-                for (size_t c = 0; c < nv; ++c)
-                    S[(u + (size_t)r) * lds + j + c] = tmp[r * nr + (int)c];
-        }
-        u += (size_t)mr;
+    size_t u = 0;
+    for (; u + 4 <= nu; u += 4)
+        strip_f32_4x4(P + u * ldp, ldp, Qt, ldq, ni, dim, S + u * lds, lds);
+    if (u + 2 <= nu) {
+        strip_f32_2x8(P + u * ldp, ldp, Qt, ldq, ni, dim, S + u * lds, lds);
+        u += 2;
     }
+    if (u < nu)
+        strip_f32_1x16(P + u * ldp, ldp, Qt, ldq, ni, dim, S + u * lds, lds);
 }
 
 /* Double: 8 lanes, so the 16 accumulators fold into two vectors. */

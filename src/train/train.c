@@ -126,8 +126,8 @@ static signmf_status alloc_layout(signmf_trainer *t, signmf_error *err)
         return sm_fail(err, SIGNMF_EOVERFLOW, "embedding size %zu x %zu / %zu x %zu overflows",
                        t->users, t->dim, t->items, t->dim);
     for (int i = 0; i < 2; ++i) {
-        t->P[i] = sm_calloc(pn ? pn : 1, t->esize);
-        t->Q[i] = sm_calloc(qn ? qn : 1, t->esize);
+        t->P[i] = sm_calloc_huge(pn ? pn : 1, t->esize);
+        t->Q[i] = sm_calloc_huge(qn ? qn : 1, t->esize);
         if (!t->P[i] || !t->Q[i])
             return sm_fail(err, SIGNMF_ENOMEM,
                            "cannot allocate embeddings of %zu x %zu and %zu x %zu (%s)", t->users,
@@ -225,6 +225,8 @@ static signmf_status trainer_new(const signmf_ratings *r, const signmf_params *p
     t->dim = p->dim;
     t->threads = resolve_threads(p->threads);
     t->kern = sm_kernels_active();
+    const char *pf = getenv("SIGNMF_PREFETCH");
+    t->prefetch = pf && *pf ? (strcmp(pf, "0") != 0) : -1;
     t->last_loss = NAN;
     sm_sign_options so = {p->sign_rule, p->threshold};
     st = sm_signs_build(r, &so, &t->by_user, &t->by_item, err);
@@ -308,15 +310,19 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
             void *outb = tk->side ? t->Q[1 - cur] : t->P[1 - cur];
             size_t so = sm_panel_offset(t, rows, c), oo = sm_panel_offset(t, other, c);
             double *dot = tk->side ? NULL : t->dots + c * t->users;
+            /* gathers from a panel beyond L2 wait on memory latency
+             * unless rows are prefetched ahead */
+            bool pf = t->prefetch > 0 || (t->prefetch < 0 && other * w * t->esize > SM_PF_BYTES);
             if (f64) {
                 const double *self = (const double *)selfb + so, *src = (const double *)srcb + oo;
                 double *out = a ? (double *)outb + so : NULL;
-                bad |= k->gather_f64(s, tk->r0, tk->r1, w, src, self, out, a ? *a : 0.0, sc, dot);
+                bad |= (pf ? k->gather_pf_f64 : k->gather_f64)(s, tk->r0, tk->r1, w, src, self, out,
+                                                               a ? *a : 0.0, sc, dot);
             } else {
                 const float *self = (const float *)selfb + so, *src = (const float *)srcb + oo;
                 float *out = a ? (float *)outb + so : NULL;
-                bad |= k->gather_f32(s, tk->r0, tk->r1, w, src, self, out, a ? (float)*a : 0.0f,
-                                     (float)sc, dot);
+                bad |= (pf ? k->gather_pf_f32 : k->gather_f32)(
+                    s, tk->r0, tk->r1, w, src, self, out, a ? (float)*a : 0.0f, (float)sc, dot);
             }
         }
     }

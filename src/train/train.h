@@ -5,6 +5,10 @@
 #include "../kernels/kernels.h"
 #include "../model/model.h"
 
+/* Source panels larger than this are gathered with prefetching kernels:
+ * about the L2 of one core on current x86-64. */
+#define SM_PF_BYTES ((size_t)1536 * 1024)
+
 /* One unit of parallel work: rows [r0, r1) of one side on one panel. */
 typedef struct sm_task {
     uint32_t side; /* 0: users (P), 1: items (Q) */
@@ -29,6 +33,7 @@ struct signmf_trainer {
     size_t ntasks;
     int threads;
     const sm_kernels *kern;
+    int prefetch; /* -1: by panel size; SIGNMF_PREFETCH=0/1 forces it */
     uint64_t epochs;
     double log_scale;
     double last_loss;
