@@ -683,8 +683,11 @@ Test(io, npz_from_numpy_at_test_time)
 Test(io, id_modes)
 {
     const char *text = "10\t1000\t1\n-5\t7\t2\n10\t7\t3\n";
-    signmf_ratings *r = load_ok(write_text("ids.tsv", text), NULL);
-    /* Negative ids can only be compact. */
+    /* Non-positive ids are rejected by default (issue 5) and taken as
+     * opaque ids in compact mode, which is the only one they fit. */
+    signmf_load_options oc = signmf_load_options_default();
+    oc.ids = SIGNMF_IDS_COMPACT;
+    signmf_ratings *r = load_ok(write_text("ids.tsv", text), &oc);
     cr_assert_not(r->user_map.direct);
     cr_assert_eq(r->users, 2);
     cr_assert_eq(sm_idmap_id(&r->user_map, 0), -5);
@@ -721,7 +724,7 @@ Test(io, id_modes)
     /* Ids over a range far wider than their count (the sorting branch). */
     r = load_ok(write_text("wide.tsv", "1\t9000000000000000000\t1\n1\t-9000000000000000000\t2\n"
                                        "1\t42\t3\n"),
-                NULL);
+                &oc);
     cr_assert_eq(r->items, 3);
     cr_assert_eq(sm_idmap_id(&r->item_map, 0), -9000000000000000000LL);
     cr_assert_eq(sm_idmap_id(&r->item_map, 2), 9000000000000000000LL);

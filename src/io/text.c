@@ -226,6 +226,18 @@ static signmf_status sm_get_id(sm_text *t, sm_line *l, const char *what, int64_t
                               (unsigned long long)sm_col(l, f.s), what, SM_MAX_DIM,
                               sm_excerpt(ex, sizeof ex, f.s, f.e));
         }
+        /* Issue 5: MovieLens-style ids start at 1, so 0 or a negative id in
+         * a default load is far more likely a shifted column or a sentinel
+         * than a real id; opaque ids must be asked for with compact mode. */
+        if (t->opt->ids == SIGNMF_IDS_AUTO && *id < 1) {
+            char ex[200];
+            return sm_fail_at(t->err, SIGNMF_ERANGE, l->no, sm_col(l, f.s),
+                              "%s:%llu:%llu: expected %s >= 1 (use compact ids for arbitrary "
+                              "ids), found '%s'",
+                              t->path, (unsigned long long)l->no,
+                              (unsigned long long)sm_col(l, f.s), what,
+                              sm_excerpt(ex, sizeof ex, f.s, f.e));
+        }
         return SIGNMF_OK;
     }
     if (r == SM_NUM_RANGE) {
@@ -449,6 +461,8 @@ static inline bool sm_fast_record(const sm_text *t, const sm_line *l, int fields
         return false;
     if (t->opt->ids == SIGNMF_IDS_DIRECT &&
         (*u < 1 || *i < 1 || (uint64_t)*u > SM_MAX_DIM || (uint64_t)*i > SM_MAX_DIM))
+        return false;
+    if (t->opt->ids == SIGNMF_IDS_AUTO && (*u < 1 || *i < 1))
         return false;
     *v = r;
     return true;
