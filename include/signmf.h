@@ -315,6 +315,99 @@ SIGNMF_API signmf_status signmf_foldin_embedding(const signmf_model *m, const in
 SIGNMF_API signmf_status signmf_similar(const signmf_model *m, int64_t item, size_t k,
                                         signmf_rec *out, size_t *count, signmf_error *err);
 
+
+/* ------------------------------------------------------------------ */
+/* Evaluation                                                          */
+/* ------------------------------------------------------------------ */
+/* Ranking metrics of a model on held-out ratings (see docs/evaluation.md).
+ *
+ * Test pairs are mapped to the model by original id. Pairs whose user or
+ * item the model does not know, and pairs the user already rated in
+ * training (they can never be recommended), are counted and left out. A
+ * used pair is relevant when its rating is >= `relevant`. A user is
+ * evaluated when it has at least one relevant pair; every metric is the
+ * mean over evaluated users (AUC: over those that also have a non-relevant
+ * unrated item). For user u, with R its relevant items, U the items it did
+ * not rate in training, N = U \ R, and L its top-k list over U (the
+ * signmf_recommend_many ranking: descending kernel score, ties to the
+ * lower item index, NaN last; c = |L| = min(k, |U|)):
+ *   hits      = |L & R|
+ *   precision = hits / k
+ *   recall    = hits / |R|
+ *   ndcg      = sum over ranks i < c with L[i] in R of 1 / log2(i + 2),
+ *               divided by sum over i < min(k, |R|) of 1 / log2(i + 2)
+ *   map       = sum over ranks i < c with L[i] in R of
+ *               (hits in L[0..i]) / (i + 1), divided by min(k, |R|)
+ *   hit       = 1 if hits > 0 else 0
+ *   auc       = #{(r, n) in R x N : r ranks before n} / (|R| |N|), the
+ *               probability that a relevant item outranks a non-relevant
+ *               unrated one in the full ranking of U
+ *   coverage  = |union of L over evaluated users| / items (not a mean).
+ * The popularity baseline ranks U by the number of training ratings of each
+ * item (the model's rated rows), ties to the lower index, and is judged
+ * the same way. */
+typedef enum signmf_metric {
+    SIGNMF_METRIC_PRECISION = 0,
+    SIGNMF_METRIC_RECALL = 1,
+    SIGNMF_METRIC_NDCG = 2,
+    SIGNMF_METRIC_MAP = 3,
+    SIGNMF_METRIC_HIT = 4,
+    SIGNMF_METRIC_AUC = 5,
+    SIGNMF_METRIC_COVERAGE = 6,
+    SIGNMF_METRIC_COUNT_ = 7
+} signmf_metric;
+
+typedef struct signmf_metrics {
+    double precision, recall, ndcg, map, hit, auc, coverage;
+} signmf_metrics;
+
+typedef struct signmf_eval_options {
+    size_t k;        /* list length, >= 1. Default 10. */
+    double relevant; /* a rating >= this is relevant. Default 4. */
+    int threads;     /* >= 1, or 0 for all cores; figures do not depend on it */
+} signmf_eval_options;
+
+SIGNMF_API signmf_eval_options signmf_eval_options_default(void);
+
+typedef struct signmf_eval_result {
+    size_t k;
+    double relevant;
+    signmf_metrics model;      /* the model's ranking */
+    signmf_metrics popularity; /* the popularity ranking */
+    size_t test_pairs;         /* pairs in the test set */
+    size_t unknown_user_pairs; /* user not in the model */
+    size_t unknown_item_pairs; /* user known, item not */
+    size_t train_pairs;        /* rated by the user in training: left out */
+    size_t relevant_pairs;     /* pairs used as relevant */
+    size_t test_users;         /* known users with at least one used pair */
+    size_t users;              /* evaluated users (>= 1 relevant pair) */
+    size_t auc_users;          /* evaluated users with N non-empty */
+} signmf_eval_result;
+
+/* Evaluate `m` on `test` (any ratings set; ids are original ids). NaN
+ * figures when no user is evaluated. */
+SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_ratings *test,
+                                         const signmf_eval_options *opt, signmf_eval_result *out,
+                                         signmf_error *err);
+
+/* One figure of a metrics struct; NaN for an unknown metric. */
+SIGNMF_API double signmf_metric_value(const signmf_metrics *v, signmf_metric which);
+/* "precision", "recall", "ndcg", "map", "hit", "auc", "coverage"; NULL if
+ * unknown. */
+SIGNMF_API const char *signmf_metric_name(signmf_metric which);
+
+/* Deterministic per-user validation split. For each user (by index) with n
+ * ratings, h = floor(fraction * n) of them go to *holdout, the rest to
+ * *train: a partial Fisher-Yates shuffle of the user's ratings (in item
+ * order) draws position i + (u32 mod (n - i)) for i = 0 .. h-1 from one
+ * MT19937 stream seeded with `seed` (numpy's RandomState(seed) words),
+ * users taken in index order. Both sets keep the input's id maps and
+ * dimensions, so a model trained on *train knows every id of *holdout.
+ * fraction must be in [0, 1). */
+SIGNMF_API signmf_status signmf_ratings_split(const signmf_ratings *r, double fraction,
+                                              uint32_t seed, signmf_ratings **train,
+                                              signmf_ratings **holdout, signmf_error *err);
+
 #ifdef __cplusplus
 }
 #endif

@@ -1,5 +1,6 @@
 /* signmf command-line entry point: dispatch to a command. */
 #include "cli.h"
+#include "cli_eval.h"
 
 #include <string.h>
 
@@ -13,6 +14,7 @@ static const char usage[] =
     "  loss RATINGS       print the sign loss of the initialisation or a model\n"
     "  recommend MODEL    top-k unrated items for a user\n"
     "  similar MODEL      items most like an item (cosine)\n"
+    "  eval MODEL TEST    ranking metrics on held-out ratings\n"
     "  export MODEL DIR   write P.npy and Q.npy for numpy\n"
     "  synth              write a synthetic MovieLens-like ratings set\n"
     "  demo               train on MovieLens 100k or synthetic data and show\n"
@@ -32,7 +34,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"train", cmd_train},   {"loss", cmd_loss},   {"recommend", cmd_recommend},
         {"export", cmd_export}, {"synth", cmd_synth}, {"demo", cmd_demo},
-        {"similar", cmd_similar},
+        {"similar", cmd_similar}, {"eval", cmd_eval},
     };
     if (argc < 2) {
         fputs(usage, stderr);
