@@ -19,6 +19,9 @@
 
 #include <math.h>
 #include <omp.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,21 +30,40 @@
 /* Users per parallel pass: bounds heap memory and the callback latency. */
 #define SM_CHUNK 4096
 
-typedef struct cand {
-    double score;
-    size_t index;
-} cand;
+/* A candidate as one 128-bit key whose unsigned order is the ranking:
+ * high half the score mapped to an order-preserving integer (NaN lowest,
+ * -0 as +0 so that zeros tie), low half the complement of the item index
+ * (ties to the lower index). One compare, no branches on NaN. */
+__extension__ typedef unsigned __int128 cand;
 
-/* Strict total order "a ranks before b": higher score first, NaN last, ties
- * to the lower item index. */
+static inline cand make_cand(double score, size_t index)
+{
+    uint64_t b;
+    if (score == 0)
+        score = 0.0;
+    memcpy(&b, &score, sizeof b);
+    uint64_t key = isnan(score) ? 0 : (b >> 63) ? ~b : b | (UINT64_C(1) << 63);
+    return (cand)key << 64 | (cand)(UINT64_MAX - (uint64_t)index);
+}
+
+static inline double cand_score(cand c)
+{
+    uint64_t key = (uint64_t)(c >> 64), b = (key >> 63) ? key & ~(UINT64_C(1) << 63) : ~key;
+    double d;
+    memcpy(&d, &b, sizeof d);
+    return d;
+}
+
+static inline size_t cand_index(cand c)
+{
+    return (size_t)(UINT64_MAX - (uint64_t)c);
+}
+
+/* "a ranks before b": higher score first, NaN last, ties to the lower item
+ * index. */
 static inline bool ranks_before(cand a, cand b)
 {
-    bool an = isnan(a.score), bn = isnan(b.score);
-    if (an != bn)
-        return bn;
-    if (!an && a.score != b.score)
-        return a.score > b.score;
-    return a.index < b.index;
+    return a > b;
 }
 
 /* Min-heap on rank: the root is the worst kept candidate. */
@@ -82,6 +104,7 @@ typedef struct slot {
     const uint32_t *ex, *ex_end;
     cand *heap;
     size_t n;
+    double worst; /* score of the worst kept candidate once full */
 } slot;
 
 typedef struct job {
@@ -93,43 +116,118 @@ typedef struct job {
     double vec_norm;
 } job;
 
+/* Up to this many results are kept as an array sorted best first
+ * (insertion costs a few predictable moves); more go in the heap. */
+#define SM_SORTED_MAX 32
+
 static inline void offer(slot *s, size_t cap, double score, size_t j)
 {
     while (s->ex < s->ex_end && *s->ex < j)
         s->ex++;
     if (s->ex < s->ex_end && *s->ex == j)
         return;
-    cand c = {score, j};
-    if (s->n < cap) {
+    cand c = make_cand(score, j);
+    if (cap <= SM_SORTED_MAX) {
+        size_t i = s->n;
+        if (i == cap) {
+            if (!ranks_before(c, s->heap[i - 1]))
+                return;
+            i--;
+        } else {
+            s->n++;
+        }
+        for (; i > 0 && ranks_before(c, s->heap[i - 1]); i--)
+            s->heap[i] = s->heap[i - 1];
+        s->heap[i] = c;
+        if (s->n == cap)
+            s->worst = cand_score(s->heap[cap - 1]);
+    } else if (s->n < cap) {
         s->heap[s->n] = c;
         sift_up(s->heap, s->n);
-        s->n++;
+        if (++s->n == cap)
+            s->worst = cand_score(s->heap[0]);
     } else if (ranks_before(c, s->heap[0])) {
         s->heap[0] = c;
         sift_down(s->heap, s->n, 0);
+        s->worst = cand_score(s->heap[0]);
     }
 }
 
+/* Bit i set when s[i] is not below thr (a NaN counts), i < 16: one
+ * branch screens 16 scores; baseline SSE2 where there is one. */
+static inline unsigned not_below_f32(const float *s, float thr)
+{
+#if defined(__SSE2__)
+    __m128 t = _mm_set1_ps(thr);
+    return (unsigned)_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(s), t)) |
+           (unsigned)_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(s + 4), t)) << 4 |
+           (unsigned)_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(s + 8), t)) << 8 |
+           (unsigned)_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(s + 12), t)) << 12;
+#else
+    unsigned m = 0;
+    for (unsigned i = 0; i < 16; ++i)
+        m |= (unsigned)!(s[i] < thr) << i;
+    return m;
+#endif
+}
+
+static inline unsigned not_below_f64(const double *s, double thr)
+{
+#if defined(__SSE2__)
+    __m128d t = _mm_set1_pd(thr);
+    unsigned m = 0;
+    for (unsigned i = 0; i < 16; i += 2)
+        m |= (unsigned)_mm_movemask_pd(_mm_cmpnlt_pd(_mm_loadu_pd(s + i), t)) << i;
+    return m;
+#else
+    unsigned m = 0;
+    for (unsigned i = 0; i < 16; ++i)
+        m |= (unsigned)!(s[i] < thr) << i;
+    return m;
+#endif
+}
+
 /* Feed one row of a score tile (items j0 .. j0 + nj) to a slot's heap. Most
- * scores fall below the current k-th and cost one compare; NaN and ties
- * take the exact path. */
-#define SM_CONSUME(NAME, T)                                                                        \
+ * scores fall below the current k-th: once the heap is full, groups of 16
+ * are screened with one branch (the compare loop vectorises), and only a
+ * group holding a score not below the k-th (or a NaN) goes through the
+ * exact path. The screen compares in the tile's own precision, in which
+ * the k-th score is exact, so it never drops a candidate. */
+#define SM_CONSUME(NAME, T, NOT_BELOW)                                                             \
     static void NAME(const job *jb, slot *s, const T *S, size_t j0, size_t nj)                     \
     {                                                                                              \
-        size_t cap = jb->cap;                                                                      \
-        for (size_t c = 0; c < nj; ++c) {                                                          \
-            double v = (double)S[c];                                                               \
-            if (jb->norm != NULL) {                                                                \
-                double d = jb->vec_norm * jb->norm[j0 + c];                                        \
+        size_t cap = jb->cap, c = 0;                                                               \
+        if (jb->norm != NULL) {                                                                    \
+            for (; c < nj; ++c) {                                                                  \
+                double v = (double)S[c], d = jb->vec_norm * jb->norm[j0 + c];                      \
                 v = d > 0 ? v / d : 0.0;                                                           \
+                if (s->n == cap && v < s->worst)                                                   \
+                    continue;                                                                      \
+                offer(s, cap, v, j0 + c);                                                          \
             }                                                                                      \
-            if (s->n == cap && v < s->heap[0].score)                                               \
-                continue;                                                                          \
-            offer(s, cap, v, j0 + c);                                                              \
+            return;                                                                                \
+        }                                                                                          \
+        for (; c < nj && s->n < cap; ++c)                                                          \
+            offer(s, cap, (double)S[c], j0 + c);                                                   \
+        while (c < nj) {                                                                           \
+            if (nj - c >= 16) {                                                                    \
+                unsigned mask = NOT_BELOW(S + c, (T)s->worst);                                     \
+                while (mask != 0) {                                                                \
+                    size_t i = c + (size_t)__builtin_ctz(mask);                                    \
+                    mask &= mask - 1;                                                              \
+                    if (!((double)S[i] < s->worst))                                                \
+                        offer(s, cap, (double)S[i], j0 + i);                                       \
+                }                                                                                  \
+                c += 16;                                                                           \
+            } else {                                                                               \
+                if (!((double)S[c] < s->worst))                                                    \
+                    offer(s, cap, (double)S[c], j0 + c);                                           \
+                c++;                                                                               \
+            }                                                                                      \
         }                                                                                          \
     }
-SM_CONSUME(consume_f32, float)
-SM_CONSUME(consume_f64, double)
+SM_CONSUME(consume_f32, float, not_below_f32)
+SM_CONSUME(consume_f64, double, not_below_f64)
 
 static size_t item_block(const signmf_model *m)
 {
@@ -232,14 +330,21 @@ static signmf_status run_slots(const job *jb, slot *slots, size_t n, int threads
 }
 
 /* Heap to ranked output, best first. */
-static size_t drain(const signmf_model *m, slot *s, signmf_rec *out)
+static size_t drain(const signmf_model *m, slot *s, size_t cap, signmf_rec *out)
 {
     size_t n = s->n;
-    for (size_t i = n; i > 0; i--) {
-        out[i - 1].item = sm_idmap_id(&m->item_map, s->heap[0].index);
-        out[i - 1].score = s->heap[0].score;
-        s->heap[0] = s->heap[i - 1];
-        sift_down(s->heap, i - 1, 0);
+    if (cap <= SM_SORTED_MAX) {
+        for (size_t i = 0; i < n; i++) {
+            out[i].item = sm_idmap_id(&m->item_map, cand_index(s->heap[i]));
+            out[i].score = cand_score(s->heap[i]);
+        }
+    } else {
+        for (size_t i = n; i > 0; i--) {
+            out[i - 1].item = sm_idmap_id(&m->item_map, cand_index(s->heap[0]));
+            out[i - 1].score = cand_score(s->heap[0]);
+            s->heap[0] = s->heap[i - 1];
+            sift_down(s->heap, i - 1, 0);
+        }
     }
     s->n = 0;
     return n;
@@ -287,7 +392,7 @@ SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, s
         return sm_fail(err, SIGNMF_ENOMEM, "signmf_recommend: out of memory for %zu results", k);
     st = run_slots(&jb, &s, 1, 1);
     if (st == SIGNMF_OK)
-        *count = drain(m, &s, out);
+        *count = drain(m, &s, jb.cap, out);
     else
         sm_fail(err, st, "signmf_recommend: out of memory for the score tile");
     sm_free(s.heap);
@@ -322,7 +427,7 @@ static signmf_status run_users(const signmf_model *m, const size_t *idx, size_t 
             break;
         }
         for (size_t i = 0; i < cn; ++i)
-            counts[c0 + i] = drain(m, &slots[i], out + (c0 + i) * k);
+            counts[c0 + i] = drain(m, &slots[i], jb.cap, out + (c0 + i) * k);
     }
     sm_free(slots);
     sm_free(heaps);
@@ -574,12 +679,12 @@ SIGNMF_API signmf_status signmf_recommend_foldin(const signmf_model *m, const in
     if (st == SIGNMF_OK && k > 0) {
         for (size_t i = 0; i < n; ++i)
             ex[i] = r[i].index;
-        slot s = {v, ex, ex + n, heap, 0};
+        slot s = {v, ex, ex + n, heap, 0, 0};
         st = run_slots(&jb, &s, 1, 1);
         if (st != SIGNMF_OK)
             sm_fail(err, st, "%s: out of memory for the score tile", fn);
         else
-            *count = drain(m, &s, out);
+            *count = drain(m, &s, jb.cap, out);
     }
     sm_free(v);
     sm_free(ex);
@@ -629,12 +734,12 @@ SIGNMF_API signmf_status signmf_similar(const signmf_model *m, int64_t item, siz
     if (st == SIGNMF_OK) {
         jb.norm = norm;
         jb.vec_norm = norm[i];
-        slot s = {(const char *)m->Qt + i * dim * es, &self, &self + 1, heap, 0};
+        slot s = {(const char *)m->Qt + i * dim * es, &self, &self + 1, heap, 0, 0};
         st = run_slots(&jb, &s, 1, 1);
         if (st != SIGNMF_OK)
             sm_fail(err, st, "%s: out of memory for the score tile", fn);
         else
-            *count = drain(m, &s, out);
+            *count = drain(m, &s, jb.cap, out);
     }
     sm_free(norm);
     sm_free(heap);
