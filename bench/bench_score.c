@@ -133,19 +133,23 @@ int main(int argc, char **argv)
     printf("all-users top-%zu (signmf)    median %8.3f ms  min %8.3f ms\n", k, ours * 1e3,
            ours_min * 1e3);
 
-    /* one user at a time, cycling through users so no answer is cached */
+    /* one user at a time, cycling through users so no answer is cached;
+     * with 1 thread and with `threads` (the items split between them) */
     int singles = 200;
-    for (int i = -20; i < singles; ++i) {
-        size_t n;
-        int64_t uid = signmf_model_user_id(m, (size_t)(i + 20) * 37 % NU);
-        double t0 = sm_now();
-        signmf_recommend(m, uid, k, out, &n, NULL);
-        if (i >= 0)
-            t[i] = sm_now() - t0;
+    for (int pass = 0; pass < 2; ++pass) {
+        int th = pass ? threads : 1;
+        for (int i = -20; i < singles; ++i) {
+            size_t n;
+            int64_t uid = signmf_model_user_id(m, (size_t)(i + 20) * 37 % NU);
+            double t0 = sm_now();
+            signmf_recommend_many(m, &uid, 1, k, th, out, &n, NULL);
+            if (i >= 0)
+                t[i] = sm_now() - t0;
+        }
+        double one = median(t, singles);
+        printf("one-user top-%zu, %d thread%s    median %8.4f ms  min %8.4f ms\n", k, th,
+               th > 1 ? "s" : " ", one * 1e3, t[0] * 1e3);
     }
-    double one = median(t, singles);
-    printf("one-user top-%zu (signmf)     median %8.4f ms  min %8.4f ms\n", k, one * 1e3,
-           t[0] * 1e3);
 
 #if defined(SM_HAVE_OPENBLAS)
     openblas_set_num_threads(threads);

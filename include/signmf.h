@@ -265,8 +265,15 @@ SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, s
  * equal to the exact dot product up to float rounding (items whose exact
  * scores differ by less than about dim * 2^-24 * |p| |q| for float32 may
  * swap against a double-precision ranking). Ranking: descending score,
- * ties to the lower item index, NaN last. signmf_recommend (above) uses
- * it too. */
+ * ties to the lower item index, NaN last (a -0 score is reported as +0).
+ * signmf_recommend (above) uses it too.
+ *
+ * Threads. A single query row (signmf_recommend, fold-in, similar) is
+ * split by item ranges over the OpenMP threads (OMP_NUM_THREADS, default
+ * all cores) once the model has 2^17 or more item x dim values; the
+ * result does not depend on the split. For one thread per query in a
+ * server that parallelises across requests, call signmf_recommend_many
+ * with n = 1 and threads = 1. */
 
 /* Receives one user's ranked results; return non-zero to stop. */
 typedef int (*signmf_recs_fn)(void *ctx, int64_t user, const signmf_rec *recs, size_t count);

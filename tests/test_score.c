@@ -645,3 +645,22 @@ Test(score, similar_matches_brute_force_cosine)
         signmf_model_free(m);
     }
 }
+
+Test(score, one_user_split_over_threads)
+{
+    /* large enough for run_one to split the items between threads */
+    signmf_model *m = model(3, 1000, 160, SIGNMF_F32, rate_mixed, true, 31);
+    check_model(m, 1e-4);
+    for (size_t u = 0; u < 3; u++) {
+        int64_t id = (int64_t)u + 1;
+        signmf_rec want[40], got[40];
+        size_t nw, ng;
+        cr_assert_eq(signmf_recommend_many(m, &id, 1, 40, 1, want, &nw, NULL), SIGNMF_OK);
+        for (int t = 2; t <= 5; t++) {
+            cr_assert_eq(signmf_recommend_many(m, &id, 1, 40, t, got, &ng, NULL), SIGNMF_OK);
+            cr_assert_eq(ng, nw);
+            cr_assert(memcmp(got, want, nw * sizeof *got) == 0, "user %zu threads %d", u, t);
+        }
+    }
+    signmf_model_free(m);
+}

@@ -120,13 +120,8 @@ typedef struct job {
  * (insertion costs a few predictable moves); more go in the heap. */
 #define SM_SORTED_MAX 32
 
-static inline void offer(slot *s, size_t cap, double score, size_t j)
+static inline void insert(slot *s, size_t cap, cand c)
 {
-    while (s->ex < s->ex_end && *s->ex < j)
-        s->ex++;
-    if (s->ex < s->ex_end && *s->ex == j)
-        return;
-    cand c = make_cand(score, j);
     if (cap <= SM_SORTED_MAX) {
         size_t i = s->n;
         if (i == cap) {
@@ -151,6 +146,17 @@ static inline void offer(slot *s, size_t cap, double score, size_t j)
         sift_down(s->heap, s->n, 0);
         s->worst = cand_score(s->heap[0]);
     }
+}
+
+/* Item j with this score, unless the slot excludes it. Items reach a slot
+ * in increasing j, so the exclusion list is walked once. */
+static inline void offer(slot *s, size_t cap, double score, size_t j)
+{
+    while (s->ex < s->ex_end && *s->ex < j)
+        s->ex++;
+    if (s->ex < s->ex_end && *s->ex == j)
+        return;
+    insert(s, cap, make_cand(score, j));
 }
 
 /* Bit i set when s[i] is not below thr (a NaN counts), i < 16: one
@@ -245,16 +251,17 @@ static size_t scratch_elems(const signmf_model *m, size_t jb)
     return SM_STRIP * jb + SM_STRIP * m->dim + 16;
 }
 
-/* Score and select for strips [s0, s1) of `slots` (n of them). */
-static void run_strips(const job *jb, slot *slots, size_t n, size_t s0, size_t s1, size_t blk,
-                       void *scratch)
+/* Score and select for strips [s0, s1) of `slots` (n of them) against
+ * items [ja, jz). */
+static void run_strips(const job *jb, slot *slots, size_t n, size_t s0, size_t s1, size_t ja,
+                       size_t jz, size_t blk, void *scratch)
 {
     const signmf_model *m = jb->m;
     const size_t dim = m->dim, es = sm_elem_size(m->precision);
     char *tile = scratch;
     char *pack = tile + SM_STRIP * blk * es;
-    for (size_t j0 = 0; j0 < m->items; j0 += blk) {
-        size_t nj = m->items - j0 < blk ? m->items - j0 : blk;
+    for (size_t j0 = ja; j0 < jz; j0 += blk) {
+        size_t nj = jz - j0 < blk ? jz - j0 : blk;
         const char *qb = (const char *)m->Qt + j0 * dim * es;
         for (size_t st = s0; st < s1; ++st) {
             size_t u0 = st * SM_STRIP, nu = n - u0 < SM_STRIP ? n - u0 : SM_STRIP;
@@ -294,6 +301,61 @@ static int thread_count(int threads)
     return t < 1 ? 1 : t;
 }
 
+/* One query row over many items: threads take item ranges (multiples of
+ * 16) with their own heaps, merged at the end. The merged ranking is the
+ * same whatever the split, as the order is total. Below this many
+ * multiply-adds the fork is not worth it. */
+#define SM_SPLIT_MIN ((size_t)1 << 17)
+
+static signmf_status run_one(const job *jb, slot *s, int threads, size_t blk, size_t per)
+{
+    const signmf_model *m = jb->m;
+    const size_t es = sm_elem_size(m->precision);
+    size_t nt = (size_t)thread_count(threads), work;
+    size_t chunks = (m->items + 15) / 16;
+    if (nt > chunks)
+        nt = chunks;
+    if (sm_mul_overflows(m->items, m->dim, &work) || work < SM_SPLIT_MIN)
+        nt = 1;
+    size_t cap = jb->cap ? jb->cap : 1, total, hn;
+    if (sm_mul_overflows(per, nt, &total) || sm_mul_overflows(cap, nt, &hn))
+        return SIGNMF_EOVERFLOW;
+    char *scratch = sm_alloc(total, es);
+    slot *part = sm_alloc(nt, sizeof *part);
+    cand *heaps = sm_alloc(hn, sizeof *heaps);
+    if (scratch == NULL || part == NULL || heaps == NULL) {
+        sm_free(scratch);
+        sm_free(part);
+        sm_free(heaps);
+        return SIGNMF_ENOMEM;
+    }
+    if (nt == 1) {
+        run_strips(jb, s, 1, 0, 1, 0, m->items, blk, scratch);
+    } else {
+        for (size_t t = 0; t < nt; ++t) {
+            part[t] = *s;
+            part[t].heap = heaps + t * cap;
+            part[t].n = 0;
+        }
+#pragma omp parallel num_threads((int)nt)
+        {
+            size_t t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
+            size_t ja = chunks * t / T * 16, jz = chunks * (t + 1) / T * 16;
+            if (jz > m->items)
+                jz = m->items;
+            if (ja < jz)
+                run_strips(jb, &part[t], 1, 0, 1, ja, jz, blk, scratch + t * per * es);
+        }
+        for (size_t t = 0; t < nt; ++t)
+            for (size_t i = 0; i < part[t].n; ++i)
+                insert(s, jb->cap, part[t].heap[i]);
+    }
+    sm_free(scratch);
+    sm_free(part);
+    sm_free(heaps);
+    return SIGNMF_OK;
+}
+
 /* Run every slot to completion, with up to `threads` threads. */
 static signmf_status run_slots(const job *jb, slot *slots, size_t n, int threads)
 {
@@ -301,11 +363,13 @@ static signmf_status run_slots(const job *jb, slot *slots, size_t n, int threads
         return SIGNMF_OK;
     const signmf_model *m = jb->m;
     size_t blk = item_block(m);
+    size_t per = scratch_elems(m, blk);
+    if (n == 1)
+        return run_one(jb, slots, threads, blk, per);
     size_t strips = (n + SM_STRIP - 1) / SM_STRIP;
     size_t nt = (size_t)thread_count(threads);
     if (nt > strips)
         nt = strips;
-    size_t per = scratch_elems(m, blk);
     size_t total;
     if (sm_mul_overflows(per, nt, &total))
         return SIGNMF_EOVERFLOW;
@@ -314,14 +378,14 @@ static signmf_status run_slots(const job *jb, slot *slots, size_t n, int threads
         return SIGNMF_ENOMEM;
     size_t stride = per * sm_elem_size(m->precision);
     if (nt == 1 || m->items == 0) {
-        run_strips(jb, slots, n, 0, strips, blk, scratch);
+        run_strips(jb, slots, n, 0, strips, 0, m->items, blk, scratch);
     } else {
         /* contiguous strip ranges: each user's result depends only on its
          * own row, so any split gives the same bits */
 #pragma omp parallel num_threads((int)nt)
         {
             size_t t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
-            run_strips(jb, slots, n, strips * t / T, strips * (t + 1) / T, blk,
+            run_strips(jb, slots, n, strips * t / T, strips * (t + 1) / T, 0, m->items, blk,
                        scratch + t * stride);
         }
     }
@@ -390,7 +454,7 @@ SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, s
     s.heap = sm_alloc(jb.cap ? jb.cap : 1, sizeof *s.heap);
     if (s.heap == NULL)
         return sm_fail(err, SIGNMF_ENOMEM, "signmf_recommend: out of memory for %zu results", k);
-    st = run_slots(&jb, &s, 1, 1);
+    st = run_slots(&jb, &s, 1, 0);
     if (st == SIGNMF_OK)
         *count = drain(m, &s, jb.cap, out);
     else
@@ -680,7 +744,7 @@ SIGNMF_API signmf_status signmf_recommend_foldin(const signmf_model *m, const in
         for (size_t i = 0; i < n; ++i)
             ex[i] = r[i].index;
         slot s = {v, ex, ex + n, heap, 0, 0};
-        st = run_slots(&jb, &s, 1, 1);
+        st = run_slots(&jb, &s, 1, 0);
         if (st != SIGNMF_OK)
             sm_fail(err, st, "%s: out of memory for the score tile", fn);
         else
@@ -735,7 +799,7 @@ SIGNMF_API signmf_status signmf_similar(const signmf_model *m, int64_t item, siz
         jb.norm = norm;
         jb.vec_norm = norm[i];
         slot s = {(const char *)m->Qt + i * dim * es, &self, &self + 1, heap, 0, 0};
-        st = run_slots(&jb, &s, 1, 1);
+        st = run_slots(&jb, &s, 1, 0);
         if (st != SIGNMF_OK)
             sm_fail(err, st, "%s: out of memory for the score tile", fn);
         else
