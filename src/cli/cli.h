@@ -123,6 +123,7 @@ typedef struct cli_train_job {
     const char *checkpoint;     /* periodic saves go here (NULL: out) */
     uint64_t checkpoint_every;  /* save every N epochs done, 0: never */
     const signmf_model *resume; /* continue this model instead of starting afresh */
+    const struct cli_eval_plan *eval; /* metrics during training (cli_eval.h), or NULL */
 } cli_train_job;
 /* Train, save, log, summarise. On success *model_out (if non-NULL)
  * receives the trained model. Returns an exit code. */

@@ -24,13 +24,51 @@ typedef struct cli_eval_plan {
     const char *test_name; /* for messages */
 } cli_eval_plan;
 
-/* Run `epochs` epochs of `t` in chunks of plan->every, evaluating after
- * each chunk (and before the first when every > 0), adding metric columns
- * to the progress log. With early stopping, *best receives a snapshot of
- * the best evaluated model (else NULL). Returns the trainer's status. */
-signmf_status cli_eval_train(signmf_trainer *t, uint64_t epochs, const cli_eval_plan *plan,
-                             cli_progress *prog, bool quiet, signmf_model **best,
-                             signmf_error *err);
+/* The evaluation side of a training run, driven by cli_train's epoch loop:
+ * it runs the trainer in pieces that end where cli_eval_until says, calls
+ * cli_eval_step after each piece and cli_eval_finish at the end. */
+typedef struct cli_eval_state cli_eval_state;
+cli_eval_state *cli_eval_begin(const cli_eval_plan *plan, bool quiet);
+/* Epochs to run from `done` before the next evaluation (UINT64_MAX: none
+ * due before the end). */
+uint64_t cli_eval_until(const cli_eval_state *s, uint64_t done);
+/* Evaluate the trainer's model if one is due at this epoch (always when
+ * `force`). Returns 1 when early stopping says stop, 0 to go on, or -1
+ * after an error was reported. */
+int cli_eval_step(cli_eval_state *s, signmf_trainer *t, cli_progress *prog, bool force);
+/* When `report` (a run that ended normally): evaluate the final model
+ * unless just done and print the table. Always add the metric columns to
+ * the progress log. With early stopping
+ * the best evaluated model is returned (the caller owns it), else NULL. */
+signmf_model *cli_eval_finish(cli_eval_state *s, signmf_trainer *t, cli_progress *prog,
+                              bool report);
+void cli_eval_free(cli_eval_state *s);
+
+/* train's evaluation options. */
+typedef struct cli_eval_args {
+    const char *test; /* --test FILE */
+    double holdout;   /* --holdout FRACTION */
+    bool holdout_seen;
+    uint64_t every;     /* --eval-every M */
+    uint64_t patience;  /* --early-stop P */
+    uint64_t k;         /* --eval-k K */
+    double relevant;    /* --relevant R */
+    const char *metric; /* --metric NAME */
+} cli_eval_args;
+#define CLI_EVAL_ARGS_INIT                                                                         \
+    {                                                                                              \
+        NULL, 0.0, false, 0, 0, 10, 4.0, NULL                                                      \
+    }
+/* Check the combination before anything is loaded: -1 when fine. */
+int cli_eval_check(const cli_command *cmd, const cli_eval_args *a);
+/* After the ratings are loaded: load --test (with `lo`) or split *ratings
+ * by --holdout with `seed` (then *ratings becomes the training part and
+ * the original is freed). Fills `plan`; *test_out is the held-out set to
+ * free afterwards (NULL when no evaluation was asked for). -1 when fine,
+ * else an exit code after a message. */
+int cli_eval_setup(const cli_eval_args *a, const signmf_load_options *lo, uint32_t seed,
+                   int threads, signmf_ratings **ratings, signmf_ratings **test_out,
+                   cli_eval_plan *plan);
 
 int cmd_eval(int argc, char **argv);
 

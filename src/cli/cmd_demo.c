@@ -142,7 +142,7 @@ int cmd_demo(int argc, char **argv)
         return rc;
     }
 
-    cli_train_job job = {r, params, epochs, quiet, NULL, NULL, NULL, 0, NULL};
+    cli_train_job job = {r, params, epochs, quiet, NULL, NULL, NULL, 0, NULL, NULL};
     signmf_model *m = NULL;
     rc = cli_train(&job, &m);
     signmf_ratings_free(r);

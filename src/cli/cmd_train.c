@@ -1,5 +1,6 @@
 /* signmf train: fit embeddings to a ratings file and save the model. */
 #include "cli.h"
+#include "cli_eval.h"
 
 #include <errno.h>
 #include <limits.h>
@@ -44,6 +45,20 @@ static const cli_command train_cmd = {
     "On SIGINT or SIGTERM the current epoch is finished, the model is saved\n"
     "(to --out and --checkpoint) and signmf exits with status 1.\n"
     "  --quiet            no progress and no summary\n"
+    "\n"
+    "Evaluation (docs/evaluation.md):\n"
+    "  --test FILE        held-out ratings (the model's ids): report ranking\n"
+    "                     metrics after training (table on stdout)\n"
+    "  --holdout F        instead, hold out floor(F x n) random ratings of\n"
+    "                     each user (seeded by --seed) and train on the rest\n"
+    "  --eval-every M     also evaluate at epoch 0 and every M epochs; the\n"
+    "                     --log CSV gets metric columns\n"
+    "  --early-stop P     stop when --metric has not improved for P\n"
+    "                     evaluations and keep the best model (default M 1)\n"
+    "  --metric NAME      ndcg (default), precision, recall, map, hit, auc\n"
+    "                     or coverage\n"
+    "  --eval-k K         list length (default 10)\n"
+    "  --relevant R       a test rating >= R is relevant (default 4)\n"
     "  -h, --help         show this help\n"
     "\n"
     "Exit status: 0 success, 1 bad input or runtime error, 2 wrong usage.\n",
@@ -151,7 +166,12 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
     signmf_status run = SIGNMF_OK;
     int rc = CLI_OK;
     uint64_t left = job->epochs;
-    for (;;) {
+    cli_eval_state *ev = job->eval != NULL ? cli_eval_begin(job->eval, job->quiet) : NULL;
+    if (job->eval != NULL && ev == NULL)
+        rc = cli_error("out of memory");
+    else if (ev != NULL && cli_eval_step(ev, t, &prog, false) < 0)
+        rc = CLI_ERROR;
+    while (rc == CLI_OK) {
         /* Chunks end on multiples of N epochs done, counted from the very
          * first epoch, so a resumed run checkpoints where the original
          * would have. */
@@ -161,13 +181,26 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
             if (to_next < n)
                 n = to_next;
         }
+        if (cli_eval_until(ev, before) < n)
+            n = cli_eval_until(ev, before);
         run = signmf_trainer_run(t, n, chunk_cb, &cc, &run_err);
         uint64_t ran = signmf_trainer_epochs_done(t) - before;
         left -= ran < left ? ran : left;
         if (run == SIGNMF_OK && cli_interrupted())
             run = SIGNMF_EINTERRUPTED;
+        if (ev != NULL && run == SIGNMF_OK) {
+            int e = cli_eval_step(ev, t, &prog, false);
+            if (e != 0) {
+                rc = e < 0 ? CLI_ERROR : rc;
+                break;
+            }
+        }
         if (run != SIGNMF_OK || left == 0)
             break;
+        /* pieces may also end on evaluation epochs */
+        if (job->checkpoint_every == 0 || ckpt == NULL ||
+            signmf_trainer_epochs_done(t) % job->checkpoint_every != 0)
+            continue;
         memset(&err, 0, sizeof err);
         st = save_model(t, ckpt, &err);
         if (st != SIGNMF_OK) {
@@ -182,12 +215,17 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
     signal(SIGTERM, SIG_DFL);
     cli_progress_finish(&prog);
 
-    signmf_model *model = NULL;
+    /* with early stopping the best evaluated model is the one kept */
+    signmf_model *model = NULL, *best = NULL;
+    if (ev != NULL)
+        best = cli_eval_finish(ev, t, &prog, rc == CLI_OK && run == SIGNMF_OK);
     bool saved_ckpt = false;
     if (rc == CLI_OK &&
         (run == SIGNMF_OK || run == SIGNMF_ENONFINITE || run == SIGNMF_EINTERRUPTED)) {
         /* Even a failed run keeps its last finite model: worth saving. */
-        st = signmf_trainer_model(t, &model);
+        model = best;
+        best = NULL;
+        st = model != NULL ? SIGNMF_OK : signmf_trainer_model(t, &model);
         if (st != SIGNMF_OK) {
             rc = cli_lib_error(st, NULL);
         } else if (job->out != NULL) {
@@ -248,6 +286,8 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
         rc = CLI_ERROR;
     }
     cli_progress_free(&prog);
+    signmf_model_free(best);
+    cli_eval_free(ev);
     signmf_trainer_free(t);
     if (rc == CLI_OK && model_out != NULL)
         *model_out = model;
@@ -266,6 +306,7 @@ int cmd_train(int argc, char **argv)
     /* with --resume the model's own settings apply; saying otherwise is an error */
     bool fixed_seen[6] = {false}, threads_seen = false;
     cli_load_args la = {0};
+    cli_eval_args ea = CLI_EVAL_ARGS_INIT;
     const cli_opt opts[] = {
         {"dim", 0, CLI_UINT, &dim, 1, UINT32_MAX, 0, 0, &fixed_seen[0]},
         {"epochs", 0, CLI_UINT, &epochs, 0, UINT64_MAX, 0, 0, NULL},
@@ -285,6 +326,13 @@ int cmd_train(int argc, char **argv)
         {"checkpoint", 0, CLI_STR, &ckpt, 0, 0, 0, 0, NULL},
         {"resume", 0, CLI_STR, &resume_path, 0, 0, 0, 0, NULL},
         {"quiet", 'q', CLI_FLAG, &quiet, 0, 0, 0, 0, NULL},
+        {"test", 0, CLI_STR, &ea.test, 0, 0, 0, 0, NULL},
+        {"holdout", 0, CLI_DOUBLE, &ea.holdout, 0, 0, 0, 1, &ea.holdout_seen},
+        {"eval-every", 0, CLI_UINT, &ea.every, 1, UINT64_MAX, 0, 0, NULL},
+        {"early-stop", 0, CLI_UINT, &ea.patience, 1, UINT64_MAX, 0, 0, NULL},
+        {"metric", 0, CLI_STR, &ea.metric, 0, 0, 0, 0, NULL},
+        {"eval-k", 0, CLI_UINT, &ea.k, 1, UINT32_MAX, 0, 0, NULL},
+        {"relevant", 0, CLI_DOUBLE, &ea.relevant, 0, 0, -1e300, 1e300, NULL},
         CLI_OPT_END,
     };
     const char *pos[1];
@@ -306,6 +354,8 @@ int cmd_train(int argc, char **argv)
         (rc = cli_load_options(&train_cmd, &la, &lo)) >= 0)
         return rc;
 
+    if ((rc = cli_eval_check(&train_cmd, &ea)) >= 0)
+        return rc;
     if (ckpt_every > 0 && ckpt == NULL && out == NULL)
         return cli_usage_error(&train_cmd, "--checkpoint-every needs --checkpoint or --out");
     if (resume_path != NULL) {
@@ -327,7 +377,15 @@ int cmd_train(int argc, char **argv)
     signmf_status st = signmf_ratings_load(pos[0], &lo, &r, &err);
     if (st != SIGNMF_OK)
         return cli_lib_error(st, &err);
-    cli_train_job job = {r, params, epochs, quiet, out, log_path, ckpt, ckpt_every, NULL};
+    signmf_ratings *eval_test = NULL;
+    cli_eval_plan plan;
+    if ((rc = cli_eval_setup(&ea, &lo, (uint32_t)seed, (int)threads, &r, &eval_test, &plan)) >=
+        0) {
+        signmf_ratings_free(r);
+        return rc;
+    }
+    cli_train_job job = {r, params, epochs, quiet, out, log_path, ckpt, ckpt_every, NULL, NULL};
+    job.eval = eval_test != NULL ? &plan : NULL;
     signmf_model *resume = NULL;
     if (resume_path != NULL) {
         memset(&err, 0, sizeof err);
@@ -348,6 +406,7 @@ int cmd_train(int argc, char **argv)
     }
     rc = cli_train(&job, NULL);
     signmf_model_free(resume);
+    signmf_ratings_free(eval_test);
     signmf_ratings_free(r);
     return rc;
 }
