@@ -145,72 +145,94 @@ SM_INLINE void reduce16_f64(const __m512d *a, __m512d *out)
                                _mm512_unpackhi_pd(v[2 * i], v[2 * i + 1]));
 }
 
-#define SM_TILE_F64(NAME, MR, NR)                                                                  \
-    static __attribute__((noinline)) void NAME(const double *P, size_t ldp,                        \
-                                               const double *const *q, size_t dim, __m512d *out)   \
-    {                                                                                              \
-        __m512d acc[16];                                                                           \
-        _Pragma("GCC unroll 16") for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_pd();        \
-        size_t t = 0;                                                                              \
-        for (; t + 8 <= dim; t += 8) {                                                             \
-            __m512d p[MR];                                                                         \
-            _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) p[u] =                            \
-                _mm512_loadu_pd(P + u * ldp + t);                                                  \
-            _Pragma("GCC unroll 16") for (int j = 0; j < NR; ++j)                                  \
-            {                                                                                      \
-                __m512d qv = _mm512_loadu_pd(q[j] + t);                                            \
-                _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) acc[u * NR + j] =             \
-                    _mm512_fmadd_pd(p[u], qv, acc[u * NR + j]);                                    \
-            }                                                                                      \
-        }                                                                                          \
-        if (t < dim) {                                                                             \
-            __mmask8 m = (__mmask8)((1u << (dim - t)) - 1);                                        \
-            __m512d p[MR];                                                                         \
-            _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) p[u] =                            \
-                _mm512_maskz_loadu_pd(m, P + u * ldp + t);                                         \
-            _Pragma("GCC unroll 16") for (int j = 0; j < NR; ++j)                                  \
-            {                                                                                      \
-                __m512d qv = _mm512_maskz_loadu_pd(m, q[j] + t);                                   \
-                _Pragma("GCC unroll 4") for (int u = 0; u < MR; ++u) acc[u * NR + j] =             \
-                    _mm512_mask3_fmadd_pd(p[u], qv, acc[u * NR + j], m);                           \
-            }                                                                                      \
-        }                                                                                          \
-        reduce16_f64(acc, out);                                                                    \
+SM_INLINE void tile_f64(const double *P, size_t ldp, const double *const *q, size_t dim,
+                        const int mr, const int nr, __m512d *out)
+{
+    __m512d acc[16];
+    for (int i = 0; i < 16; ++i)
+        acc[i] = _mm512_setzero_pd();
+    size_t t = 0;
+    for (; t + 8 <= dim; t += 8) {
+        __m512d p[4];
+        for (int u = 0; u < mr; ++u)
+            p[u] = _mm512_loadu_pd(P + u * ldp + t);
+        for (int c = 0; c < nr; ++c) {
+            __m512d qv = _mm512_loadu_pd(q[c] + t);
+            for (int u = 0; u < mr; ++u)
+                acc[u * nr + c] = _mm512_fmadd_pd(p[u], qv, acc[u * nr + c]);
+        }
     }
-SM_TILE_F64(tile_f64_4x4, 4, 4)
-SM_TILE_F64(tile_f64_2x8, 2, 8)
-SM_TILE_F64(tile_f64_1x16, 1, 16)
+    if (t < dim) {
+        __mmask8 m = (__mmask8)((1u << (dim - t)) - 1);
+        __m512d p[4];
+        for (int u = 0; u < mr; ++u)
+            p[u] = _mm512_maskz_loadu_pd(m, P + u * ldp + t);
+        for (int c = 0; c < nr; ++c) {
+            __m512d qv = _mm512_maskz_loadu_pd(m, q[c] + t);
+            for (int u = 0; u < mr; ++u)
+                acc[u * nr + c] = _mm512_mask3_fmadd_pd(p[u], qv, acc[u * nr + c], m);
+        }
+    }
+    reduce16_f64(acc, out);
+}
+
+/* As for float; out[0] holds pairs 0-7, out[1] pairs 8-15. */
+#define SM_STRIP_F64(NAME, MR, NR)                                                                 \
+    static void NAME(const double *P, size_t ldp, const double *Qt, size_t ldq, size_t ni,         \
+                     size_t dim, double *S, size_t lds)                                            \
+    {                                                                                              \
+        size_t j = 0;                                                                              \
+        for (; j + NR <= ni; j += NR) {                                                            \
+            const double *q[NR];                                                                   \
+            for (int c = 0; c < NR; ++c)                                                           \
+                q[c] = Qt + (j + (size_t)c) * ldq;                                                 \
+            __m512d z[2];                                                                          \
+            tile_f64(P, ldp, q, dim, MR, NR, z);                                                   \
+            if (MR == 1) {                                                                         \
+                _mm512_storeu_pd(S + j, z[0]);                                                     \
+                _mm512_storeu_pd(S + j + 8, z[1]);                                                 \
+            } else if (MR == 2) {                                                                  \
+                _mm512_storeu_pd(S + j, z[0]);                                                     \
+                _mm512_storeu_pd(S + lds + j, z[1]);                                               \
+            } else {                                                                               \
+                for (int r = 0; r < 4; ++r)                                                        \
+                    _mm256_storeu_pd(S + (size_t)r * lds + j,                                      \
+                                     (r & 1) ? _mm512_extractf64x4_pd(z[r / 2], 1)                 \
+                                             : _mm512_castpd512_pd256(z[r / 2]));                  \
+            }                                                                                      \
+        }                                                                                          \
+        if (j < ni) {                                                                              \
+            const double *q[NR];                                                                   \
+            for (int c = 0; c < NR; ++c)                                                           \
+                q[c] = Qt + (j + (size_t)c < ni ? j + (size_t)c : ni - 1) * ldq;                   \
+            __m512d z[2];                                                                          \
+            tile_f64(P, ldp, q, dim, MR, NR, z);                                                   \
+            double tmp[16];                                                                        \
+            _mm512_storeu_pd(tmp, z[0]);                                                           \
+            _mm512_storeu_pd(tmp + 8, z[1]);                                                       \
+            for (int r = 0; r < MR; ++r)                                                           \
+                for (size_t c = 0; c < ni - j; ++c)                                                \
+                    S[(size_t)r * lds + j + c] = tmp[r * NR + (int)c];                             \
+        }                                                                                          \
+    }
+SM_STRIP_F64(strip_f64_4x4, 4, 4)
+SM_STRIP_F64(strip_f64_2x8, 2, 8)
+SM_STRIP_F64(strip_f64_1x16, 1, 16)
 
 static void sm_score_avx512_f64(const double *P, size_t ldp, size_t nu, const double *Qt,
                                 size_t ldq, size_t ni, size_t dim, double *S, size_t lds)
 {
     if (ni == 0)
         return;
-    for (size_t u = 0; u < nu;) {
-        const int mr = nu - u >= 4 ? 4 : nu - u >= 2 ? 2 : 1;
-        const int nr = 16 / mr;
-        const double *pu = P + u * ldp;
-        for (size_t j = 0; j < ni; j += (size_t)nr) {
-            const double *q[16];
-            for (int c = 0; c < nr; ++c)
-                q[c] = Qt + (j + (size_t)c < ni ? j + (size_t)c : ni - 1) * ldq;
-            __m512d z[2];
-            if (mr == 4)
-                tile_f64_4x4(pu, ldp, q, dim, z);
-            else if (mr == 2)
-                tile_f64_2x8(pu, ldp, q, dim, z);
-            else
-                tile_f64_1x16(pu, ldp, q, dim, z);
-            size_t nv = ni - j < (size_t)nr ? ni - j : (size_t)nr;
-            double tmp[16];
-            _mm512_storeu_pd(tmp, z[0]);
-            _mm512_storeu_pd(tmp + 8, z[1]);
-            for (int r = 0; r < mr; ++r)
-                for (size_t c = 0; c < nv; ++c)
-                    S[(u + (size_t)r) * lds + j + c] = tmp[r * nr + (int)c];
-        }
-        u += (size_t)mr;
+    size_t u = 0;
+    for (; u + 4 <= nu; u += 4)
+        strip_f64_4x4(P + u * ldp, ldp, Qt, ldq, ni, dim, S + u * lds, lds);
+    if (u + 2 <= nu) {
+        strip_f64_2x8(P + u * ldp, ldp, Qt, ldq, ni, dim, S + u * lds, lds);
+        u += 2;
     }
+    if (u < nu)
+        strip_f64_1x16(P + u * ldp, ldp, Qt, ldq, ni, dim, S + u * lds, lds);
 }
 
 void sm_score_init_avx512(sm_kernels *k)
