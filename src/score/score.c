@@ -213,24 +213,28 @@ static inline unsigned not_below_f64(const double *s, double thr)
             }                                                                                      \
             return;                                                                                \
         }                                                                                          \
-        for (; c < nj && s->n < cap; ++c)                                                          \
-            offer(s, cap, (double)S[c], j0 + c);                                                   \
+        /* a local copy lets the compiler keep the cursor, count and worst                         \
+         * score in registers across the loop */                                                   \
+        slot l = *s;                                                                               \
+        for (; c < nj && l.n < cap; ++c)                                                           \
+            offer(&l, cap, (double)S[c], j0 + c);                                                  \
         while (c < nj) {                                                                           \
             if (nj - c >= 16) {                                                                    \
-                unsigned mask = NOT_BELOW(S + c, (T)s->worst);                                     \
+                unsigned mask = NOT_BELOW(S + c, (T)l.worst);                                      \
                 while (mask != 0) {                                                                \
                     size_t i = c + (size_t)__builtin_ctz(mask);                                    \
                     mask &= mask - 1;                                                              \
-                    if (!((double)S[i] < s->worst))                                                \
-                        offer(s, cap, (double)S[i], j0 + i);                                       \
+                    if (!((double)S[i] < l.worst))                                                 \
+                        offer(&l, cap, (double)S[i], j0 + i);                                      \
                 }                                                                                  \
                 c += 16;                                                                           \
             } else {                                                                               \
-                if (!((double)S[c] < s->worst))                                                    \
-                    offer(s, cap, (double)S[c], j0 + c);                                           \
+                if (!((double)S[c] < l.worst))                                                     \
+                    offer(&l, cap, (double)S[c], j0 + c);                                          \
                 c++;                                                                               \
             }                                                                                      \
         }                                                                                          \
+        *s = l;                                                                                    \
     }
 SM_CONSUME(consume_f32, float, not_below_f32)
 SM_CONSUME(consume_f64, double, not_below_f64)
