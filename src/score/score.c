@@ -363,7 +363,7 @@ static signmf_status run_one(const job *jb, slot *s, int threads, size_t blk, si
 /* Run every slot to completion, with up to `threads` threads. */
 static signmf_status run_slots(const job *jb, slot *slots, size_t n, int threads)
 {
-    if (n == 0)
+    if (n == 0 || jb->m->items == 0)
         return SIGNMF_OK;
     const signmf_model *m = jb->m;
     size_t blk = item_block(m);
