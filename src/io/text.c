@@ -578,6 +578,11 @@ static signmf_status sm_parse_mm(sm_text *t, sm_tbuf *b, sm_mm *mm)
     signmf_status st;
     if (r < 0)
         return sm_overlong(t, &l);
+    /* Nothing after a byte-order mark: `l` was never filled (found by
+     * tests/fuzz, regression tests/fuzz/regressions/mm/bom-only). */
+    if (r == 0)
+        return sm_fail(t->err, SIGNMF_EEMPTY,
+                       "%s: file is empty (expected a %%%%MatrixMarket banner)", t->path);
     /* Banner: %%MatrixMarket matrix coordinate real|integer general */
     static const char *const what[5] = {"'%%MatrixMarket'", "'matrix'", "'coordinate'",
                                         "'real' or 'integer'", "'general'"};

@@ -83,6 +83,11 @@ mkdir adir
 reject B03 1 "adir: .*directory" train adir
 : >empty.tsv
 reject B04 1 "empty\.tsv: .*empty" train empty.tsv
+# Only a byte-order mark (a fuzzer find for Matrix Market: tests/fuzz/regressions/mm).
+printf '\357\273\277' >bom.mtx
+reject B04 1 "bom\.mtx: file is empty" train bom.mtx
+printf '\357\273\277' >bom.tsv
+reject B04 1 "bom\.tsv: .*(empty|no ratings)" train bom.tsv
 printf 'userId,movieId,rating,timestamp\n' >header.csv
 reject B05 1 "header\.csv: .*no ratings" train header.csv
 printf 'userId,movieId,rating,timestamp\r\n\r\n' >header2.csv
