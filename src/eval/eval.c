@@ -206,6 +206,27 @@ static double user_auc(const double *s, size_t items, const unsigned char *mask,
     return 1.0 - pairs_above / ((double)nrel * (double)nneg);
 }
 
+/* The same for the popularity ranking, a global order (pos[j] = place of
+ * item j): the N items after r are all items after it minus the training
+ * and relevant ones after it, so no pass over the catalogue is needed. */
+static double pop_auc(const uint32_t *pos, size_t items, const uint32_t *tr, size_t ntr,
+                      const uint32_t *rel, size_t nrel, size_t nneg)
+{
+    if (nneg == 0)
+        return NAN;
+    double below = 0;
+    for (size_t a = 0; a < nrel; ++a) {
+        uint32_t pr = pos[rel[a]];
+        size_t after = items - 1 - pr;
+        for (size_t i = 0; i < ntr; ++i)
+            after -= pos[tr[i]] > pr;
+        for (size_t i = 0; i < nrel; ++i)
+            after -= pos[rel[i]] > pr;
+        below += (double)after;
+    }
+    return below / ((double)nrel * (double)nneg);
+}
+
 /* Test pairs grouped by model user. */
 typedef struct grouped {
     size_t *ptr;   /* users + 1 */
@@ -372,7 +393,7 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
     user_fig *fm = sm_alloc(ne ? ne : 1, sizeof *fm);
     user_fig *fp = sm_alloc(ne ? ne : 1, sizeof *fp);
     pop_item *pop = sm_alloc(items ? items : 1, sizeof *pop);
-    double *popscore = sm_alloc(items ? items : 1, sizeof *popscore);
+    uint32_t *popos = sm_alloc(items ? items : 1, sizeof *popos);
     unsigned char *cov_m = sm_calloc(items ? items : 1, 1);
     unsigned char *cov_p = sm_calloc(items ? items : 1, 1);
     size_t *pcounts = sm_alloc(ne ? ne : 1, sizeof *pcounts);
@@ -381,7 +402,7 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
         mlists = sm_alloc(listn, sizeof *mlists);
         plists = sm_alloc(listn, sizeof *plists);
     }
-    if (counts == NULL || fm == NULL || fp == NULL || pop == NULL || popscore == NULL ||
+    if (counts == NULL || fm == NULL || fp == NULL || pop == NULL || popos == NULL ||
         cov_m == NULL || cov_p == NULL || plists == NULL || mlists == NULL || pcounts == NULL) {
         st =
             sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu users x %zu results", fn, ne, k);
@@ -393,9 +414,9 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
     }
     for (size_t i = 0; i < m->rated_ptr[m->users]; ++i)
         pop[m->rated_idx[i]].count += 1;
-    for (size_t j = 0; j < items; ++j)
-        popscore[j] = pop[j].count;
     qsort(pop, items, sizeof *pop, cmp_pop);
+    for (size_t i = 0; i < items; ++i)
+        popos[pop[i].index] = (uint32_t)i;
 
     const sm_kernels *kern = sm_kernels_active();
     const size_t dim = m->dim, es = sm_elem_size(m->precision);
@@ -471,7 +492,7 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
                     if (!(mask[pop[i].index] & 1))
                         list[pc++] = pop[i].index;
                 list_metrics(list, pc, k, nrel, mask, &fp[e]);
-                fp[e].v[5] = user_auc(popscore, items, mask, rel, nrel, nneg, buf);
+                fp[e].v[5] = pop_auc(popos, items, tr, ntr, rel, nrel, nneg);
                 pcounts[e] = pc;
 
                 for (size_t i = 0; i < ntr; ++i)
@@ -536,7 +557,7 @@ done:
     sm_free(fm);
     sm_free(fp);
     sm_free(pop);
-    sm_free(popscore);
+    sm_free(popos);
     sm_free(cov_m);
     sm_free(cov_p);
     sm_free(mlists);
