@@ -8,7 +8,11 @@
  *   bench_score [--dim K] [--threads T] [--k K] [--reps R] [--f64]
  *
  * OpenBLAS spins its threads for a while after a call, which steals the
- * cores from OpenMP; so ours runs first, all repetitions, then BLAS. */
+ * cores from OpenMP; so ours runs first, all repetitions, then BLAS.
+ * The BLAS line names the kernel OpenBLAS picked: a DYNAMIC_ARCH build
+ * that does not know the CPU falls back to an old one (Debian's 0.3.21
+ * says "Prescott" on Sapphire Rapids); OPENBLAS_CORETYPE=SkylakeX (or
+ * Haswell) forces its fast kernels for a fair comparison. */
 #include "kernels/kernels.h"
 #include "model/model.h"
 
