@@ -51,7 +51,9 @@ static signmf_ratings *synthetic(void)
     return out;
 }
 
-static double time_pass(signmf_trainer *t, const sm_kernels *k, int reps, bool probe)
+/* Median of reps passes; *best receives the fastest (the least disturbed
+ * by other processes on a shared machine). */
+static double time_pass(signmf_trainer *t, const sm_kernels *k, int reps, bool probe, double *best)
 {
     double *times = malloc((size_t)reps * sizeof(double)), loss;
     double a = 1e-3;
@@ -63,15 +65,16 @@ static double time_pass(signmf_trainer *t, const sm_kernels *k, int reps, bool p
             for (size_t q = 0; q < t->ntasks; ++q) {
                 const sm_task *tk = &t->tasks[q];
                 const sm_signs *s = tk->side ? &t->by_item : &t->by_user;
-                size_t rows = tk->side ? t->items : t->users, other = tk->side ? t->users : t->items;
+                size_t rows = tk->side ? t->items : t->users,
+                       other = tk->side ? t->users : t->items;
                 size_t w = sm_panel_width(t, tk->panel);
                 const char *self = (const char *)(tk->side ? t->Q[0] : t->P[0]) +
                                    sm_panel_offset(t, rows, tk->panel) * t->esize;
                 const char *src = (const char *)(tk->side ? t->P[0] : t->Q[0]) +
                                   sm_panel_offset(t, other, tk->panel) * t->esize;
                 if (t->esize == 8)
-                    k->gather_f64(s, tk->r0, tk->r1, w, (const double *)src,
-                                  (const double *)self, NULL, 0, 1.0, NULL);
+                    k->gather_f64(s, tk->r0, tk->r1, w, (const double *)src, (const double *)self,
+                                  NULL, 0, 1.0, NULL);
                 else
                     k->gather_f32(s, tk->r0, tk->r1, w, (const float *)src, (const float *)self,
                                   NULL, 0, 1.0, NULL);
@@ -84,6 +87,8 @@ static double time_pass(signmf_trainer *t, const sm_kernels *k, int reps, bool p
     }
     qsort(times, (size_t)reps, sizeof(double), cmp_double);
     double med = times[reps / 2];
+    if (best)
+        *best = times[0];
     free(times);
     return med;
 }
@@ -139,8 +144,8 @@ int main(int argc, char **argv)
     }
     printf("# data: %s (%zu x %zu, %zu ratings)\n", file ? file : "synthetic ua.base shape",
            signmf_ratings_users(r), signmf_ratings_items(r), signmf_ratings_count(r));
-    printf("%-8s %-4s %3s %5s %10s %10s %14s\n", "isa", "prec", "thr", "k", "epoch_ms",
-           "probe_ms", "Gsignk_per_s");
+    printf("%-8s %-4s %3s %5s %10s %10s %14s %8s %8s\n", "isa", "prec", "thr", "k", "epoch_ms",
+           "probe_ms", "Gsignk_per_s", "min_ms", "pmin_ms");
     for (int isa = SM_ISA_COUNT - 1; isa >= 0; --isa) {
         const sm_kernels *k = sm_kernels_for((sm_isa)isa);
         if (!k || (quick && isa != SM_ISA_COUNT - 1 && sm_kernels_for(SM_ISA_COUNT - 1)))
@@ -160,11 +165,12 @@ int main(int argc, char **argv)
                     size_t nnz = t->by_user.nnz;
                     double work = (double)nnz * (double)p.dim;
                     int reps = work > 2e9 ? 5 : work > 1e8 ? 21 : 51;
-                    double e = time_pass(t, k, reps, false);
-                    double pr = time_pass(t, k, reps, true);
-                    printf("%-8s %-4s %3d %5zu %10.3f %10.3f %14.2f\n", k->name,
+                    double emin, pmin;
+                    double e = time_pass(t, k, reps, false, &emin);
+                    double pr = time_pass(t, k, reps, true, &pmin);
+                    printf("%-8s %-4s %3d %5zu %10.3f %10.3f %14.2f %8.3f %8.3f\n", k->name,
                            prec ? "f64" : "f32", ths[ti], p.dim, e * 1e3, pr * 1e3,
-                           2.0 * work / e * 1e-9);
+                           2.0 * work / e * 1e-9, emin * 1e3, pmin * 1e3);
                     fflush(stdout);
                     signmf_trainer_free(t);
                 }

@@ -1,15 +1,18 @@
-/* AVX-512 gather kernels. Each row's signed sum runs over a strip of up to
- * SM_NV vectors held in registers, so a src row costs SM_NV loads and adds
- * and no stores; the per-element order is the portable kernel's.
+/* AVX-512 gather kernels.
  *
- * The _pf variants also prefetch the row SM_PFD signs ahead. They are for
- * sources that do not fit in L2, where the gathers would otherwise wait on
- * L3 or DRAM latency one row at a time; prefetching changes no arithmetic. */
+ * A row's signed sum runs over a strip of up to SM_NV vectors held in
+ * registers: a src row costs SM_NV loads and adds and no stores. One row
+ * alone is a chain of dependent adds per register, so rows go in pairs
+ * whose sign lists are walked side by side: twice the independent chains,
+ * and the per-element order is still each row's own, the portable one.
+ *
+ * The _pf variants also prefetch rows SM_PFD signs ahead, for src panels
+ * beyond L2; prefetching changes no arithmetic. */
 #include "kernels.h"
 
 #include <immintrin.h>
 
-#define SM_NV     8
+#define SM_NV     4
 #define SM_PFD    16
 #define SM_INLINE static inline __attribute__((always_inline))
 
@@ -21,7 +24,6 @@ SM_INLINE double fold8(__m512d v)
     return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
 }
 
-/* Prefetch `lines` cache lines of the src row SM_PFD signs after p. */
 SM_INLINE void prefetch_ahead(const uint32_t *p, const uint32_t *end, const char *src,
                               size_t row_bytes, int lines)
 {
@@ -31,28 +33,83 @@ SM_INLINE void prefetch_ahead(const uint32_t *p, const uint32_t *end, const char
         _mm_prefetch(f + 64 * l, _MM_HINT_T0);
 }
 
-SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
-                         const uint32_t *end, const float *src, size_t w, const float *me, float *o,
-                         __m512 va, __m512 vsc, __m512d *dlo, __m512d *dhi, __m512 *bad,
-                         const int nv, const int pf)
+/* The element type enters only through these few operations. */
+#define SM_DEFINE_TYPE(SFX, T, V, LANES, LOAD, ADD, SUB)                                           \
+    /* n signs of one row: acc (sub ? -= : +=) src rows */                                         \
+    SM_INLINE void run1_##SFX(V *acc, const uint32_t *p, size_t n, const uint32_t *end,            \
+                              const T *src, size_t w, const int sub, const int nv, const int pf)   \
+    {                                                                                              \
+        for (size_t i = 0; i < n; ++i) {                                                           \
+            if (pf)                                                                                \
+                prefetch_ahead(p + i, end, (const char *)src, w * sizeof(T), nv);                  \
+            const T *x = src + (size_t)p[i] * w;                                                   \
+            for (int v = 0; v < nv; ++v)                                                           \
+                acc[v] =                                                                           \
+                    sub ? SUB(acc[v], LOAD(x + LANES * v)) : ADD(acc[v], LOAD(x + LANES * v));     \
+        }                                                                                          \
+    }                                                                                              \
+    /* n signs of each of two rows, interleaved */                                                 \
+    SM_INLINE void run2_##SFX(V *a, V *b, const uint32_t *pa, const uint32_t *pb, size_t n,        \
+                              const uint32_t *end, const T *src, size_t w, const int sa,           \
+                              const int sb, const int nv, const int pf)                            \
+    {                                                                                              \
+        for (size_t i = 0; i < n; ++i) {                                                           \
+            if (pf) {                                                                              \
+                prefetch_ahead(pa + i, end, (const char *)src, w * sizeof(T), nv);                 \
+                prefetch_ahead(pb + i, end, (const char *)src, w * sizeof(T), nv);                 \
+            }                                                                                      \
+            const T *xa = src + (size_t)pa[i] * w, *xb = src + (size_t)pb[i] * w;                  \
+            for (int v = 0; v < nv; ++v) {                                                         \
+                a[v] = sa ? SUB(a[v], LOAD(xa + LANES * v)) : ADD(a[v], LOAD(xa + LANES * v));     \
+                b[v] = sb ? SUB(b[v], LOAD(xb + LANES * v)) : ADD(b[v], LOAD(xb + LANES * v));     \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    /* Row A = [ia, ma) plus, [ma, ea) minus; row B likewise (may be empty).                       \
+     * Walk both while both have signs, in runs where neither changes                              \
+     * segment, then finish the longer one alone. */                                               \
+    SM_INLINE void acc2_##SFX(V *a, V *b, const uint32_t *ia, const uint32_t *ma,                  \
+                              const uint32_t *ea, const uint32_t *ib, const uint32_t *mb,          \
+                              const uint32_t *eb, const uint32_t *end, const T *src, size_t w,     \
+                              const int nv, const int pf)                                          \
+    {                                                                                              \
+        while (ia < ea && ib < eb) {                                                               \
+            int sa = ia >= ma, sb = ib >= mb;                                                      \
+            size_t na = (size_t)((sa ? ea : ma) - ia), nb = (size_t)((sb ? eb : mb) - ib);         \
+            size_t n = na < nb ? na : nb;                                                          \
+            switch (sa * 2 + sb) {                                                                 \
+            case 0:                                                                                \
+                run2_##SFX(a, b, ia, ib, n, end, src, w, 0, 0, nv, pf);                            \
+                break;                                                                             \
+            case 1:                                                                                \
+                run2_##SFX(a, b, ia, ib, n, end, src, w, 0, 1, nv, pf);                            \
+                break;                                                                             \
+            case 2:                                                                                \
+                run2_##SFX(a, b, ia, ib, n, end, src, w, 1, 0, nv, pf);                            \
+                break;                                                                             \
+            default:                                                                               \
+                run2_##SFX(a, b, ia, ib, n, end, src, w, 1, 1, nv, pf);                            \
+                break;                                                                             \
+            }                                                                                      \
+            ia += n, ib += n;                                                                      \
+        }                                                                                          \
+        if (ia < ma)                                                                               \
+            run1_##SFX(a, ia, (size_t)(ma - ia), end, src, w, 0, nv, pf), ia = ma;                 \
+        if (ia < ea)                                                                               \
+            run1_##SFX(a, ia, (size_t)(ea - ia), end, src, w, 1, nv, pf);                          \
+        if (ib < mb)                                                                               \
+            run1_##SFX(b, ib, (size_t)(mb - ib), end, src, w, 0, nv, pf), ib = mb;                 \
+        if (ib < eb)                                                                               \
+            run1_##SFX(b, ib, (size_t)(eb - ib), end, src, w, 1, nv, pf);                          \
+    }
+
+SM_DEFINE_TYPE(f32, float, __m512, 16, _mm512_loadu_ps, _mm512_add_ps, _mm512_sub_ps)
+SM_DEFINE_TYPE(f64, double, __m512d, 8, _mm512_loadu_pd, _mm512_add_pd, _mm512_sub_pd)
+
+/* out = (self - a*acc) * sc and the canonical dot, for one strip. */
+SM_INLINE void finish_f32(const __m512 *acc, const float *me, float *o, __m512 va, __m512 vsc,
+                          __m512d *dlo, __m512d *dhi, __m512 *bad, const int nv)
 {
-    __m512 acc[SM_NV];
-    for (int v = 0; v < nv; ++v)
-        acc[v] = _mm512_setzero_ps();
-    for (const uint32_t *p = ib; p < im; ++p) {
-        if (pf)
-            prefetch_ahead(p, end, (const char *)src, w * sizeof(float), nv);
-        const float *x = src + (size_t)*p * w;
-        for (int v = 0; v < nv; ++v)
-            acc[v] = _mm512_add_ps(acc[v], _mm512_loadu_ps(x + 16 * v));
-    }
-    for (const uint32_t *p = im; p < ie; ++p) {
-        if (pf)
-            prefetch_ahead(p, end, (const char *)src, w * sizeof(float), nv);
-        const float *x = src + (size_t)*p * w;
-        for (int v = 0; v < nv; ++v)
-            acc[v] = _mm512_sub_ps(acc[v], _mm512_loadu_ps(x + 16 * v));
-    }
     for (int v = 0; v < nv; ++v) {
         __m512 m = _mm512_loadu_ps(me + 16 * v);
         if (dlo) {
@@ -73,64 +130,10 @@ SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t 
     }
 }
 
-SM_INLINE int gather_f32(const sm_signs *s, size_t r0, size_t r1, size_t w, const float *src,
-                         const float *self, float *out, float a, float sc, double *dot,
-                         const int pf)
+SM_INLINE void finish_f64(const __m512d *acc, const double *me, double *o, __m512d va, __m512d vsc,
+                          __m512d *dl, __m512d *unused, __m512d *bad, const int nv)
 {
-    const __m512 va = _mm512_set1_ps(a), vsc = _mm512_set1_ps(sc);
-    __m512 bad = _mm512_setzero_ps();
-    const uint32_t *end = s->idx + s->nnz;
-    for (size_t r = r0; r < r1; ++r) {
-        const uint32_t *ib = s->idx + s->ptr[r];
-        const uint32_t *im = s->idx + s->mid[r];
-        const uint32_t *ie = s->idx + s->ptr[r + 1];
-        __m512d dlo = _mm512_setzero_pd(), dhi = _mm512_setzero_pd();
-        __m512d *pl = dot ? &dlo : NULL;
-        const float *me = self + r * w;
-        float *o = out ? out + r * w : NULL;
-        size_t t0 = 0;
-        for (; t0 + 16 * SM_NV <= w; t0 += 16 * SM_NV)
-            strip_f32(ib, im, ie, end, src + t0, w, me + t0, o ? o + t0 : NULL, va, vsc, pl, &dhi,
-                      &bad, SM_NV, pf);
-        switch ((w - t0) / 16) {
-#define SM_TAIL(n)                                                                                 \
-    case n:                                                                                        \
-        strip_f32(ib, im, ie, end, src + t0, w, me + t0, o ? o + t0 : NULL, va, vsc, pl, &dhi,     \
-                  &bad, n, pf);                                                                    \
-        break;
-            SM_TAIL(1)
-            SM_TAIL(2) SM_TAIL(3) SM_TAIL(4) SM_TAIL(5) SM_TAIL(6) SM_TAIL(7)
-#undef SM_TAIL
-                default : break;
-        }
-        if (dot)
-            dot[r] = fold8(_mm512_add_pd(dlo, dhi));
-    }
-    return _mm512_cmp_ps_mask(bad, bad, _CMP_UNORD_Q) != 0;
-}
-
-SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
-                         const uint32_t *end, const double *src, size_t w, const double *me,
-                         double *o, __m512d va, __m512d vsc, __m512d *dl, __m512d *bad,
-                         const int nv, const int pf)
-{
-    __m512d acc[SM_NV];
-    for (int v = 0; v < nv; ++v)
-        acc[v] = _mm512_setzero_pd();
-    for (const uint32_t *p = ib; p < im; ++p) {
-        if (pf)
-            prefetch_ahead(p, end, (const char *)src, w * sizeof(double), nv);
-        const double *x = src + (size_t)*p * w;
-        for (int v = 0; v < nv; ++v)
-            acc[v] = _mm512_add_pd(acc[v], _mm512_loadu_pd(x + 8 * v));
-    }
-    for (const uint32_t *p = im; p < ie; ++p) {
-        if (pf)
-            prefetch_ahead(p, end, (const char *)src, w * sizeof(double), nv);
-        const double *x = src + (size_t)*p * w;
-        for (int v = 0; v < nv; ++v)
-            acc[v] = _mm512_sub_pd(acc[v], _mm512_loadu_pd(x + 8 * v));
-    }
+    (void)unused;
     for (int v = 0; v < nv; ++v) {
         __m512d m = _mm512_loadu_pd(me + 8 * v);
         if (dl)
@@ -143,41 +146,78 @@ SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t 
     }
 }
 
-SM_INLINE int gather_f64(const sm_signs *s, size_t r0, size_t r1, size_t w, const double *src,
-                         const double *self, double *out, double a, double sc, double *dot,
-                         const int pf)
-{
-    const __m512d va = _mm512_set1_pd(a), vsc = _mm512_set1_pd(sc);
-    __m512d bad = _mm512_setzero_pd();
-    const uint32_t *end = s->idx + s->nnz;
-    for (size_t r = r0; r < r1; ++r) {
-        const uint32_t *ib = s->idx + s->ptr[r];
-        const uint32_t *im = s->idx + s->mid[r];
-        const uint32_t *ie = s->idx + s->ptr[r + 1];
-        __m512d dl = _mm512_setzero_pd();
-        __m512d *pl = dot ? &dl : NULL;
-        const double *me = self + r * w;
-        double *o = out ? out + r * w : NULL;
-        size_t t0 = 0;
-        for (; t0 + 8 * SM_NV <= w; t0 += 8 * SM_NV)
-            strip_f64(ib, im, ie, end, src + t0, w, me + t0, o ? o + t0 : NULL, va, vsc, pl, &bad,
-                      SM_NV, pf);
-        switch ((w - t0) / 8) {
-#define SM_TAIL(n)                                                                                 \
-    case n:                                                                                        \
-        strip_f64(ib, im, ie, end, src + t0, w, me + t0, o ? o + t0 : NULL, va, vsc, pl, &bad, n,  \
-                  pf);                                                                             \
-        break;
-            SM_TAIL(1)
-            SM_TAIL(2) SM_TAIL(3) SM_TAIL(4) SM_TAIL(5) SM_TAIL(6) SM_TAIL(7)
-#undef SM_TAIL
-                default : break;
-        }
-        if (dot)
-            dot[r] = fold8(dl);
+/* Rows r and r+1 (when pair) over one strip [t0, t0 + nv*LANES). */
+#define SM_DEFINE_STRIP(SFX, T, V, VD, LANES, ZERO)                                                \
+    SM_INLINE void strip_##SFX(const sm_signs *s, size_t r, int pair, size_t w, size_t t0,         \
+                               const T *src, const T *self, T *out, V va, V vsc, VD *dl, VD *dh,   \
+                               V *bad, const int nv, const int pf)                                 \
+    {                                                                                              \
+        const uint32_t *end = s->idx + s->nnz;                                                     \
+        V a[SM_NV], b[SM_NV];                                                                      \
+        for (int v = 0; v < nv; ++v)                                                               \
+            a[v] = ZERO(), b[v] = ZERO();                                                          \
+        const uint32_t *ia = s->idx + s->ptr[r], *ma = s->idx + s->mid[r],                         \
+                       *ea = s->idx + s->ptr[r + 1];                                               \
+        const uint32_t *ib = ea, *mb = ea, *eb = ea;                                               \
+        if (pair)                                                                                  \
+            ib = ea, mb = s->idx + s->mid[r + 1], eb = s->idx + s->ptr[r + 2];                     \
+        acc2_##SFX(a, b, ia, ma, ea, ib, mb, eb, end, src + t0, w, nv, pf);                        \
+        finish_##SFX(a, self + r * w + t0, out ? out + r * w + t0 : NULL, va, vsc,                 \
+                     dl ? &dl[0] : NULL, &dh[0], bad, nv);                                         \
+        if (pair)                                                                                  \
+            finish_##SFX(b, self + (r + 1) * w + t0, out ? out + (r + 1) * w + t0 : NULL, va, vsc, \
+                         dl ? &dl[1] : NULL, &dh[1], bad, nv);                                     \
     }
-    return _mm512_cmp_pd_mask(bad, bad, _CMP_UNORD_Q) != 0;
-}
+
+SM_DEFINE_STRIP(f32, float, __m512, __m512d, 16, _mm512_setzero_ps)
+SM_DEFINE_STRIP(f64, double, __m512d, __m512d, 8, _mm512_setzero_pd)
+
+/* The driver over rows: pairs, then a last odd row; strips of SM_NV
+ * vectors, then a tail strip. f32 dots keep lanes 0-7 in dl, 8-15 in dh;
+ * f64 dots use dl only. */
+#define SM_DEFINE_GATHER(SFX, T, V, LANES, SET1, ZERO, NANMASK, DOTFOLD)                           \
+    SM_INLINE int gather_##SFX(const sm_signs *s, size_t r0, size_t r1, size_t w, const T *src,    \
+                               const T *self, T *out, T a, T sc, double *dot, const int pf)        \
+    {                                                                                              \
+        const V va = SET1(a), vsc = SET1(sc);                                                      \
+        V bad = ZERO();                                                                            \
+        for (size_t r = r0; r < r1; r += 2) {                                                      \
+            int pair = r + 1 < r1;                                                                 \
+            __m512d dl[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};                            \
+            __m512d dh[2] = {_mm512_setzero_pd(), _mm512_setzero_pd()};                            \
+            __m512d *pl = dot ? dl : NULL;                                                         \
+            size_t t0 = 0;                                                                         \
+            for (; t0 + LANES * SM_NV <= w; t0 += LANES * SM_NV)                                   \
+                strip_##SFX(s, r, pair, w, t0, src, self, out, va, vsc, pl, dh, &bad, SM_NV, pf);  \
+            switch ((w - t0) / LANES) {                                                            \
+            case 1:                                                                                \
+                strip_##SFX(s, r, pair, w, t0, src, self, out, va, vsc, pl, dh, &bad, 1, pf);      \
+                break;                                                                             \
+            case 2:                                                                                \
+                strip_##SFX(s, r, pair, w, t0, src, self, out, va, vsc, pl, dh, &bad, 2, pf);      \
+                break;                                                                             \
+            case 3:                                                                                \
+                strip_##SFX(s, r, pair, w, t0, src, self, out, va, vsc, pl, dh, &bad, 3, pf);      \
+                break;                                                                             \
+            default:                                                                               \
+                break;                                                                             \
+            }                                                                                      \
+            if (dot) {                                                                             \
+                dot[r] = DOTFOLD(dl[0], dh[0]);                                                    \
+                if (pair)                                                                          \
+                    dot[r + 1] = DOTFOLD(dl[1], dh[1]);                                            \
+            }                                                                                      \
+        }                                                                                          \
+        return NANMASK(bad) != 0;                                                                  \
+    }
+
+#define SM_FOLD_F32(l, h) fold8(_mm512_add_pd(l, h))
+#define SM_FOLD_F64(l, h) fold8(l)
+#define SM_NAN_F32(v)     _mm512_cmp_ps_mask(v, v, _CMP_UNORD_Q)
+#define SM_NAN_F64(v)     _mm512_cmp_pd_mask(v, v, _CMP_UNORD_Q)
+SM_DEFINE_GATHER(f32, float, __m512, 16, _mm512_set1_ps, _mm512_setzero_ps, SM_NAN_F32, SM_FOLD_F32)
+SM_DEFINE_GATHER(f64, double, __m512d, 8, _mm512_set1_pd, _mm512_setzero_pd, SM_NAN_F64,
+                 SM_FOLD_F64)
 
 #define SM_DEFINE(name, T, body, pf)                                                               \
     static int name(const sm_signs *s, size_t r0, size_t r1, size_t w, const T *src,               \

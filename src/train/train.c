@@ -68,7 +68,7 @@ void signmf_trainer_free(signmf_trainer *t)
  * for benchmarks. */
 static size_t choose_panel(size_t lanes, size_t kpad, signmf_precision prec)
 {
-    size_t w = prec == SIGNMF_F64 ? 64 : 128;
+    size_t w = prec == SIGNMF_F64 ? 32 : 64; /* 256-byte rows */
     const char *env = getenv("SIGNMF_PANEL");
     if (env && *env) {
         char *end;
