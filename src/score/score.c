@@ -195,13 +195,55 @@ static inline unsigned not_below_f64(const double *s, double thr)
 #endif
 }
 
+/* A floor for the first block a slot sees, so that the heap does not
+ * fill with whatever comes first and churn: the cap-th largest of the
+ * per-16 group maxima over items the slot may get. Each such maximum is
+ * the score of a distinct eligible item, so at least cap items score at or
+ * above the floor and anything strictly below it cannot be in the top
+ * cap. (A group with no eligible number has maximum -inf, which only
+ * lowers the floor.) -inf when there are too few groups. */
+#define SM_GROUP_FLOOR(NAME, T)                                                                    \
+    static double NAME(const slot *s, size_t cap, const T *S, size_t j0, size_t nj)                \
+    {                                                                                              \
+        enum { G_MAX = 64 };                                                                       \
+        size_t g_n = nj / 16 < G_MAX ? nj / 16 : G_MAX;                                            \
+        if (cap == 0 || cap > SM_SORTED_MAX || g_n < cap)                                          \
+            return -INFINITY;                                                                      \
+        uint16_t ex[G_MAX] = {0};                                                                  \
+        for (const uint32_t *e = s->ex; e < s->ex_end && *e < j0 + 16 * g_n; ++e)                  \
+            if (*e >= j0)                                                                          \
+                ex[(*e - j0) / 16] |= (uint16_t)(1u << ((*e - j0) % 16));                          \
+        double top[SM_SORTED_MAX]; /* the cap largest maxima, descending */                        \
+        size_t n = 0;                                                                              \
+        for (size_t g = 0; g < g_n; ++g) {                                                         \
+            const T *x = S + 16 * g;                                                               \
+            T m = -(T)INFINITY;                                                                    \
+            for (unsigned i = 0; i < 16; ++i) {                                                    \
+                T v = ((ex[g] >> i) & 1u) ? -(T)INFINITY : x[i];                                   \
+                m = v > m ? v : m; /* NaN never wins */                                            \
+            }                                                                                      \
+            double d = (double)m;                                                                  \
+            size_t i = n < cap ? n++ : cap;                                                        \
+            if (i == cap && !(d > top[cap - 1]))                                                   \
+                continue;                                                                          \
+            if (i == cap)                                                                          \
+                i--;                                                                               \
+            for (; i > 0 && d > top[i - 1]; i--)                                                   \
+                top[i] = top[i - 1];                                                               \
+            top[i] = d;                                                                            \
+        }                                                                                          \
+        return n == cap ? top[cap - 1] : -INFINITY;                                                \
+    }
+SM_GROUP_FLOOR(group_floor_f32, float)
+SM_GROUP_FLOOR(group_floor_f64, double)
+
 /* Feed one row of a score tile (items j0 .. j0 + nj) to a slot's heap. Most
  * scores fall below the current k-th: once the heap is full, groups of 16
  * are screened with one branch (the compare loop vectorises), and only a
  * group holding a score not below the k-th (or a NaN) goes through the
  * exact path. The screen compares in the tile's own precision, in which
  * the k-th score is exact, so it never drops a candidate. */
-#define SM_CONSUME(NAME, T, NOT_BELOW)                                                             \
+#define SM_CONSUME(NAME, T, NOT_BELOW, GROUP_FLOOR)                                                \
     static void NAME(const job *jb, slot *s, const T *S, size_t j0, size_t nj)                     \
     {                                                                                              \
         size_t cap = jb->cap, c = 0;                                                               \
@@ -218,28 +260,31 @@ static inline unsigned not_below_f64(const double *s, double thr)
         /* a local copy lets the compiler keep the cursor, count and worst                         \
          * score in registers across the loop */                                                   \
         slot l = *s;                                                                               \
-        for (; c < nj && l.n < cap; ++c)                                                           \
-            offer(&l, cap, (double)S[c], j0 + c);                                                  \
+        /* Below `floor` nothing can make the top k (see group_floor).                             \
+         * Until the heap is full it is the screen; then the worst kept                            \
+         * score, which is not below it, takes over. */                                            \
+        double floor = l.n == 0 ? GROUP_FLOOR(&l, cap, S, j0, nj) : -INFINITY;                     \
         while (c < nj) {                                                                           \
+            double thr = l.n == cap ? l.worst : floor;                                             \
             if (nj - c >= 16) {                                                                    \
-                unsigned mask = NOT_BELOW(S + c, (T)l.worst);                                      \
+                unsigned mask = NOT_BELOW(S + c, (T)thr);                                          \
                 while (mask != 0) {                                                                \
                     size_t i = c + (size_t)__builtin_ctz(mask);                                    \
                     mask &= mask - 1;                                                              \
-                    if (!((double)S[i] < l.worst))                                                 \
+                    if (!((double)S[i] < (l.n == cap ? l.worst : floor)))                          \
                         offer(&l, cap, (double)S[i], j0 + i);                                      \
                 }                                                                                  \
                 c += 16;                                                                           \
             } else {                                                                               \
-                if (!((double)S[c] < l.worst))                                                     \
+                if (!((double)S[c] < thr))                                                         \
                     offer(&l, cap, (double)S[c], j0 + c);                                          \
                 c++;                                                                               \
             }                                                                                      \
         }                                                                                          \
         *s = l;                                                                                    \
     }
-SM_CONSUME(consume_f32, float, not_below_f32)
-SM_CONSUME(consume_f64, double, not_below_f64)
+SM_CONSUME(consume_f32, float, not_below_f32, group_floor_f32)
+SM_CONSUME(consume_f64, double, not_below_f64, group_floor_f64)
 
 static size_t item_block(const signmf_model *m)
 {
