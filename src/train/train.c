@@ -454,6 +454,16 @@ signmf_status signmf_trainer_resume(const signmf_ratings *r, const signmf_model 
     signmf_status st = trainer_new(r, &p, &t, err);
     if (st != SIGNMF_OK)
         return st;
+    /* Same shape but other ratings (another split, an edited file) would
+     * silently continue on different data; the model's fingerprint tells. */
+    if (t->data_crc != m->data_crc) {
+        uint32_t have = t->data_crc;
+        signmf_trainer_free(t);
+        return sm_fail(err, SIGNMF_EINVAL,
+                       "the ratings differ from those the model was trained on (CRC-32 %08x, "
+                       "model %08x)",
+                       have, m->data_crc);
+    }
     sm_to_panels(t, m->P, t->P[t->cur], t->users);
     sm_to_panels(t, m->Qt, t->Q[t->cur], t->items);
     t->epochs = m->epochs;

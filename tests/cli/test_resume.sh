@@ -111,6 +111,13 @@ rc=$?
 check "--resume on ratings of another shape fails with exit 1 and a message" \
     test $rc -eq 1 -a "$(grep -c '^signmf' err)" -eq 1
 check "  and nothing written" test ! -e x.smf
+# same shape, one rating changed: refused as well
+sed '1s/\t[0-9]\t/\t9\t/' big.tsv >edited.tsv
+"$exe" train edited.tsv --resume ref.smf --epochs $E --out x.smf 2>err
+rc=$?
+check "--resume on other ratings of the same shape fails (exit 1, one message)" \
+    test $rc -eq 1 -a "$(grep -c 'ratings differ' err)" -eq 1
+check "  and nothing written" test ! -e x.smf
 
 # --rescale: the log carries log_scale, and resume continues it exactly.
 "$exe" train big.tsv --dim 64 --epochs 6 --threads 2 --rescale --quiet --out rs.smf \
