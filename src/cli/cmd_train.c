@@ -41,9 +41,6 @@ static const cli_command train_cmd = {
     "                     total; the result is bit-identical to an\n"
     "                     uninterrupted run. The model fixes --dim, --lr,\n"
     "                     --seed, --precision, --sign-rule and --rescale.\n"
-    "\n"
-    "On SIGINT or SIGTERM the current epoch is finished, the model is saved\n"
-    "(to --out and --checkpoint) and signmf exits with status 1.\n"
     "  --quiet            no progress and no summary\n"
     "\n"
     "Evaluation (docs/evaluation.md):\n"
@@ -60,6 +57,9 @@ static const cli_command train_cmd = {
     "  --eval-k K         list length (default 10)\n"
     "  --relevant R       a test rating >= R is relevant (default 4)\n"
     "  -h, --help         show this help\n"
+    "\n"
+    "On SIGINT or SIGTERM the current epoch is finished, the model is saved\n"
+    "(to --out and --checkpoint) and signmf exits with status 1.\n"
     "\n"
     "Exit status: 0 success, 1 bad input or runtime error, 2 wrong usage.\n",
 };
