@@ -129,6 +129,28 @@ check "--rescale resume is bit-identical" same_model rs.smf rs3.smf
 check "--rescale resume log continues at epoch 2 with log_scale" \
     grep -q '^2,.*,.*,' rs3.csv
 
+# Numeric guards. --rescale is exact in direction: in float64 the rankings
+# of a rescaled run are those of the unscaled run (still finite here).
+"$exe" synth --users 200 --items 300 --ratings 8000 --seed 5 >mid.tsv 2>/dev/null
+"$exe" train mid.tsv --dim 16 --epochs 30 --precision f64 --quiet --out u64.smf 2>err
+"$exe" train mid.tsv --dim 16 --epochs 30 --precision f64 --rescale --quiet --out s64.smf \
+    --log s64.csv 2>err
+"$exe" recommend u64.smf --all -k 10 | cut -f1,2 >u.rank
+"$exe" recommend s64.smf --all -k 10 | cut -f1,2 >s.rank
+check "--rescale f64: same top-10 lists for every user as the unscaled run" \
+    test -s u.rank -a "$(md5sum <u.rank)" = "$(md5sum <s.rank)"
+check "--rescale: log_scale grows (norms were rescaled)" \
+    awk -F, 'NR > 1 { last = $4 } END { exit !(last > 0) }' s64.csv
+# A run that overflows stops at the first non-finite epoch, says so, and
+# keeps (saves) the last finite model.
+"$exe" train mid.tsv --dim 16 --epochs 40 --lr 1e20 --quiet --out nf.smf 2>err
+rc=$?
+check "overflowing run: exit 1" test $rc -eq 1
+check "  says which epoch went non-finite and that the last finite model was kept" \
+    grep -q 'non-finite.*kept the model of epoch [0-9]*' err
+check "  and where it was saved" grep -q 'saved the last finite model .* to nf.smf' err
+check "  the saved model opens" "$exe" export nf.smf nfx
+
 # kill -9 at random moments while checkpoints are being written: the
 # checkpoint file is always either absent or a complete, valid model.
 "$exe" train big.tsv --dim 128 --epochs 1 --threads 2 --quiet --out k.smf 2>err
