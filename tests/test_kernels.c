@@ -283,3 +283,126 @@ Test(kernels, forced_isa_is_honoured_or_reported)
     if (want && strcmp(want, "portable") == 0)
         cr_assert_str_eq(k->name, "portable");
 }
+
+/* Offsets of column block b within each row's +1 and -1 segments, as the
+ * training driver builds them: pofs[b * rows + r], b = 0 .. nb. */
+static void block_offsets(const sm_signs *s, size_t bcols, size_t nb, uint32_t *pofs,
+                          uint32_t *mofs)
+{
+    for (size_t r = 0; r < s->rows; ++r)
+        for (size_t b = 0; b <= nb; ++b) {
+            size_t lim = b * bcols;
+            uint32_t np = 0, nm = 0;
+            for (size_t e = s->ptr[r]; e < s->mid[r]; ++e)
+                np += s->idx[e] < lim;
+            for (size_t e = s->mid[r]; e < s->ptr[r + 1]; ++e)
+                nm += s->idx[e] < lim;
+            pofs[b * s->rows + r] = b == nb ? (uint32_t)(s->mid[r] - s->ptr[r]) : np;
+            mofs[b * s->rows + r] = b == nb ? (uint32_t)(s->ptr[r + 1] - s->mid[r]) : nm;
+        }
+}
+
+/* Blocked accumulate + update: every ISA equals the portable one bit for
+ * bit for any blocking, and one block equals the fused gather. */
+Test(kernels, blocked_accumulate_matches_portable_and_fused)
+{
+    const sm_kernels *ref = sm_kernels_for(SM_ISA_PORTABLE);
+    for (size_t si = 0; si < sizeof shapes_f32 / sizeof *shapes_f32; ++si) {
+        struct shape sh = shapes_f32[si];
+        signed char *dense = calloc(sh.rows * sh.cols + 1, 1);
+        sm_signs s;
+        random_signs(&s, sh.rows, sh.cols, sh.density, sh.empty, 31 + (unsigned)si, dense);
+        float *src = randf(sh.cols * sh.w, 3), *self = randf(sh.rows * sh.w + 1, 4);
+        for (size_t bcols = 1; bcols <= sh.cols + 1; bcols = bcols * 3 + 1) {
+            size_t nb = (sh.cols + bcols - 1) / bcols;
+            if (nb == 0)
+                nb = 1;
+            uint32_t *pofs = calloc((nb + 1) * (sh.rows + 1), sizeof(uint32_t));
+            uint32_t *mofs = calloc((nb + 1) * (sh.rows + 1), sizeof(uint32_t));
+            block_offsets(&s, bcols, nb, pofs, mofs);
+            float *o[SM_ISA_COUNT] = {0};
+            double *d[SM_ISA_COUNT] = {0};
+            for (int isa = 0; isa < SM_ISA_COUNT; ++isa) {
+                const sm_kernels *k = sm_kernels_for((sm_isa)isa);
+                if (!k)
+                    continue;
+                float *acc = randf(sh.rows * sh.w + 1, 9);
+                o[isa] = randf(sh.rows * sh.w + 1, 10);
+                d[isa] = calloc(sh.rows + 1, sizeof(double));
+                for (size_t b = 0; b < nb; ++b)
+                    k->accum_f32(&s, pofs + b * sh.rows, pofs + (b + 1) * sh.rows,
+                                 mofs + b * sh.rows, mofs + (b + 1) * sh.rows, 0, sh.rows, sh.w,
+                                 src, acc, b == 0);
+                k->update_f32(0, sh.rows, sh.w, self, acc, o[isa], 0.125f, 0.5f, d[isa]);
+                if (isa > 0) {
+                    cr_assert_eq(memcmp(o[0], o[isa], sh.rows * sh.w * sizeof(float)), 0,
+                                 "%s blocked out differs (shape %zu, %zu blocks)", k->name, si, nb);
+                    cr_assert_eq(memcmp(d[0], d[isa], sh.rows * sizeof(double)), 0);
+                }
+                if (nb == 1) {
+                    float *g = randf(sh.rows * sh.w + 1, 11);
+                    double *gd = calloc(sh.rows + 1, sizeof(double));
+                    k->gather_f32(&s, 0, sh.rows, sh.w, src, self, g, 0.125f, 0.5f, gd);
+                    cr_assert_eq(memcmp(g, o[isa], sh.rows * sh.w * sizeof(float)), 0,
+                                 "one block differs from the fused gather (%s)", k->name);
+                    cr_assert_eq(memcmp(gd, d[isa], sh.rows * sizeof(double)), 0);
+                    free(g), free(gd);
+                }
+                free(acc);
+            }
+            (void)ref;
+            for (int isa = 0; isa < SM_ISA_COUNT; ++isa)
+                free(o[isa]), free(d[isa]);
+            free(pofs), free(mofs);
+        }
+        free_signs(&s);
+        free(dense), free(src), free(self);
+    }
+}
+
+Test(kernels, blocked_accumulate_f64_matches_portable)
+{
+    for (size_t si = 0; si < sizeof shapes_f64 / sizeof *shapes_f64; ++si) {
+        struct shape sh = shapes_f64[si];
+        signed char *dense = calloc(sh.rows * sh.cols + 1, 1);
+        sm_signs s;
+        random_signs(&s, sh.rows, sh.cols, sh.density, sh.empty, 41 + (unsigned)si, dense);
+        double *src = randd(sh.cols * sh.w, 3), *self = randd(sh.rows * sh.w + 1, 4);
+        size_t bcols = 4, nb = (sh.cols + bcols - 1) / bcols;
+        uint32_t *pofs = calloc((nb + 1) * (sh.rows + 1), sizeof(uint32_t));
+        uint32_t *mofs = calloc((nb + 1) * (sh.rows + 1), sizeof(uint32_t));
+        block_offsets(&s, bcols, nb, pofs, mofs);
+        double *o0 = NULL, *d0 = NULL;
+        for (int isa = 0; isa < SM_ISA_COUNT; ++isa) {
+            const sm_kernels *k = sm_kernels_for((sm_isa)isa);
+            if (!k)
+                continue;
+            double *acc = randd(sh.rows * sh.w + 1, 9), *o = randd(sh.rows * sh.w + 1, 10);
+            double *d = calloc(sh.rows + 1, sizeof(double));
+            for (size_t b = 0; b < nb; ++b)
+                k->accum_f64(&s, pofs + b * sh.rows, pofs + (b + 1) * sh.rows, mofs + b * sh.rows,
+                             mofs + (b + 1) * sh.rows, 0, sh.rows, sh.w, src, acc, b == 0);
+            k->update_f64(0, sh.rows, sh.w, self, acc, o, 0.125, 0.25, d);
+            /* against the dense formula */
+            for (size_t r = 0; r < sh.rows; ++r)
+                for (size_t t = 0; t < sh.w; ++t) {
+                    double g = 0;
+                    for (size_t c = 0; c < sh.cols; ++c)
+                        g += dense[r * sh.cols + c] * src[c * sh.w + t];
+                    cr_assert_float_eq(o[r * sh.w + t], (self[r * sh.w + t] - 0.125 * g) * 0.25,
+                                       1e-12);
+                }
+            if (!o0) {
+                o0 = o, d0 = d;
+            } else {
+                cr_assert_eq(memcmp(o0, o, sh.rows * sh.w * sizeof(double)), 0, "%s", k->name);
+                cr_assert_eq(memcmp(d0, d, sh.rows * sizeof(double)), 0, "%s", k->name);
+                free(o), free(d);
+            }
+            free(acc);
+        }
+        free(o0), free(d0), free(pofs), free(mofs);
+        free_signs(&s);
+        free(dense), free(src), free(self);
+    }
+}

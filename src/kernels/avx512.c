@@ -65,42 +65,51 @@ SM_INLINE void prefetch_ahead(const uint32_t *p, const uint32_t *end, const char
             }                                                                                      \
         }                                                                                          \
     }                                                                                              \
-    /* Row A = [ia, ma) plus, [ma, ea) minus; row B likewise (may be empty).                       \
-     * Walk both while both have signs, in runs where neither changes                              \
-     * segment, then finish the longer one alone. */                                               \
-    SM_INLINE void acc2_##SFX(V *a, V *b, const uint32_t *ia, const uint32_t *ma,                  \
-                              const uint32_t *ea, const uint32_t *ib, const uint32_t *mb,          \
-                              const uint32_t *eb, const uint32_t *end, const T *src, size_t w,     \
-                              const int nv, const int pf)                                          \
+    /* Row A: +1 entries [pa0, pa1), -1 entries [ma0, ma1); row B likewise                         \
+     * (may be empty). Walk both while both have signs, in runs where neither                      \
+     * changes segment, then finish each alone. */                                                 \
+    SM_INLINE void acc2_##SFX(V *a, V *b, const uint32_t *pa0, const uint32_t *pa1,                \
+                              const uint32_t *ma0, const uint32_t *ma1, const uint32_t *pb0,       \
+                              const uint32_t *pb1, const uint32_t *mb0, const uint32_t *mb1,       \
+                              const uint32_t *end, const T *src, size_t w, const int nv,           \
+                              const int pf)                                                        \
     {                                                                                              \
-        while (ia < ea && ib < eb) {                                                               \
-            int sa = ia >= ma, sb = ib >= mb;                                                      \
-            size_t na = (size_t)((sa ? ea : ma) - ia), nb = (size_t)((sb ? eb : mb) - ib);         \
-            size_t n = na < nb ? na : nb;                                                          \
+        const uint32_t *xa = pa0, *ya = pa1, *xb = pb0, *yb = pb1;                                 \
+        int sa = 0, sb = 0;                                                                        \
+        if (xa == ya)                                                                              \
+            xa = ma0, ya = ma1, sa = 1;                                                            \
+        if (xb == yb)                                                                              \
+            xb = mb0, yb = mb1, sb = 1;                                                            \
+        while (xa < ya && xb < yb) {                                                               \
+            size_t na = (size_t)(ya - xa), nb = (size_t)(yb - xb), n = na < nb ? na : nb;          \
             switch (sa * 2 + sb) {                                                                 \
             case 0:                                                                                \
-                run2_##SFX(a, b, ia, ib, n, end, src, w, 0, 0, nv, pf);                            \
+                run2_##SFX(a, b, xa, xb, n, end, src, w, 0, 0, nv, pf);                            \
                 break;                                                                             \
             case 1:                                                                                \
-                run2_##SFX(a, b, ia, ib, n, end, src, w, 0, 1, nv, pf);                            \
+                run2_##SFX(a, b, xa, xb, n, end, src, w, 0, 1, nv, pf);                            \
                 break;                                                                             \
             case 2:                                                                                \
-                run2_##SFX(a, b, ia, ib, n, end, src, w, 1, 0, nv, pf);                            \
+                run2_##SFX(a, b, xa, xb, n, end, src, w, 1, 0, nv, pf);                            \
                 break;                                                                             \
             default:                                                                               \
-                run2_##SFX(a, b, ia, ib, n, end, src, w, 1, 1, nv, pf);                            \
+                run2_##SFX(a, b, xa, xb, n, end, src, w, 1, 1, nv, pf);                            \
                 break;                                                                             \
             }                                                                                      \
-            ia += n, ib += n;                                                                      \
+            xa += n, xb += n;                                                                      \
+            if (xa == ya && !sa)                                                                   \
+                xa = ma0, ya = ma1, sa = 1;                                                        \
+            if (xb == yb && !sb)                                                                   \
+                xb = mb0, yb = mb1, sb = 1;                                                        \
         }                                                                                          \
-        if (ia < ma)                                                                               \
-            run1_##SFX(a, ia, (size_t)(ma - ia), end, src, w, 0, nv, pf), ia = ma;                 \
-        if (ia < ea)                                                                               \
-            run1_##SFX(a, ia, (size_t)(ea - ia), end, src, w, 1, nv, pf);                          \
-        if (ib < mb)                                                                               \
-            run1_##SFX(b, ib, (size_t)(mb - ib), end, src, w, 0, nv, pf), ib = mb;                 \
-        if (ib < eb)                                                                               \
-            run1_##SFX(b, ib, (size_t)(eb - ib), end, src, w, 1, nv, pf);                          \
+        if (xa < ya)                                                                               \
+            run1_##SFX(a, xa, (size_t)(ya - xa), end, src, w, sa, nv, pf);                         \
+        if (!sa && ma0 < ma1)                                                                      \
+            run1_##SFX(a, ma0, (size_t)(ma1 - ma0), end, src, w, 1, nv, pf);                       \
+        if (xb < yb)                                                                               \
+            run1_##SFX(b, xb, (size_t)(yb - xb), end, src, w, sb, nv, pf);                         \
+        if (!sb && mb0 < mb1)                                                                      \
+            run1_##SFX(b, mb0, (size_t)(mb1 - mb0), end, src, w, 1, nv, pf);                       \
     }
 
 SM_DEFINE_TYPE(f32, float, __m512, 16, _mm512_loadu_ps, _mm512_add_ps, _mm512_sub_ps)
@@ -161,7 +170,7 @@ SM_INLINE void finish_f64(const __m512d *acc, const double *me, double *o, __m51
         const uint32_t *ib = ea, *mb = ea, *eb = ea;                                               \
         if (pair)                                                                                  \
             ib = ea, mb = s->idx + s->mid[r + 1], eb = s->idx + s->ptr[r + 2];                     \
-        acc2_##SFX(a, b, ia, ma, ea, ib, mb, eb, end, src + t0, w, nv, pf);                        \
+        acc2_##SFX(a, b, ia, ma, ma, ea, ib, mb, mb, eb, end, src + t0, w, nv, pf);                \
         finish_##SFX(a, self + r * w + t0, out ? out + r * w + t0 : NULL, va, vsc,                 \
                      dl ? &dl[0] : NULL, &dh[0], bad, nv);                                         \
         if (pair)                                                                                  \
@@ -219,6 +228,88 @@ SM_DEFINE_GATHER(f32, float, __m512, 16, _mm512_set1_ps, _mm512_setzero_ps, SM_N
 SM_DEFINE_GATHER(f64, double, __m512d, 8, _mm512_set1_pd, _mm512_setzero_pd, SM_NAN_F64,
                  SM_FOLD_F64)
 
+/* Blocked accumulate: acc rows r (and r+1) over one strip. */
+#define SM_DEFINE_ACCUM(SFX, T, V, LANES, LOAD, STORE, ZERO)                                       \
+    SM_INLINE void accum_strip_##SFX(const sm_signs *s, const uint32_t *pb0, const uint32_t *pb1,  \
+                                     const uint32_t *mb0, const uint32_t *mb1, size_t r, int pair, \
+                                     size_t w, size_t t0, const T *src, T *acc, int first,         \
+                                     const int nv)                                                 \
+    {                                                                                              \
+        V a[SM_NV], b[SM_NV];                                                                      \
+        T *ra = acc + r * w + t0, *rb = acc + (r + 1) * w + t0;                                    \
+        for (int v = 0; v < nv; ++v) {                                                             \
+            a[v] = first ? ZERO() : LOAD(ra + LANES * v);                                          \
+            b[v] = (first || !pair) ? ZERO() : LOAD(rb + LANES * v);                               \
+        }                                                                                          \
+        const uint32_t *pa = s->idx + s->ptr[r], *ma = s->idx + s->mid[r];                         \
+        const uint32_t *pb = pa, *mb = pa;                                                         \
+        size_t q = r;                                                                              \
+        if (pair)                                                                                  \
+            q = r + 1, pb = s->idx + s->ptr[q], mb = s->idx + s->mid[q];                           \
+        acc2_##SFX(a, b, pa + pb0[r], pa + pb1[r], ma + mb0[r], ma + mb1[r],                       \
+                   pair ? pb + pb0[q] : pa, pair ? pb + pb1[q] : pa, pair ? mb + mb0[q] : pa,      \
+                   pair ? mb + mb1[q] : pa, s->idx + s->nnz, src + t0, w, nv, 0);                  \
+        for (int v = 0; v < nv; ++v) {                                                             \
+            STORE(ra + LANES * v, a[v]);                                                           \
+            if (pair)                                                                              \
+                STORE(rb + LANES * v, b[v]);                                                       \
+        }                                                                                          \
+    }                                                                                              \
+    static void sm_accum_avx512_##SFX(const sm_signs *s, const uint32_t *pb0, const uint32_t *pb1, \
+                                      const uint32_t *mb0, const uint32_t *mb1, size_t r0,         \
+                                      size_t r1, size_t w, const T *src, T *acc, int first)        \
+    {                                                                                              \
+        for (size_t r = r0; r < r1; r += 2) {                                                      \
+            int pair = r + 1 < r1;                                                                 \
+            size_t t0 = 0;                                                                         \
+            for (; t0 + LANES * SM_NV <= w; t0 += LANES * SM_NV)                                   \
+                accum_strip_##SFX(s, pb0, pb1, mb0, mb1, r, pair, w, t0, src, acc, first, SM_NV);  \
+            switch ((w - t0) / LANES) {                                                            \
+            case 1:                                                                                \
+                accum_strip_##SFX(s, pb0, pb1, mb0, mb1, r, pair, w, t0, src, acc, first, 1);      \
+                break;                                                                             \
+            case 2:                                                                                \
+                accum_strip_##SFX(s, pb0, pb1, mb0, mb1, r, pair, w, t0, src, acc, first, 2);      \
+                break;                                                                             \
+            case 3:                                                                                \
+                accum_strip_##SFX(s, pb0, pb1, mb0, mb1, r, pair, w, t0, src, acc, first, 3);      \
+                break;                                                                             \
+            default:                                                                               \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static int sm_update_avx512_##SFX(size_t r0, size_t r1, size_t w, const T *self, const T *acc, \
+                                      T *out, T a, T sc, double *dot)                              \
+    {                                                                                              \
+        const V va = SET1_##SFX(a), vsc = SET1_##SFX(sc);                                          \
+        V bad = ZERO();                                                                            \
+        for (size_t r = r0; r < r1; ++r) {                                                         \
+            __m512d dl = _mm512_setzero_pd(), dh = _mm512_setzero_pd();                            \
+            size_t t0 = 0;                                                                         \
+            for (; t0 < w; t0 += LANES * SM_NV) {                                                  \
+                int nv = (int)((w - t0) / LANES < SM_NV ? (w - t0) / LANES : SM_NV);               \
+                V x[SM_NV];                                                                        \
+                for (int v = 0; v < nv; ++v)                                                       \
+                    x[v] = LOAD(acc + r * w + t0 + LANES * v);                                     \
+                finish_##SFX(x, self + r * w + t0, out ? out + r * w + t0 : NULL, va, vsc,         \
+                             dot ? &dl : NULL, &dh, &bad, nv);                                     \
+            }                                                                                      \
+            if (dot)                                                                               \
+                dot[r] = FOLD_##SFX(dl, dh);                                                       \
+        }                                                                                          \
+        return NAN_##SFX(bad) != 0;                                                                \
+    }
+
+#define SET1_f32 _mm512_set1_ps
+#define SET1_f64 _mm512_set1_pd
+#define FOLD_f32 SM_FOLD_F32
+#define FOLD_f64 SM_FOLD_F64
+#define NAN_f32  SM_NAN_F32
+#define NAN_f64  SM_NAN_F64
+SM_DEFINE_ACCUM(f32, float, __m512, 16, _mm512_loadu_ps, _mm512_storeu_ps, _mm512_setzero_ps)
+SM_DEFINE_ACCUM(f64, double, __m512d, 8, _mm512_loadu_pd, _mm512_storeu_pd, _mm512_setzero_pd)
+
 #define SM_DEFINE(name, T, body, pf)                                                               \
     static int name(const sm_signs *s, size_t r0, size_t r1, size_t w, const T *src,               \
                     const T *self, T *out, T a, T sc, double *dot)                                 \
@@ -238,5 +329,9 @@ void sm_kernels_init_avx512(sm_kernels *k)
     k->gather_f64 = sm_gather_avx512_f64;
     k->gather_pf_f32 = sm_gather_avx512_pf_f32;
     k->gather_pf_f64 = sm_gather_avx512_pf_f64;
+    k->accum_f32 = sm_accum_avx512_f32;
+    k->accum_f64 = sm_accum_avx512_f64;
+    k->update_f32 = sm_update_avx512_f32;
+    k->update_f64 = sm_update_avx512_f64;
     sm_score_init_avx512(k);
 }

@@ -37,6 +37,32 @@ typedef int (*sm_gather_f64_fn)(const sm_signs *s, size_t r0, size_t r1, size_t 
                                 const double *src, const double *self, double *out, double a,
                                 double sc, double *dot);
 
+/* Blocked gathers, for sources too big to stay in cache: the source rows
+ * are cut into blocks of SM_BLOCK_ROWS and each block's part of a row's
+ * sum is added to an accumulator in memory, block after block.
+ *
+ * sm_accum_*: for r in [r0, r1), with P = ptr[r], M = mid[r],
+ *   acc_r = (first ? +0 : acc_r) + src rows idx[P + pb0[r] .. P + pb1[r])
+ *           - src rows idx[M + mb0[r] .. M + mb1[r])   (in that order)
+ * The per-element order over all blocks is therefore: block by block, each
+ * block's +1 entries then its -1 entries. With one block this is the order
+ * of sm_gather_*. acc rows are w apart.
+ *
+ * sm_update_*: out_r = (self_r - a * acc_r) * sc and dot[r] = self_r . acc_r
+ * exactly as sm_gather_* finishes a row (same canonical dot). Returns 1 if
+ * an out value is not finite. */
+#define SM_BLOCK_ROWS 4096
+typedef void (*sm_accum_f32_fn)(const sm_signs *s, const uint32_t *pb0, const uint32_t *pb1,
+                                const uint32_t *mb0, const uint32_t *mb1, size_t r0, size_t r1,
+                                size_t w, const float *src, float *acc, int first);
+typedef void (*sm_accum_f64_fn)(const sm_signs *s, const uint32_t *pb0, const uint32_t *pb1,
+                                const uint32_t *mb0, const uint32_t *mb1, size_t r0, size_t r1,
+                                size_t w, const double *src, double *acc, int first);
+typedef int (*sm_update_f32_fn)(size_t r0, size_t r1, size_t w, const float *self, const float *acc,
+                                float *out, float a, float sc, double *dot);
+typedef int (*sm_update_f64_fn)(size_t r0, size_t r1, size_t w, const double *self,
+                                const double *acc, double *out, double a, double sc, double *dot);
+
 /* Scoring (score_*.c): S[u * lds + j] = score(P row u, Qt row j) for
  * u < nu, j < ni; rows are `ld` elements apart, `dim` long, any alignment.
  * Canonical score order (so that every ISA and every blocking gives the
@@ -64,6 +90,10 @@ typedef struct sm_kernels {
     /* Same results; also prefetch rows ahead, for src panels beyond L2. */
     sm_gather_f32_fn gather_pf_f32;
     sm_gather_f64_fn gather_pf_f64;
+    sm_accum_f32_fn accum_f32;
+    sm_accum_f64_fn accum_f64;
+    sm_update_f32_fn update_f32;
+    sm_update_f64_fn update_f64;
     sm_score_f32_fn score_f32;
     sm_score_f64_fn score_f64;
 } sm_kernels;

@@ -55,6 +55,11 @@ void signmf_trainer_free(signmf_trainer *t)
         sm_free(t->Q[i]);
     }
     sm_free(t->dots);
+    for (int side = 0; side < 2; ++side) {
+        sm_free(t->pofs[side]);
+        sm_free(t->mofs[side]);
+        sm_free(t->grad[side]);
+    }
     free(t->tasks);
     sm_idmap_release(&t->user_map);
     sm_idmap_release(&t->item_map);
@@ -84,10 +89,16 @@ static size_t choose_panel(size_t lanes, size_t kpad, signmf_precision prec)
 static signmf_status build_tasks(signmf_trainer *t)
 {
     size_t want = 8 * (size_t)t->threads;
-    size_t per = (want + 2 * t->npanels - 1) / (2 * t->npanels);
-    if (per < 1)
-        per = 1;
-    size_t cap = 2 * t->npanels * per;
+    size_t per_all = (want + 2 * t->npanels - 1) / (2 * t->npanels);
+    if (per_all < 1)
+        per_all = 1;
+    size_t most = per_all;
+    for (int side = 0; side < 2; ++side) {
+        size_t rows = side ? t->items : t->users;
+        if (t->nblocks[side] > 1 && most < (rows + SM_TASK_ROWS - 1) / SM_TASK_ROWS)
+            most = (rows + SM_TASK_ROWS - 1) / SM_TASK_ROWS;
+    }
+    size_t cap = 2 * t->npanels * most;
     free(t->tasks);
     t->tasks = calloc(cap, sizeof *t->tasks);
     if (!t->tasks)
@@ -96,7 +107,11 @@ static signmf_status build_tasks(signmf_trainer *t)
     for (size_t c = 0; c < t->npanels; ++c)
         for (uint32_t side = 0; side < 2; ++side) {
             const sm_signs *s = side ? &t->by_item : &t->by_user;
-            size_t total = s->nnz + s->rows, r = 0;
+            size_t total = s->nnz + s->rows, r = 0, per = per_all;
+            /* a blocked side's task keeps its gradient rows in L2 beside
+             * the source block */
+            if (t->nblocks[side] > 1 && per < (s->rows + SM_TASK_ROWS - 1) / SM_TASK_ROWS)
+                per = (s->rows + SM_TASK_ROWS - 1) / SM_TASK_ROWS;
             for (size_t b = 0; b < per && r < s->rows; ++b) {
                 size_t goal = (b + 1 == per) ? total : total / per * (b + 1);
                 size_t r0 = r;
@@ -108,6 +123,49 @@ static signmf_status build_tasks(signmf_trainer *t)
                     t->tasks[t->ntasks++] = (sm_task){side, (uint32_t)c, r0, r};
             }
         }
+    return SIGNMF_OK;
+}
+
+/* How many source blocks a side uses. A fixed function of the data's
+ * shape, never of threads, ISA or cache size, because blocking fixes the
+ * summation order (block by block) and so the bits. SIGNMF_BLOCKED=0
+ * turns it off, for benchmarks. */
+static size_t side_blocks(const signmf_trainer *t, size_t src_rows)
+{
+    size_t br = t->block_rows;
+    return src_rows <= br ? 1 : (src_rows + br - 1) / br;
+}
+
+/* Offsets, per row, of each block's first entry within the row's +1 and -1
+ * segments (each sorted ascending, so a block is a contiguous run). */
+static signmf_status build_blocks(signmf_trainer *t, int side, signmf_error *err)
+{
+    const sm_signs *s = side ? &t->by_item : &t->by_user;
+    size_t nb = t->nblocks[side], rows = s->rows, n, g;
+    if (sm_mul_overflows(nb + 1, rows, &n) || sm_mul_overflows(rows, t->kpad, &g))
+        return sm_fail(err, SIGNMF_EOVERFLOW, "block table size overflows");
+    t->pofs[side] = sm_alloc(n ? n : 1, sizeof(uint32_t));
+    t->mofs[side] = sm_alloc(n ? n : 1, sizeof(uint32_t));
+    t->grad[side] = sm_calloc_huge(g ? g : 1, t->esize);
+    if (!t->pofs[side] || !t->mofs[side] || !t->grad[side])
+        return sm_fail(err, SIGNMF_ENOMEM, "cannot allocate the blocked gradient of %zu x %zu",
+                       rows, t->dim);
+    uint32_t *po = t->pofs[side], *mo = t->mofs[side];
+#pragma omp parallel for num_threads(t->threads) schedule(static)
+    for (size_t r = 0; r < rows; ++r) {
+        size_t e = s->ptr[r], f = s->mid[r];
+        for (size_t b = 0; b < nb; ++b) {
+            size_t lim = b * t->block_rows;
+            while (e < s->mid[r] && s->idx[e] < lim)
+                ++e;
+            while (f < s->ptr[r + 1] && s->idx[f] < lim)
+                ++f;
+            po[b * rows + r] = (uint32_t)(e - s->ptr[r]);
+            mo[b * rows + r] = (uint32_t)(f - s->mid[r]);
+        }
+        po[nb * rows + r] = (uint32_t)(s->mid[r] - s->ptr[r]);
+        mo[nb * rows + r] = (uint32_t)(s->ptr[r + 1] - s->mid[r]);
+    }
     return SIGNMF_OK;
 }
 
@@ -136,6 +194,22 @@ static signmf_status alloc_layout(signmf_trainer *t, signmf_error *err)
     t->dots = sm_calloc(dn ? dn : 1, sizeof(double));
     if (!t->dots)
         return sm_fail(err, SIGNMF_ENOMEM, "out of memory");
+    t->block_rows = SM_BLOCK_ROWS;
+    const char *env = getenv("SIGNMF_BLOCK_ROWS");
+    if (env && *env) {
+        char *end;
+        unsigned long v = strtoul(env, &end, 10);
+        if (*end == '\0' && v > 0)
+            t->block_rows = v;
+    }
+    t->nblocks[0] = side_blocks(t, t->items);
+    t->nblocks[1] = side_blocks(t, t->users);
+    for (int side = 0; side < 2; ++side)
+        if (t->nblocks[side] > 1) {
+            signmf_status st = build_blocks(t, side, err);
+            if (st != SIGNMF_OK)
+                return st;
+        }
     if (build_tasks(t) != SIGNMF_OK)
         return sm_fail(err, SIGNMF_ENOMEM, "out of memory");
     return SIGNMF_OK;
@@ -272,6 +346,34 @@ signmf_status signmf_trainer_create(const signmf_ratings *r, const signmf_params
     return st;
 }
 
+/* A task on a blocked side: accumulate block after block into the
+ * gradient rows, then update. The source block stays in L2 while the
+ * task's rows walk over it. */
+static void blocked_task(const signmf_trainer *t, const sm_kernels *k, const sm_task *tk, size_t nb,
+                         const sm_signs *s, size_t w, size_t rows, const void *self,
+                         const void *src, void *out, void *grad, double a, double sc, double *dot,
+                         int *bad)
+{
+    const uint32_t *po = t->pofs[tk->side], *mo = t->mofs[tk->side];
+    /* src rows are indexed globally: block b is simply where its indices
+     * point */
+    const char *sb = src;
+    for (size_t b = 0; b < nb; ++b) {
+        if (t->esize == 8)
+            k->accum_f64(s, po + b * rows, po + (b + 1) * rows, mo + b * rows, mo + (b + 1) * rows,
+                         tk->r0, tk->r1, w, (const double *)sb, (double *)grad, b == 0);
+        else
+            k->accum_f32(s, po + b * rows, po + (b + 1) * rows, mo + b * rows, mo + (b + 1) * rows,
+                         tk->r0, tk->r1, w, (const float *)sb, (float *)grad, b == 0);
+    }
+    if (t->esize == 8)
+        *bad |= k->update_f64(tk->r0, tk->r1, w, (const double *)self, (const double *)grad,
+                              (double *)out, a, sc, dot);
+    else
+        *bad |= k->update_f32(tk->r0, tk->r1, w, (const float *)self, (const float *)grad,
+                              (float *)out, (float)a, (float)sc, dot);
+}
+
 int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, double sc, double *loss)
 {
     int bad = 0;
@@ -313,6 +415,14 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
             /* gathers from a panel beyond L2 wait on memory latency
              * unless rows are prefetched ahead */
             bool pf = t->prefetch > 0 || (t->prefetch < 0 && other * w * t->esize > SM_PF_BYTES);
+            size_t nb = t->nblocks[tk->side];
+            if (nb > 1) {
+                blocked_task(
+                    t, k, tk, nb, s, w, rows, (const char *)selfb + so * t->esize,
+                    (const char *)srcb + oo * t->esize, a ? (char *)outb + so * t->esize : NULL,
+                    (char *)t->grad[tk->side] + so * t->esize, a ? *a : 0.0, sc, dot, &bad);
+                continue;
+            }
             if (f64) {
                 const double *self = (const double *)selfb + so, *src = (const double *)srcb + oo;
                 double *out = a ? (double *)outb + so : NULL;

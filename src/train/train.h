@@ -8,6 +8,9 @@
 /* Source panels larger than this are gathered with prefetching kernels:
  * about the L2 of one core on current x86-64. */
 #define SM_PF_BYTES ((size_t)1536 * 1024)
+/* Rows per task on a blocked side: their gradient rows stay in L2 next
+ * to a source block. */
+#define SM_TASK_ROWS 2048
 
 /* One unit of parallel work: rows [r0, r1) of one side on one panel. */
 typedef struct sm_task {
@@ -29,6 +32,14 @@ struct signmf_trainer {
     void *P[2], *Q[2];
     int cur;
     double *dots; /* npanels x users: per-row loss partials */
+    /* Sides whose source is cut into blocks of SM_BLOCK_ROWS (side 0: the
+     * items gathered for P; side 1: the users gathered for Q): block
+     * offsets within each row's segments, (nblocks + 1) x rows each, and a
+     * gradient buffer in panel layout. nblocks[side] <= 1: fused path. */
+    size_t block_rows; /* SM_BLOCK_ROWS; SIGNMF_BLOCK_ROWS overrides it for tests */
+    size_t nblocks[2];
+    uint32_t *pofs[2], *mofs[2];
+    void *grad[2];
     sm_task *tasks;
     size_t ntasks;
     int threads;
@@ -60,8 +71,7 @@ static inline size_t sm_panel_width(const signmf_trainer *t, size_t c)
 /* One fused pass: loss of the current state into *loss; when `a` is not
  * NULL, also the next state, times sc, into the spare buffers. Returns 1 if a
  * written value is non-finite. Kernels may be overridden (tests, bench). */
-int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, double sc,
-                  double *loss);
+int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, double sc, double *loss);
 
 /* Copy row-major (rows x dim, stride dim) to/from panel layout. */
 void sm_to_panels(const signmf_trainer *t, const void *rowmajor, void *panels, size_t rows);
