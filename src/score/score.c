@@ -667,9 +667,11 @@ static signmf_status foldin_ratings(const signmf_model *m, const int64_t *items,
     qsort(r, n, sizeof *r, cmp_rated);
     for (size_t i = 1; i < n; ++i)
         if (r[i].index == r[i - 1].index) {
+            /* read the id before freeing r (a use after free found by the
+             * ASan build, scripts/sanitize.sh) */
+            long long dup = (long long)sm_idmap_id(&m->item_map, r[i].index);
             sm_free(r);
-            return sm_fail(err, SIGNMF_EDUPLICATE, "%s: item %lld is rated twice", fn,
-                           (long long)sm_idmap_id(&m->item_map, r[i].index));
+            return sm_fail(err, SIGNMF_EDUPLICATE, "%s: item %lld is rated twice", fn, dup);
         }
     *out = r;
     return SIGNMF_OK;
