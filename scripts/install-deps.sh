@@ -13,7 +13,8 @@ PACKAGES=(
   python3-numpy python3-scipy  # parity tests and the numpy/scipy benchmarks
   libopenblas0-pthread         # a real BLAS for numpy (the reference one is ~10x slower)
   hyperfine         # bench/compare.sh
-  clang clang-format  # fuzz targets, scripts/format.sh
+  clang clang-format libclang-rt-14-dev  # fuzz targets and sanitizers, scripts/format.sh
+  libopenblas-dev   # bench_score compares with cblas_sgemm
   gnuplot-nox       # plots
   valgrind
 )

@@ -40,11 +40,14 @@ run_asan() {
 
 run_valgrind() {
     command -v valgrind >/dev/null || { echo "sanitize.sh: valgrind not found" >&2; return 1; }
-    if [ ! -f "$vgb/build.ninja" ]; then
-        meson setup "$vgb" "$root" -Dbuildtype=debugoptimized -Dtests=false || return 1
+    local exe=${SIGNMF_EXE:-} tmp rc=0
+    if [ -z "$exe" ]; then
+        if [ ! -f "$vgb/build.ninja" ]; then
+            meson setup "$vgb" "$root" -Dbuildtype=debugoptimized -Dtests=false || return 1
+        fi
+        ninja -C "$vgb" src/cli/signmf || return 1
+        exe=$vgb/src/cli/signmf
     fi
-    ninja -C "$vgb" src/cli/signmf || return 1
-    local exe=$vgb/src/cli/signmf tmp rc=0
     tmp=$(mktemp -d "${TMPDIR:-/tmp}/signmf-vg.XXXXXX")
     # valgrind does not emulate AVX-512 (it hides it from cpuid, so the
     # dispatcher picks AVX2 by itself); GOMP_SPINCOUNT=0 stops libgomp

@@ -1,23 +1,31 @@
 #!/usr/bin/env bash
-# Build signmf with warnings as errors and run every test suite (unit, cli,
-# parity). This is exactly what CI runs (.ci/run calls it).
+# Build signmf and run every test; this is exactly what CI runs (.ci/run
+# calls it) and the README's test command.
 #
-#   bash scripts/test.sh                 build in build-ci/ and test
-#   SIGNMF_BUILD_DIR=dir bash scripts/test.sh
+# Three builds, each tested by `meson test`:
+#   build-ci    gcc, -Werror, release: unit (Criterion), cli, parity, valgrind
+#   build-asan  the whole suite again under AddressSanitizer + UBSan
+#   build-fuzz  clang libFuzzer targets: corpus replay, and every target
+#               fuzzed for SIGNMF_FUZZ_SECONDS (default 60) seconds
+#
+#   bash scripts/test.sh            all three
+#   bash scripts/test.sh --quick    build-ci only
 #   SIGNMF_DATA_DIR=/path (holding ml-100k/) enables the MovieLens tests;
 #   by default ../shared/data or ./data is used when it holds ml-100k/.
 #
-# The last line printed is always "N passed, N failed, N skipped"; the exit
-# status is non-zero when the build or any test failed.
-set -euo pipefail
+# The last line printed is always "N passed, N failed, N skipped", summed
+# over the meson test logs of the builds that ran; the exit status is
+# non-zero when a build or any test failed.
+set -uo pipefail
 
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
-BUILD=${SIGNMF_BUILD_DIR:-build-ci}
 PY=/usr/bin/python3
+QUICK=0
+[ "${1:-}" = "--quick" ] && QUICK=1
 
 if [ "${SIGNMF_SKIP_DEPS:-0}" != 1 ]; then
-  bash scripts/install-deps.sh || echo "test.sh: could not install every package; trying the build anyway" >&2
+  bash scripts/install-deps.sh || { echo "test.sh: installing packages failed"; echo "0 passed, 1 failed, 0 skipped"; exit 1; }
 fi
 
 if [ -z "${SIGNMF_DATA_DIR:-}" ]; then
@@ -29,74 +37,99 @@ if [ -z "${SIGNMF_DATA_DIR:-}" ]; then
   done
 fi
 if [ -n "${SIGNMF_DATA_DIR:-}" ]; then
-  # Tests run from the build directory, so a relative path would break.
-  if [ -d "$SIGNMF_DATA_DIR" ]; then
-    SIGNMF_DATA_DIR=$(cd "$SIGNMF_DATA_DIR" && pwd)
-  fi
   export SIGNMF_DATA_DIR
   echo "test.sh: MovieLens tests use SIGNMF_DATA_DIR=$SIGNMF_DATA_DIR"
 else
   echo "test.sh: no ml-100k found; MovieLens tests will be skipped"
 fi
 
-summary() { # passed failed skipped
-  echo "$1 passed, $2 failed, $3 skipped"
-}
+PASSED=0 FAILED=0 SKIPPED=0
 
-if [ -d "$BUILD/meson-private" ]; then
-  setup=(meson setup --reconfigure "$BUILD")
-else
-  setup=(meson setup "$BUILD")
-fi
-if ! "${setup[@]}" -Dwerror_ci=true --buildtype=release; then
-  echo "test.sh: meson setup failed"
-  summary 0 1 0
-  exit 1
-fi
-if ! meson compile -C "$BUILD"; then
-  echo "test.sh: build failed"
-  summary 0 1 0
-  exit 1
-fi
-
-rm -f "$BUILD/meson-logs/testlog.json"
-test_rc=0
-meson test -C "$BUILD" --print-errorlogs --num-processes 2 || test_rc=$?
-
-log="$BUILD/meson-logs/testlog.json"
-if [ ! -f "$log" ]; then
-  echo "test.sh: meson test wrote no $log (exit $test_rc)"
-  summary 0 1 0
-  exit 1
-fi
-
-# One JSON object per line; OK and EXPECTEDFAIL pass, SKIP skips, anything
-# else (FAIL, UNEXPECTEDPASS, TIMEOUT, ERROR) fails.
-counts=$("$PY" - "$log" <<'PYEOF'
+# count LOG: add a meson testlog.json's results to the totals.
+count() {
+  local c
+  c=$("$PY" - "$1" <<'PYEOF'
 import json, sys
 p = f = s = 0
 for line in open(sys.argv[1]):
     line = line.strip()
     if not line:
         continue
-    r = json.loads(line).get("result")
+    rec = json.loads(line)
+    r = rec.get("result")
     if r in ("OK", "EXPECTEDFAIL"):
         p += 1
     elif r == "SKIP":
         s += 1
     else:
         f += 1
-        print("FAILED: %s (%s)" % (json.loads(line).get("name"), r), file=sys.stderr)
+        print("FAILED: %s (%s)" % (rec.get("name"), r), file=sys.stderr)
 print(p, f, s)
 PYEOF
-) || counts="0 1 0"
-read -r passed failed skipped <<<"$counts"
+  ) || c="0 1 0"
+  local p f s
+  read -r p f s <<<"$c"
+  PASSED=$((PASSED + p)) FAILED=$((FAILED + f)) SKIPPED=$((SKIPPED + s))
+  echo "test.sh: $2: $p passed, $f failed, $s skipped"
+}
 
-if [ "$failed" -eq 0 ] && [ "$test_rc" -ne 0 ]; then
-  echo "test.sh: meson test exited $test_rc without a failed test in the log"
-  failed=1
+# stage NAME BUILD "SETUP ARGS" "TEST ARGS" [ENV...]: configure, build, test.
+stage() {
+  local name=$1 build=$2 setup=$3 targs=$4
+  shift 4
+  echo "=== test.sh: $name ($build)"
+  local cmd=(meson setup)
+  [ -d "$build/meson-private" ] && cmd+=(--reconfigure)
+  if ! env "$@" "${cmd[@]}" "$build" $setup; then
+    echo "test.sh: $name: meson setup failed"
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  if ! env "$@" meson compile -C "$build"; then
+    echo "test.sh: $name: build failed"
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  rm -f "$build/meson-logs/testlog.json"
+  local rc=0
+  env "$@" meson test -C "$build" --print-errorlogs --num-processes 2 $targs || rc=$?
+  if [ ! -f "$build/meson-logs/testlog.json" ]; then
+    echo "test.sh: $name: meson test wrote no log (exit $rc)"
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  local before=$FAILED
+  count "$build/meson-logs/testlog.json" "$name"
+  if [ "$FAILED" -eq "$before" ] && [ "$rc" -ne 0 ]; then
+    echo "test.sh: $name: meson test exited $rc without a failed test in the log"
+    FAILED=$((FAILED + 1))
+  fi
+}
+
+stage main "${SIGNMF_BUILD_DIR:-build-ci}" "-Dwerror_ci=true --buildtype=release" ""
+
+if [ "$QUICK" = 0 ]; then
+  # Sanitized code runs several times slower: stretch the timeouts. The
+  # valgrind suite cannot run under ASan.
+  stage asan build-asan \
+    "-Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized -Dwerror_ci=true" \
+    "--timeout-multiplier 4 --no-suite valgrind" \
+    ASAN_OPTIONS=detect_leaks=1:abort_on_error=1:allocator_may_return_null=1 \
+    UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  if command -v clang >/dev/null; then
+    # The library carries coverage instrumentation too (fuzzer-no-link);
+    # -mfma because clang ignores '#pragma GCC target("fma")'.
+    stage fuzz build-fuzz \
+      "-Dfuzz=true -Dfuzz_seconds=${SIGNMF_FUZZ_SECONDS:-60} -Db_sanitize=address,undefined -Db_lundef=false --buildtype=debugoptimized" \
+      "--suite fuzz --suite fuzz-run" \
+      CC=clang "CFLAGS=-fsanitize=fuzzer-no-link -mfma" \
+      ASAN_OPTIONS=detect_leaks=1:allocator_may_return_null=1 \
+      UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1
+  else
+    echo "test.sh: clang not found: fuzz stage not run"
+    FAILED=$((FAILED + 1))
+  fi
 fi
-summary "$passed" "$failed" "$skipped"
-if [ "$failed" -ne 0 ]; then
-  exit 1
-fi
+
+echo "$PASSED passed, $FAILED failed, $SKIPPED skipped"
+[ "$FAILED" -eq 0 ]
