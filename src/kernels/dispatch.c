@@ -49,8 +49,13 @@ static void sm_kernels_setup(void)
         sm_table_ok[i] = sm_cpu_has((sm_isa)i);
     }
 #if defined(SM_HAVE_X86_KERNELS)
-    sm_kernels_init_avx2(&sm_tables[SM_ISA_AVX2]);
-    sm_kernels_init_avx512(&sm_tables[SM_ISA_AVX512]);
+    /* The init functions live in the ISA-flagged files, and the compiler
+     * may use wide instructions even to fill a table: call them only where
+     * the CPU can run them. */
+    if (sm_table_ok[SM_ISA_AVX2])
+        sm_kernels_init_avx2(&sm_tables[SM_ISA_AVX2]);
+    if (sm_table_ok[SM_ISA_AVX512])
+        sm_kernels_init_avx512(&sm_tables[SM_ISA_AVX512]);
 #endif
     sm_isa best = SM_ISA_PORTABLE;
     for (int i = SM_ISA_COUNT - 1; i >= 0; --i)
