@@ -35,6 +35,20 @@ int cli_usage_error(const cli_command *cmd, const char *fmt, ...)
     return CLI_USAGE;
 }
 
+/* A value that is present but not acceptable (--dim 0, --lr nan, an unknown
+ * precision) is bad input, exit 1; wrong usage (an unknown option, a
+ * missing value or argument) stays exit 2. */
+int cli_value_error(const cli_command *cmd, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "signmf %s: ", cmd->name);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+    va_end(ap);
+    return CLI_ERROR;
+}
+
 int cli_lib_error(signmf_status st, const signmf_error *err)
 {
     if (err != NULL && err->message[0] != '\0')
@@ -140,9 +154,9 @@ static int store(const cli_command *cmd, const cli_opt *o, const char *spelled, 
     case CLI_UINT: {
         uint64_t x;
         if (!cli_parse_u64(v, &x))
-            return cli_usage_error(cmd, "%s expects a whole number, found '%s'", spelled, v);
+            return cli_value_error(cmd, "%s expects a whole number, found '%s'", spelled, v);
         if (x < o->umin || x > o->umax)
-            return cli_usage_error(cmd, "%s must be between %" PRIu64 " and %" PRIu64 ", found %s",
+            return cli_value_error(cmd, "%s must be between %" PRIu64 " and %" PRIu64 ", found %s",
                                    spelled, o->umin, o->umax, v);
         *(uint64_t *)o->dst = x;
         break;
@@ -150,17 +164,17 @@ static int store(const cli_command *cmd, const cli_opt *o, const char *spelled, 
     case CLI_INT: {
         int64_t x;
         if (!cli_parse_i64(v, &x))
-            return cli_usage_error(cmd, "%s expects an integer, found '%s'", spelled, v);
+            return cli_value_error(cmd, "%s expects an integer, found '%s'", spelled, v);
         *(int64_t *)o->dst = x;
         break;
     }
     case CLI_DOUBLE: {
         double x;
         if (!cli_parse_double(v, &x))
-            return cli_usage_error(cmd, "%s expects a finite decimal number, found '%s'", spelled,
+            return cli_value_error(cmd, "%s expects a finite decimal number, found '%s'", spelled,
                                    v);
         if (x < o->dmin || x > o->dmax)
-            return cli_usage_error(cmd, "%s must be between %g and %g, found %s", spelled, o->dmin,
+            return cli_value_error(cmd, "%s must be between %g and %g, found %s", spelled, o->dmin,
                                    o->dmax, v);
         *(double *)o->dst = x;
         break;
@@ -248,7 +262,7 @@ int cli_load_options(const cli_command *cmd, const cli_load_args *a, signmf_load
             if (strcmp(a->format, fmts[i].name) == 0)
                 break;
         if (i == sizeof fmts / sizeof fmts[0])
-            return cli_usage_error(
+            return cli_value_error(
                 cmd, "--format expects auto, tsv, csv, mm, npy or npz, found '%s'", a->format);
         out->format = fmts[i].f;
     }
@@ -260,7 +274,7 @@ int cli_load_options(const cli_command *cmd, const cli_load_args *a, signmf_load
         else if (strcmp(a->ids, "compact") == 0)
             out->ids = SIGNMF_IDS_COMPACT;
         else
-            return cli_usage_error(cmd, "--ids expects auto, direct or compact, found '%s'",
+            return cli_value_error(cmd, "--ids expects auto, direct or compact, found '%s'",
                                    a->ids);
     }
     out->npz_key = a->npz_key;
@@ -272,12 +286,12 @@ int cli_load_options(const cli_command *cmd, const cli_load_args *a, signmf_load
         double mn, mx;
         size_t n = colon ? (size_t)(colon - a->rating_range) : 0;
         if (colon == NULL || n == 0 || n >= sizeof lo)
-            return cli_usage_error(cmd, "--rating-range expects MIN:MAX, found '%s'",
+            return cli_value_error(cmd, "--rating-range expects MIN:MAX, found '%s'",
                                    a->rating_range);
         memcpy(lo, a->rating_range, n);
         lo[n] = '\0';
         if (!cli_parse_double(lo, &mn) || !cli_parse_double(colon + 1, &mx) || mn > mx)
-            return cli_usage_error(
+            return cli_value_error(
                 cmd, "--rating-range expects MIN:MAX with finite MIN <= MAX, found '%s'",
                 a->rating_range);
         out->rating_min = mn;
@@ -295,7 +309,7 @@ int cli_parse_precision(const cli_command *cmd, const char *s, signmf_precision 
     else if (strcmp(s, "f64") == 0)
         *out = SIGNMF_F64;
     else
-        return cli_usage_error(cmd, "--precision expects f32 or f64, found '%s'", s);
+        return cli_value_error(cmd, "--precision expects f32 or f64, found '%s'", s);
     return -1;
 }
 
@@ -310,12 +324,12 @@ int cli_parse_sign_rule(const cli_command *cmd, const char *s, signmf_params *p)
     } else if (strncmp(s, "threshold:", 10) == 0) {
         double t;
         if (!cli_parse_double(s + 10, &t))
-            return cli_usage_error(
+            return cli_value_error(
                 cmd, "--sign-rule threshold:T expects a finite number, found '%s'", s + 10);
         p->sign_rule = SIGNMF_SIGN_THRESHOLD;
         p->threshold = t;
     } else {
-        return cli_usage_error(cmd, "--sign-rule expects mean, threshold:T or observed, found '%s'",
+        return cli_value_error(cmd, "--sign-rule expects mean, threshold:T or observed, found '%s'",
                                s);
     }
     return -1;

@@ -62,6 +62,9 @@ bool cli_parse_double(const char *s, double *out);
 
 /* "signmf <cmd>: <msg>" plus a hint to --help; returns CLI_USAGE. */
 int cli_usage_error(const cli_command *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
+/* "signmf <cmd>: <msg>" for an option value that is present but not
+ * acceptable (bad input, not wrong usage); returns CLI_ERROR. */
+int cli_value_error(const cli_command *cmd, const char *fmt, ...) CLI_PRINTF(2, 3);
 /* "signmf: <msg>" on stderr; returns CLI_ERROR. */
 int cli_error(const char *fmt, ...) CLI_PRINTF(1, 2);
 /* Report a library failure with its message (or the status name). */
@@ -120,9 +123,9 @@ typedef struct cli_train_job {
     const char *log_path; /* CSV path or NULL */
     /* Checkpoints and resume (zero / NULL: off). `epochs` above is then the
      * number still to run. */
-    const char *checkpoint;     /* periodic saves go here (NULL: out) */
-    uint64_t checkpoint_every;  /* save every N epochs done, 0: never */
-    const signmf_model *resume; /* continue this model instead of starting afresh */
+    const char *checkpoint;           /* periodic saves go here (NULL: out) */
+    uint64_t checkpoint_every;        /* save every N epochs done, 0: never */
+    const signmf_model *resume;       /* continue this model instead of starting afresh */
     const struct cli_eval_plan *eval; /* metrics during training (cli_eval.h), or NULL */
 } cli_train_job;
 /* Train, save, log, summarise. On success *model_out (if non-NULL)

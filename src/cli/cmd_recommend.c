@@ -300,7 +300,7 @@ static int parse_list(const char *opt, const char *list, bool (*each)(const char
         if (comma != NULL)
             *comma = '\0';
         if (*tok == '\0' || !each(tok, ctx)) {
-            rc = cli_usage_error(&rec_cmd, "%s: malformed entry '%s' in '%s'", opt, tok, list);
+            rc = cli_value_error(&rec_cmd, "%s: malformed entry '%s' in '%s'", opt, tok, list);
             break;
         }
         if (comma == NULL)
@@ -403,7 +403,7 @@ static int stream_user(void *ctx, int64_t user, const signmf_rec *recs, size_t c
 int cmd_recommend(int argc, char **argv)
 {
     int64_t user = 0;
-    bool have_user = false, all = false, json = false;
+    bool have_user = false, all = false, json = false, have_k = false;
     uint64_t k = 10, threads = 0;
     const char *items_path = NULL, *users_arg = NULL, *ratings_arg = NULL;
     const cli_opt opts[] = {
@@ -411,7 +411,7 @@ int cmd_recommend(int argc, char **argv)
         {"users", 0, CLI_STR, &users_arg, 0, 0, 0, 0, NULL},
         {"all", 0, CLI_FLAG, &all, 0, 0, 0, 0, NULL},
         {"ratings", 0, CLI_STR, &ratings_arg, 0, 0, 0, 0, NULL},
-        {"top", 'k', CLI_UINT, &k, 1, UINT64_MAX, 0, 0, NULL},
+        {"top", 'k', CLI_UINT, &k, 1, UINT64_MAX, 0, 0, &have_k},
         {"items", 0, CLI_STR, &items_path, 0, 0, 0, 0, NULL},
         {"json", 0, CLI_FLAG, &json, 0, 0, 0, 0, NULL},
         {"threads", 0, CLI_UINT, &threads, 0, 4096, 0, 0, NULL},
@@ -449,14 +449,18 @@ int cmd_recommend(int argc, char **argv)
     signmf_rec *recs = NULL;
     size_t *counts = NULL;
     size_t items = signmf_model_items(m), index;
-    if (k > items) {
-        rc = cli_error("k exceeds the %zu items of the model (k = %" PRIu64 ")", items, k);
-        goto done;
-    }
     /* ids first, so a typo fails before any output */
     if (have_user && signmf_model_user_index(m, user, &index) != SIGNMF_OK) {
         rc = cli_error("%s: user %" PRId64 " is not in the model (%zu users)", pos[0], user,
                        signmf_model_users(m));
+        goto done;
+    }
+    /* the default top 10 shrinks to a small catalogue; an explicit -k
+     * beyond it is an error */
+    if (k > items && !have_k)
+        k = items;
+    if (k > items) {
+        rc = cli_error("k exceeds the %zu items of the model (k = %" PRIu64 ")", items, k);
         goto done;
     }
     for (size_t i = 0; users_arg != NULL && i < list.n; i++)

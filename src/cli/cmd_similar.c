@@ -28,12 +28,12 @@ static const cli_command sim_cmd = {
 int cmd_similar(int argc, char **argv)
 {
     int64_t item = 0;
-    bool have_item = false, json = false;
+    bool have_item = false, json = false, have_k = false;
     uint64_t k = 10;
     const char *items_path = NULL;
     const cli_opt opts[] = {
         {"item", 'i', CLI_INT, &item, 0, 0, 0, 0, &have_item},
-        {"top", 'k', CLI_UINT, &k, 1, UINT64_MAX, 0, 0, NULL},
+        {"top", 'k', CLI_UINT, &k, 1, UINT64_MAX, 0, 0, &have_k},
         {"items", 0, CLI_STR, &items_path, 0, 0, 0, 0, NULL},
         {"json", 0, CLI_FLAG, &json, 0, 0, 0, 0, NULL},
         CLI_OPT_END,
@@ -59,6 +59,8 @@ int cmd_similar(int argc, char **argv)
         rc = cli_error("%s: item %" PRId64 " is not in the model (%zu items)", pos[0], item, items);
         goto done;
     }
+    if (k >= items && !have_k && items > 1)
+        k = items - 1;
     if (k >= items) {
         rc =
             cli_error("k exceeds the %zu other items of the model (k = %" PRIu64 ")", items - 1, k);

@@ -233,20 +233,20 @@ done
 [ ! -e dirx ] || bad "export of a bad model created its directory contents"
 
 # ---- options and ids -------------------------------------------------------
-reject B29 2 "--dim must be between 1" train ok.tsv --dim 0
-reject B30 2 "--epochs expects a whole number, found '-1'" train ok.tsv --epochs -1
-reject B31 2 "--lr expects a finite decimal number, found 'nan'" train ok.tsv --lr nan
-reject B31 2 "--lr expects a finite decimal number, found 'inf'" train ok.tsv --lr inf
-reject B32 2 "--threads must be between 1" train ok.tsv --threads 0
-reject B32 2 "--rating-range expects MIN:MAX" train ok.tsv --rating-range 5:1
+reject B29 1 "--dim must be between 1" train ok.tsv --dim 0
+reject B30 1 "--epochs expects a whole number, found '-1'" train ok.tsv --epochs -1
+reject B31 1 "--lr expects a finite decimal number, found 'nan'" train ok.tsv --lr nan
+reject B31 1 "--lr expects a finite decimal number, found 'inf'" train ok.tsv --lr inf
+reject B32 1 "--threads must be between 1" train ok.tsv --threads 0
+reject B32 1 "--rating-range expects MIN:MAX" train ok.tsv --rating-range 5:1
 reject B33 1 "k exceeds the 3 items of the model" recommend m.smf --user 1 -k 4
 reject B33 1 "k exceeds the 2 other items" similar m.smf --item 1 -k 4
 reject B34 1 "m\.smf: user 42 is not in the model" recommend m.smf --user 42 -k 1
 reject B34 1 "m\.smf: user 42 is not in the model" recommend m.smf --users 1,42 -k 1
 reject B34 1 "m\.smf: item 42 is not in the model" recommend m.smf --ratings 1:5,42:3 -k 1
 reject B34 1 "m\.smf: item 42 is not in the model" similar m.smf --item 42 -k 1
-reject B35 2 "--ratings: malformed entry" recommend m.smf --ratings 1:5,2:nan -k 1
-reject B35 2 "--ratings: malformed entry" recommend m.smf --ratings 1:5,,2:1 -k 1
+reject B35 1 "--ratings: malformed entry" recommend m.smf --ratings 1:5,2:nan -k 1
+reject B35 1 "--ratings: malformed entry" recommend m.smf --ratings 1:5,,2:1 -k 1
 
 # ---- limits: allocation failure under a lowered address-space limit --------
 if "$exe" --version >/dev/null 2>&1 && ! nm -an "$exe" 2>/dev/null | grep -q __asan_init; then

@@ -86,35 +86,35 @@ done
 printf '1\t1\t5\n1\t2\t3\n2\t1\t4\n2\t2\t1\n' >tiny.tsv
 expect 2 "train without RATINGS" train
 expect 2 "train two RATINGS" train tiny.tsv tiny.tsv
-expect 2 "--dim 0" train tiny.tsv --dim 0
-expect 2 "--dim=0" train tiny.tsv --dim=0
-expect 2 "--epochs -1" train tiny.tsv --epochs -1
-expect 2 "--lr nan" train tiny.tsv --lr nan
-expect 2 "--lr inf" train tiny.tsv --lr inf
-expect 2 "--lr -1" train tiny.tsv --lr -1
-expect 2 "--threads 0" train tiny.tsv --threads 0
-expect 2 "--dim 12abc" train tiny.tsv --dim 12abc
-expect 2 "--dim ' 12'" train tiny.tsv --dim ' 12'
-expect 2 "--dim 0x10" train tiny.tsv --dim 0x10
-expect 2 "--epochs overflow" train tiny.tsv --epochs 99999999999999999999999
-expect 2 "--seed above 2^32-1" train tiny.tsv --seed 4294967296
-expect 2 "--lr 1e999 overflow" train tiny.tsv --lr 1e999
+expect 1 "--dim 0" train tiny.tsv --dim 0
+expect 1 "--dim=0" train tiny.tsv --dim=0
+expect 1 "--epochs -1" train tiny.tsv --epochs -1
+expect 1 "--lr nan" train tiny.tsv --lr nan
+expect 1 "--lr inf" train tiny.tsv --lr inf
+expect 1 "--lr -1" train tiny.tsv --lr -1
+expect 1 "--threads 0" train tiny.tsv --threads 0
+expect 1 "--dim 12abc" train tiny.tsv --dim 12abc
+expect 1 "--dim ' 12'" train tiny.tsv --dim ' 12'
+expect 1 "--dim 0x10" train tiny.tsv --dim 0x10
+expect 1 "--epochs overflow" train tiny.tsv --epochs 99999999999999999999999
+expect 1 "--seed above 2^32-1" train tiny.tsv --seed 4294967296
+expect 1 "--lr 1e999 overflow" train tiny.tsv --lr 1e999
 expect 2 "missing option value" train tiny.tsv --dim
 expect 2 "unknown option" train tiny.tsv --bogus
 expect 2 "flag with a value" train tiny.tsv --quiet=yes
-expect 2 "--precision f16" train tiny.tsv --precision f16
-expect 2 "--sign-rule junk" train tiny.tsv --sign-rule junk
-expect 2 "--sign-rule threshold:x" train tiny.tsv --sign-rule threshold:x
-expect 2 "--format xls" train tiny.tsv --format xls
-expect 2 "--ids sparse" train tiny.tsv --ids sparse
+expect 1 "--precision f16" train tiny.tsv --precision f16
+expect 1 "--sign-rule junk" train tiny.tsv --sign-rule junk
+expect 1 "--sign-rule threshold:x" train tiny.tsv --sign-rule threshold:x
+expect 1 "--format xls" train tiny.tsv --format xls
+expect 1 "--ids sparse" train tiny.tsv --ids sparse
 expect 2 "loss without RATINGS" loss
 expect 2 "recommend without --user" recommend m.smf
-expect 2 "recommend -k 0" recommend m.smf --user 1 -k 0
-expect 2 "recommend --user abc" recommend m.smf --user abc
+expect 1 "recommend -k 0" recommend m.smf --user 1 -k 0
+expect 1 "recommend --user abc" recommend m.smf --user abc
 expect 2 "export with one argument" export m.smf
-expect 2 "synth --ratings 1e5" synth --ratings 1e5
-expect 2 "synth --users 0" synth --users 0
-expect 2 "demo --dim 0" demo --dim 0
+expect 1 "synth --ratings 1e5" synth --ratings 1e5
+expect 1 "synth --users 0" synth --users 0
+expect 1 "demo --dim 0" demo --dim 0
 
 # ---- bad input: exit 1 --------------------------------------------------
 expect 1 "train on a missing file" train no-such-file.tsv --quiet
@@ -269,6 +269,18 @@ fi
 rc=$?
 check "demo without MovieLens: synthetic data, recommendations" \
     test "$rc" -eq 0 -a "$(grep -c 'synthetic' out)" -ge 1 -a "$(grep -c '^user [123]:' out)" -eq 3
+
+# ---- a catalogue smaller than the default top 10 -------------------------
+printf '1\t1\t5\n1\t2\t3\n2\t1\t4\n2\t3\t2\n3\t2\t1\n3\t4\t4\n' >small.tsv
+run train small.tsv --dim 4 --epochs 2 --quiet --out small.smf
+run recommend small.smf --user 1
+check "default top 10 shrinks to the 4 items (2 unrated)" test "$rc" -eq 0 -a "$(wc -l <out)" -eq 2
+run recommend small.smf --user 1 -k 5
+check "explicit -k 5 beyond 4 items: exit 1" test "$rc" -eq 1
+run recommend small.smf --user 9
+check "unknown user is named before k is checked" grep -q 'user 9 is not in the model' err
+run similar small.smf --item 1
+check "similar: default top 10 shrinks to the 3 other items" test "$rc" -eq 0 -a "$(wc -l <out)" -eq 3
 
 echo "# $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]

@@ -89,7 +89,7 @@ printf '9999\t1\t5\t0\n1\t9999\t5\t0\n' >>t.tsv
 expect 2 "train --early-stop without --test" train r.tsv --early-stop 2
 expect 2 "train --test with --holdout" train r.tsv --test t.tsv --holdout 0.1
 expect 2 "train --metric unknown" train r.tsv --test t.tsv --metric bogus
-expect 2 "train --holdout out of range" train r.tsv --holdout 1.5
+expect 1 "train --holdout out of range" train r.tsv --holdout 1.5
 expect 1 "train --test missing file" train r.tsv --test nope.tsv --epochs 1 --dim 4 --quiet
 
 # ---- figures against numpy ---------------------------------------------------

@@ -174,10 +174,10 @@ EXPECT_WORD=9999 expect 1 "unknown item for similar" similar m.smf --item 9999
 expect 1 "-k beyond the item count" recommend m.smf --user 1 -k 301
 expect 0 "-k equal to the item count" recommend m.smf --user 1 -k 300
 expect 1 "similar -k beyond the other items" similar m.smf --item 1 -k 300
-EXPECT_WORD="'7x5'" expect 2 "malformed --ratings token" recommend m.smf --ratings 1:4,7x5
-EXPECT_WORD="'3:'" expect 2 "--ratings missing a rating" recommend m.smf --ratings 3:
-EXPECT_WORD="'4:0'" expect 2 "--ratings zero rating" recommend m.smf --ratings 4:0
-EXPECT_WORD="'a'" expect 2 "malformed --users" recommend m.smf --users 1,a
+EXPECT_WORD="'7x5'" expect 1 "malformed --ratings token" recommend m.smf --ratings 1:4,7x5
+EXPECT_WORD="'3:'" expect 1 "--ratings missing a rating" recommend m.smf --ratings 3:
+EXPECT_WORD="'4:0'" expect 1 "--ratings zero rating" recommend m.smf --ratings 4:0
+EXPECT_WORD="'a'" expect 1 "malformed --users" recommend m.smf --users 1,a
 expect 2 "two modes at once" recommend m.smf --user 1 --all
 expect 2 "no mode" recommend m.smf
 expect 2 "similar without --item" similar m.smf
