@@ -95,7 +95,7 @@ static double time_pass(signmf_trainer *t, const sm_kernels *k, int reps, bool p
 
 int main(int argc, char **argv)
 {
-    int quick = 0;
+    int quick = 0, k_given = 0;
     const char *file = NULL;
     char path[4096];
     size_t ks[16] = {16, 32, 64, 128, 256, 512, 1024}, nk = 7;
@@ -107,6 +107,7 @@ int main(int argc, char **argv)
             file = argv[++i];
         else if (!strcmp(argv[i], "--k") && i + 1 < argc) {
             nk = 0;
+            k_given = 1;
             for (char *s = strtok(argv[++i], ","); s && nk < 16; s = strtok(NULL, ","))
                 ks[nk++] = strtoul(s, NULL, 10);
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
@@ -115,7 +116,7 @@ int main(int argc, char **argv)
                 ths[nth++] = atoi(s);
         }
     }
-    if (quick) {
+    if (quick && !k_given) {
         ks[0] = 512, nk = 1;
     }
     const char *dd = getenv("SIGNMF_DATA_DIR");

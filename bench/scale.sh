@@ -44,7 +44,8 @@ awk '/^epoch [0-9]+\/6/ {split($2, a, "/"); t[a[1]] = $NF + 0} END {
   printf "first report (load, signs, init, first pass): %.3f s\n", t[0];
   printf "epoch time, median of passes 2..6: ";
   n = 0; for (e = 1; e <= 5; e++) d[n++] = t[e] - t[e - 1];
-  asort(d); printf "%.3f s\n", d[int((n + 1) / 2)] }' "$tmp/err.6"
+  for (i = 1; i < n; i++) for (j = i; j > 0 && d[j - 1] > d[j]; j--) { x = d[j]; d[j] = d[j - 1]; d[j - 1] = x }
+  printf "%.3f s\n", d[int(n / 2)] }' "$tmp/err.6"
 grep -E "Maximum resident|Elapsed" "$tmp/err.6" | sed 's/^\s*/time -v (6 epochs): /'
 # What the data structures need: P, Q and gradients (f32), plus the signs.
 /usr/bin/python3 - "$DIM" <<'PY'
