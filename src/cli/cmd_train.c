@@ -377,15 +377,6 @@ int cmd_train(int argc, char **argv)
     signmf_status st = signmf_ratings_load(pos[0], &lo, &r, &err);
     if (st != SIGNMF_OK)
         return cli_lib_error(st, &err);
-    signmf_ratings *eval_test = NULL;
-    cli_eval_plan plan;
-    if ((rc = cli_eval_setup(&ea, &lo, (uint32_t)seed, (int)threads, &r, &eval_test, &plan)) >=
-        0) {
-        signmf_ratings_free(r);
-        return rc;
-    }
-    cli_train_job job = {r, params, epochs, quiet, out, log_path, ckpt, ckpt_every, NULL, NULL};
-    job.eval = eval_test != NULL ? &plan : NULL;
     signmf_model *resume = NULL;
     if (resume_path != NULL) {
         memset(&err, 0, sizeof err);
@@ -394,6 +385,19 @@ int cmd_train(int argc, char **argv)
             signmf_ratings_free(r);
             return cli_lib_error(st, &err);
         }
+        /* a --holdout split must be the one the model was trained on */
+        seed = signmf_model_params(resume).seed;
+    }
+    signmf_ratings *eval_test = NULL;
+    cli_eval_plan plan;
+    if ((rc = cli_eval_setup(&ea, &lo, (uint32_t)seed, (int)threads, &r, &eval_test, &plan)) >= 0) {
+        signmf_ratings_free(r);
+        signmf_model_free(resume);
+        return rc;
+    }
+    cli_train_job job = {r, params, epochs, quiet, out, log_path, ckpt, ckpt_every, NULL, NULL};
+    job.eval = eval_test != NULL ? &plan : NULL;
+    if (resume != NULL) {
         /* --epochs is the total, as in the run being continued */
         uint64_t done = signmf_model_epochs(resume);
         job.epochs = epochs > done ? epochs - done : 0;

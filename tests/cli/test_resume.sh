@@ -173,5 +173,19 @@ check "kill -9 during checkpoint saves: model intact after each of 6 kills ($int
 check "  and the surviving model still resumes" \
     "$exe" train big.tsv --resume k.smf --epochs 2 --quiet --out k2.smf
 
+# --holdout with --resume: the split comes from the model's seed, so a
+# resumed run evaluates on, and trains on, the same data as the original.
+"$exe" synth --users 100 --items 200 --ratings 4000 --seed 3 >h.tsv
+"$exe" train h.tsv --dim 16 --epochs 6 --holdout 0.1 --seed 7 --eval-every 2 --out hfull.smf \
+    --quiet >/dev/null
+"$exe" train h.tsv --dim 16 --epochs 3 --holdout 0.1 --seed 7 --eval-every 2 --out hhalf.smf \
+    --quiet >/dev/null
+check "--holdout --resume (non-default seed) continues" \
+    "$exe" train h.tsv --resume hhalf.smf --epochs 6 --holdout 0.1 --eval-every 2 \
+    --out hres.smf --quiet
+"$exe" export hfull.smf hfx >/dev/null 2>&1
+"$exe" export hres.smf hrx >/dev/null 2>&1
+check "  and gives the uninterrupted run's P and Q byte for byte" \
+    bash -c 'cmp -s hfx/P.npy hrx/P.npy && cmp -s hfx/Q.npy hrx/Q.npy'
 echo "# resume: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]
