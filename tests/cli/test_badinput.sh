@@ -8,31 +8,12 @@
 # Row ids (B01...) match the table in docs/bad-input.md.
 set -u
 
-exe=${1:?usage: test_badinput.sh PATH/TO/signmf}
-case $exe in /*) ;; *) exe=$PWD/$exe ;; esac
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/signmf-bad.XXXXXX")
-trap 'chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+. "$(dirname "$0")/lib.sh"
+cli_setup bad "${1:-}"
 
 # python3 from PATH, standard library only (struct, zipfile, zlib).
 py=$(command -v python3 || command -v /usr/bin/python3 || true)
 
-pass=0
-fail=0
-skip=0
-ok() {
-    echo "ok   - $1"
-    pass=$((pass + 1))
-}
-bad() {
-    echo "FAIL - $1"
-    fail=$((fail + 1))
-    if [ -s err ]; then sed 's/^/       stderr: /' err | head -5; fi
-}
-skipped() {
-    echo "skip - $1"
-    skip=$((skip + 1))
-}
 
 # reject ID WANT_RC PATTERN ARGS...: run signmf ARGS; for train also pass
 # --out and --log. Checks the exit status, one message line (plus the usage

@@ -4,39 +4,9 @@
 # Prints one line per check; exits non-zero if any check failed.
 set -u
 
-exe=${1:?usage: test_cli.sh PATH/TO/signmf}
-case $exe in /*) ;; *) exe=$PWD/$exe ;; esac
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/signmf-cli.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
+. "$(dirname "$0")/lib.sh"
+cli_setup cli "${1:-}"
 
-pass=0
-fail=0
-skip=0
-ok() {
-    echo "ok   - $1"
-    pass=$((pass + 1))
-}
-bad() {
-    echo "FAIL - $1"
-    fail=$((fail + 1))
-    if [ -s err ]; then sed 's/^/       stderr: /' err | head -5; fi
-}
-skipped() {
-    echo "skip - $1"
-    skip=$((skip + 1))
-}
-check() { # DESC CONDITION...
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else bad "$desc"; fi
-}
-
-# run: execute signmf with stdout in ./out, stderr in ./err; sets rc.
-run() {
-    "$exe" "$@" >out 2>err
-    rc=$?
-}
 # expect RC DESC ARGS...: exit code, plus for 1 and 2 a one-line
 # "signmf..." message on stderr.
 expect() {

@@ -6,29 +6,14 @@
 # holding ml-100k/), the same on ua.base / ua.test.
 set -u
 
-exe=${1:?usage: test_eval.sh PATH/TO/signmf}
-case $exe in /*) ;; *) exe=$PWD/$exe ;; esac
 here=$(cd "$(dirname "$0")" && pwd)
 py=/usr/bin/python3
 if ! "$py" -c 'import numpy' 2>/dev/null; then
     echo "skip - numpy not available in $py"
     exit 77
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/signmf-eval.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-
-pass=0
-fail=0
-ok() {
-    echo "ok   - $1"
-    pass=$((pass + 1))
-}
-bad() {
-    echo "FAIL - $1"
-    fail=$((fail + 1))
-    if [ -s err ]; then sed 's/^/       stderr: /' err | head -5; fi
-}
+. "$here/lib.sh"
+cli_setup eval "${1:-}"
 expect() {
     local want=$1 desc=$2
     shift 2

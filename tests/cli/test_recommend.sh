@@ -7,33 +7,14 @@
 # formula, similar against numpy cosine.
 set -u
 
-exe=${1:?usage: test_recommend.sh PATH/TO/signmf [--numpy]}
 mode=${2:-}
-case $exe in /*) ;; *) exe=$PWD/$exe ;; esac
 py=/usr/bin/python3
 if [ "$mode" = --numpy ] && ! "$py" -c 'import numpy' 2>/dev/null; then
     echo "skip - numpy not available in $py"
     exit 77
 fi
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/signmf-rec.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-
-pass=0
-fail=0
-ok() {
-    echo "ok   - $1"
-    pass=$((pass + 1))
-}
-bad() {
-    echo "FAIL - $1"
-    fail=$((fail + 1))
-    if [ -s err ]; then sed 's/^/       stderr: /' err | head -5; fi
-}
-run() {
-    "$exe" "$@" >out 2>err
-    rc=$?
-}
+. "$(dirname "$0")/lib.sh"
+cli_setup rec "${1:-}"
 # expect RC DESC ARGS...; for a failure also a "signmf" message and, when
 # given, a word the message must contain (EXPECT_WORD).
 expect() {

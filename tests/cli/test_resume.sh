@@ -5,28 +5,8 @@
 # Usage: test_resume.sh PATH/TO/signmf
 set -u
 
-exe=${1:?usage: test_resume.sh PATH/TO/signmf}
-case $exe in /*) ;; *) exe=$PWD/$exe ;; esac
-tmp=$(mktemp -d "${TMPDIR:-/tmp}/signmf-resume.XXXXXX")
-trap 'rm -rf "$tmp"' EXIT
-cd "$tmp" || exit 1
-
-pass=0
-fail=0
-ok() {
-    echo "ok   - $1"
-    pass=$((pass + 1))
-}
-bad() {
-    echo "FAIL - $1"
-    fail=$((fail + 1))
-    if [ -s err ]; then sed 's/^/       stderr: /' err | head -5; fi
-}
-check() { # DESC CONDITION...
-    local desc=$1
-    shift
-    if "$@"; then ok "$desc"; else bad "$desc"; fi
-}
+. "$(dirname "$0")/lib.sh"
+cli_setup resume "${1:-}"
 same_model() { # A B: same model file and same exported P.npy / Q.npy
     rm -rf xa xb
     "$exe" export "$1" xa 2>>err && "$exe" export "$2" xb 2>>err &&
