@@ -228,56 +228,78 @@ SM_DEFINE_GATHER(f32, float, __m512, 16, _mm512_set1_ps, _mm512_setzero_ps, SM_N
 SM_DEFINE_GATHER(f64, double, __m512d, 8, _mm512_set1_pd, _mm512_setzero_pd, SM_NAN_F64,
                  SM_FOLD_F64)
 
-/* Blocked accumulate: acc rows r (and r+1) over one strip. */
+/* Blocked accumulate: acc rows ra (and rb) over one strip. */
 #define SM_DEFINE_ACCUM(SFX, T, V, LANES, LOAD, STORE, ZERO)                                       \
     SM_INLINE void accum_strip_##SFX(const sm_signs *s, const uint32_t *pb0, const uint32_t *pb1,  \
-                                     const uint32_t *mb0, const uint32_t *mb1, size_t r, int pair, \
-                                     size_t w, size_t t0, const T *src, T *acc, int first,         \
-                                     const int nv)                                                 \
+                                     const uint32_t *mb0, const uint32_t *mb1, size_t ra,          \
+                                     size_t rb, int pair, size_t w, size_t t0, const T *src,       \
+                                     T *acc, int first, const int nv)                              \
     {                                                                                              \
         V a[SM_NV], b[SM_NV];                                                                      \
-        T *ra = acc + r * w + t0, *rb = acc + (r + 1) * w + t0;                                    \
+        T *xa = acc + ra * w + t0, *xb = acc + rb * w + t0;                                        \
         for (int v = 0; v < nv; ++v) {                                                             \
-            a[v] = first ? ZERO() : LOAD(ra + LANES * v);                                          \
-            b[v] = (first || !pair) ? ZERO() : LOAD(rb + LANES * v);                               \
+            a[v] = first ? ZERO() : LOAD(xa + LANES * v);                                          \
+            b[v] = (first || !pair) ? ZERO() : LOAD(xb + LANES * v);                               \
         }                                                                                          \
-        const uint32_t *pa = s->idx + s->ptr[r], *ma = s->idx + s->mid[r];                         \
+        const uint32_t *pa = s->idx + s->ptr[ra], *ma = s->idx + s->mid[ra];                       \
         const uint32_t *pb = pa, *mb = pa;                                                         \
-        size_t q = r;                                                                              \
         if (pair)                                                                                  \
-            q = r + 1, pb = s->idx + s->ptr[q], mb = s->idx + s->mid[q];                           \
-        acc2_##SFX(a, b, pa + pb0[r], pa + pb1[r], ma + mb0[r], ma + mb1[r],                       \
-                   pair ? pb + pb0[q] : pa, pair ? pb + pb1[q] : pa, pair ? mb + mb0[q] : pa,      \
-                   pair ? mb + mb1[q] : pa, s->idx + s->nnz, src + t0, w, nv, 0);                  \
+            pb = s->idx + s->ptr[rb], mb = s->idx + s->mid[rb];                                    \
+        acc2_##SFX(a, b, pa + pb0[ra], pa + pb1[ra], ma + mb0[ra], ma + mb1[ra],                   \
+                   pair ? pb + pb0[rb] : pa, pair ? pb + pb1[rb] : pa, pair ? mb + mb0[rb] : pa,   \
+                   pair ? mb + mb1[rb] : pa, s->idx + s->nnz, src + t0, w, nv, 0);                 \
         for (int v = 0; v < nv; ++v) {                                                             \
-            STORE(ra + LANES * v, a[v]);                                                           \
+            STORE(xa + LANES * v, a[v]);                                                           \
             if (pair)                                                                              \
-                STORE(rb + LANES * v, b[v]);                                                       \
+                STORE(xb + LANES * v, b[v]);                                                       \
         }                                                                                          \
     }                                                                                              \
+    SM_INLINE void accum_rows_##SFX(const sm_signs *s, const uint32_t *pb0, const uint32_t *pb1,   \
+                                    const uint32_t *mb0, const uint32_t *mb1, size_t ra,           \
+                                    size_t rb, int pair, size_t w, const T *src, T *acc,           \
+                                    int first)                                                     \
+    {                                                                                              \
+        size_t t0 = 0;                                                                             \
+        for (; t0 + LANES * SM_NV <= w; t0 += LANES * SM_NV)                                       \
+            accum_strip_##SFX(s, pb0, pb1, mb0, mb1, ra, rb, pair, w, t0, src, acc, first, SM_NV); \
+        switch ((w - t0) / LANES) {                                                                \
+        case 1:                                                                                    \
+            accum_strip_##SFX(s, pb0, pb1, mb0, mb1, ra, rb, pair, w, t0, src, acc, first, 1);     \
+            break;                                                                                 \
+        case 2:                                                                                    \
+            accum_strip_##SFX(s, pb0, pb1, mb0, mb1, ra, rb, pair, w, t0, src, acc, first, 2);     \
+            break;                                                                                 \
+        case 3:                                                                                    \
+            accum_strip_##SFX(s, pb0, pb1, mb0, mb1, ra, rb, pair, w, t0, src, acc, first, 3);     \
+            break;                                                                                 \
+        default:                                                                                   \
+            break;                                                                                 \
+        }                                                                                          \
+    }                                                                                              \
+    /* A row with nothing in this block keeps its accumulator (adding                              \
+     * nothing changes no bit), so it is skipped, or zeroed in the first                           \
+     * block; the rows that do have entries go in pairs. */                                        \
     static void sm_accum_avx512_##SFX(const sm_signs *s, const uint32_t *pb0, const uint32_t *pb1, \
                                       const uint32_t *mb0, const uint32_t *mb1, size_t r0,         \
                                       size_t r1, size_t w, const T *src, T *acc, int first)        \
     {                                                                                              \
-        for (size_t r = r0; r < r1; r += 2) {                                                      \
-            int pair = r + 1 < r1;                                                                 \
-            size_t t0 = 0;                                                                         \
-            for (; t0 + LANES * SM_NV <= w; t0 += LANES * SM_NV)                                   \
-                accum_strip_##SFX(s, pb0, pb1, mb0, mb1, r, pair, w, t0, src, acc, first, SM_NV);  \
-            switch ((w - t0) / LANES) {                                                            \
-            case 1:                                                                                \
-                accum_strip_##SFX(s, pb0, pb1, mb0, mb1, r, pair, w, t0, src, acc, first, 1);      \
-                break;                                                                             \
-            case 2:                                                                                \
-                accum_strip_##SFX(s, pb0, pb1, mb0, mb1, r, pair, w, t0, src, acc, first, 2);      \
-                break;                                                                             \
-            case 3:                                                                                \
-                accum_strip_##SFX(s, pb0, pb1, mb0, mb1, r, pair, w, t0, src, acc, first, 3);      \
-                break;                                                                             \
-            default:                                                                               \
-                break;                                                                             \
+        size_t pend = r1;                                                                          \
+        for (size_t r = r0; r < r1; ++r) {                                                         \
+            if (pb1[r] == pb0[r] && mb1[r] == mb0[r]) {                                            \
+                if (first)                                                                         \
+                    for (size_t t = 0; t < w; t += LANES)                                          \
+                        STORE(acc + r * w + t, ZERO());                                            \
+                continue;                                                                          \
             }                                                                                      \
+            if (pend == r1) {                                                                      \
+                pend = r;                                                                          \
+                continue;                                                                          \
+            }                                                                                      \
+            accum_rows_##SFX(s, pb0, pb1, mb0, mb1, pend, r, 1, w, src, acc, first);               \
+            pend = r1;                                                                             \
         }                                                                                          \
+        if (pend != r1)                                                                            \
+            accum_rows_##SFX(s, pb0, pb1, mb0, mb1, pend, pend, 0, w, src, acc, first);            \
     }                                                                                              \
     static int sm_update_avx512_##SFX(size_t r0, size_t r1, size_t w, const T *self, const T *acc, \
                                       T *out, T a, T sc, double *dot)                              \
