@@ -3,7 +3,8 @@
 # calls it) and the README's test command.
 #
 # Three builds, each tested by `meson test`:
-#   build-ci    gcc, -Werror, release: unit (Criterion), cli, parity, valgrind
+#   build-ci    gcc, -Werror, release: unit (Criterion), cli, parity, valgrind;
+#               then unit, cli and parity again with SIGNMF_ISA=avx2 and =portable
 #   build-asan  the whole suite again under AddressSanitizer + UBSan
 #   build-fuzz  clang libFuzzer targets: corpus replay, and every target
 #               fuzzed for SIGNMF_FUZZ_SECONDS (default 60) seconds
@@ -107,6 +108,13 @@ stage() {
 }
 
 stage main "${SIGNMF_BUILD_DIR:-build-ci}" "-Dwerror_ci=true --buildtype=release" ""
+# The same build with each smaller kernel set forced (meson test setups), so
+# every variant passes the unit, CLI and parity tests, not only the kernel
+# tests that compare them directly.
+for isa in avx2 portable; do
+  stage "main, SIGNMF_ISA=$isa" "${SIGNMF_BUILD_DIR:-build-ci}" "-Dwerror_ci=true --buildtype=release" \
+    "--setup $isa --suite unit --suite cli --suite parity"
+done
 
 if [ "$QUICK" = 0 ]; then
   # Sanitized code runs several times slower: stretch the timeouts. The
