@@ -45,9 +45,9 @@ extern "C" {
 #define SIGNMF_API
 #endif
 
-#define SIGNMF_VERSION_MAJOR 0
-#define SIGNMF_VERSION_MINOR 1
-#define SIGNMF_VERSION_PATCH 0
+#define SIGNMF_VERSION_MAJOR  0
+#define SIGNMF_VERSION_MINOR  1
+#define SIGNMF_VERSION_PATCH  0
 #define SIGNMF_VERSION_STRING "0.1.0"
 
 SIGNMF_API const char *signmf_version(void);
@@ -57,21 +57,21 @@ SIGNMF_API const char *signmf_version(void);
 /* ------------------------------------------------------------------ */
 typedef enum signmf_status {
     SIGNMF_OK = 0,
-    SIGNMF_EINVAL = 1,       /* an argument is out of its documented range */
-    SIGNMF_ENOMEM = 2,       /* an allocation failed */
-    SIGNMF_EOVERFLOW = 3,    /* a size computation would overflow */
-    SIGNMF_EIO = 4,          /* open/read/write/rename failed (errno in message) */
-    SIGNMF_EPARSE = 5,       /* a text file is malformed (file:line:col in message) */
-    SIGNMF_EFORMAT = 6,      /* a binary file is malformed or truncated */
-    SIGNMF_EDUPLICATE = 7,   /* a (user, item) pair occurs twice */
-    SIGNMF_ERANGE = 8,       /* a value is outside its allowed range */
-    SIGNMF_ENONFINITE = 9,   /* training produced a non-finite loss or value */
-    SIGNMF_EVERSION = 10,    /* a model file from a newer signmf */
-    SIGNMF_ECHECKSUM = 11,   /* a model file whose checksum does not match */
-    SIGNMF_ENOTFOUND = 12,   /* an id the model or data set does not know */
-    SIGNMF_EUNSUPPORTED = 13,/* a valid but unsupported feature (dtype, ...) */
-    SIGNMF_EINTERRUPTED = 14,/* a callback asked to stop */
-    SIGNMF_EEMPTY = 15,      /* a file or data set holds no ratings */
+    SIGNMF_EINVAL = 1,        /* an argument is out of its documented range */
+    SIGNMF_ENOMEM = 2,        /* an allocation failed */
+    SIGNMF_EOVERFLOW = 3,     /* a size computation would overflow */
+    SIGNMF_EIO = 4,           /* open/read/write/rename failed (errno in message) */
+    SIGNMF_EPARSE = 5,        /* a text file is malformed (file:line:col in message) */
+    SIGNMF_EFORMAT = 6,       /* a binary file is malformed or truncated */
+    SIGNMF_EDUPLICATE = 7,    /* a (user, item) pair occurs twice */
+    SIGNMF_ERANGE = 8,        /* a value is outside its allowed range */
+    SIGNMF_ENONFINITE = 9,    /* training produced a non-finite loss or value */
+    SIGNMF_EVERSION = 10,     /* a model file from a newer signmf */
+    SIGNMF_ECHECKSUM = 11,    /* a model file whose checksum does not match */
+    SIGNMF_ENOTFOUND = 12,    /* an id the model or data set does not know */
+    SIGNMF_EUNSUPPORTED = 13, /* a valid but unsupported feature (dtype, ...) */
+    SIGNMF_EINTERRUPTED = 14, /* a callback asked to stop */
+    SIGNMF_EEMPTY = 15,       /* a file or data set holds no ratings */
     SIGNMF_STATUS_COUNT_ = 16
 } signmf_status;
 
@@ -107,8 +107,8 @@ typedef enum signmf_id_mode {
      * 1.5 x the number of distinct ids + 16), compact otherwise; decided per
      * axis. */
     SIGNMF_IDS_AUTO = 0,
-    SIGNMF_IDS_DIRECT = 1,  /* index = id - 1, dimension = largest id */
-    SIGNMF_IDS_COMPACT = 2  /* index = rank of id among the distinct ids */
+    SIGNMF_IDS_DIRECT = 1, /* index = id - 1, dimension = largest id */
+    SIGNMF_IDS_COMPACT = 2 /* index = rank of id among the distinct ids */
 } signmf_id_mode;
 
 typedef struct signmf_load_options {
@@ -173,8 +173,8 @@ typedef struct signmf_trainer signmf_trainer;
 /* Build the sign structure from `ratings` and draw P and Q as numpy would.
  * The ratings set may be freed afterwards. */
 SIGNMF_API signmf_status signmf_trainer_create(const signmf_ratings *ratings,
-                                               const signmf_params *params,
-                                               signmf_trainer **out, signmf_error *err);
+                                               const signmf_params *params, signmf_trainer **out,
+                                               signmf_error *err);
 SIGNMF_API void signmf_trainer_free(signmf_trainer *t);
 
 /* The loss L of the current P and Q (the notebook's embed_loss). */
@@ -251,7 +251,6 @@ typedef struct signmf_rec {
 SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, size_t k,
                                           signmf_rec *out, size_t *count, signmf_error *err);
 
-
 /* ------------------------------------------------------------------ */
 /* Serving: batch recommendations, fold-in, similar items              */
 /* ------------------------------------------------------------------ */
@@ -308,8 +307,7 @@ SIGNMF_API signmf_status signmf_recommend_all(const signmf_model *m, size_t k, i
  * or non-finite rating with SIGNMF_ERANGE. n = 0 gives p = 0. */
 SIGNMF_API signmf_status signmf_recommend_foldin(const signmf_model *m, const int64_t *items,
                                                  const double *ratings, size_t n, size_t k,
-                                                 signmf_rec *out, size_t *count,
-                                                 signmf_error *err);
+                                                 signmf_rec *out, size_t *count, signmf_error *err);
 /* The fold-in embedding p itself (dim values, widened to double). */
 SIGNMF_API signmf_status signmf_foldin_embedding(const signmf_model *m, const int64_t *items,
                                                  const double *ratings, size_t n, double *p,
@@ -321,7 +319,6 @@ SIGNMF_API signmf_status signmf_foldin_embedding(const signmf_model *m, const in
  * out; ties to the lower index. */
 SIGNMF_API signmf_status signmf_similar(const signmf_model *m, int64_t item, size_t k,
                                         signmf_rec *out, size_t *count, signmf_error *err);
-
 
 /* ------------------------------------------------------------------ */
 /* Evaluation                                                          */

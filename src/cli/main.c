@@ -32,8 +32,8 @@ int main(int argc, char **argv)
         const char *name;
         int (*run)(int, char **);
     } cmds[] = {
-        {"train", cmd_train},   {"loss", cmd_loss},   {"recommend", cmd_recommend},
-        {"export", cmd_export}, {"synth", cmd_synth}, {"demo", cmd_demo},
+        {"train", cmd_train},     {"loss", cmd_loss},   {"recommend", cmd_recommend},
+        {"export", cmd_export},   {"synth", cmd_synth}, {"demo", cmd_demo},
         {"similar", cmd_similar}, {"eval", cmd_eval},
     };
     if (argc < 2) {

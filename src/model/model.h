@@ -33,7 +33,10 @@ struct signmf_model {
 };
 
 /* Element size of a precision. */
-static inline size_t sm_elem_size(signmf_precision p) { return p == SIGNMF_F64 ? 8 : 4; }
+static inline size_t sm_elem_size(signmf_precision p)
+{
+    return p == SIGNMF_F64 ? 8 : 4;
+}
 
 /* Allocate a model with P, Qt (uninitialised) and rated rows (rated_idx of
  * `rated_count` entries); maps empty. Fails with ENOMEM/EOVERFLOW. */
@@ -47,8 +50,7 @@ uint32_t sm_ratings_crc(const signmf_ratings *r);
  * rename). `data` is rows x cols with row stride `ld` elements. If
  * `transpose` is set the file holds the transpose: cols x rows. */
 signmf_status sm_npy_write(const char *path, const void *data, signmf_precision precision,
-                           size_t rows, size_t cols, size_t ld, bool transpose,
-                           signmf_error *err);
+                           size_t rows, size_t cols, size_t ld, bool transpose, signmf_error *err);
 
 /* Atomic file writing: open a temporary sibling of `path`; commit fsyncs,
  * renames over `path` and fsyncs the directory; abort removes it. */

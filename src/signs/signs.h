@@ -23,8 +23,8 @@ typedef struct sm_sign_options {
 
 /* Build D (users x items) and its transpose from `r`. Means follow numpy:
  * mean_i = sum_j W_ij / count_i, D_ij = -1 if W_ij > mean_i, +1 if below. */
-signmf_status sm_signs_build(const signmf_ratings *r, const sm_sign_options *opt,
-                             sm_signs *by_user, sm_signs *by_item, signmf_error *err);
+signmf_status sm_signs_build(const signmf_ratings *r, const sm_sign_options *opt, sm_signs *by_user,
+                             sm_signs *by_item, signmf_error *err);
 void sm_signs_release(sm_signs *s);
 
 #endif
