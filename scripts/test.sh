@@ -91,16 +91,21 @@ stage() {
     FAILED=$((FAILED + 1))
     return
   fi
-  rm -f "$build/meson-logs/testlog.json"
+  # meson names the log after the test setup, if there is one
+  local log=$build/meson-logs/testlog.json
+  if [[ " $targs " =~ \ --setup\ ([^ ]+)\  ]]; then
+    log=$build/meson-logs/testlog-${BASH_REMATCH[1]}.json
+  fi
+  rm -f "$log"
   local rc=0
   env "$@" meson test -C "$build" --print-errorlogs --num-processes 2 $targs || rc=$?
-  if [ ! -f "$build/meson-logs/testlog.json" ]; then
-    echo "test.sh: $name: meson test wrote no log (exit $rc)"
+  if [ ! -f "$log" ]; then
+    echo "test.sh: $name: meson test wrote no $log (exit $rc)"
     FAILED=$((FAILED + 1))
     return
   fi
   local before=$FAILED
-  count "$build/meson-logs/testlog.json" "$name"
+  count "$log" "$name"
   if [ "$FAILED" -eq "$before" ] && [ "$rc" -ne 0 ]; then
     echo "test.sh: $name: meson test exited $rc without a failed test in the log"
     FAILED=$((FAILED + 1))
