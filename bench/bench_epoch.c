@@ -5,6 +5,7 @@
  * gathers with no dot and no stores).
  *
  *   bench_epoch [--quick] [--ratings FILE] [--k LIST] [--threads LIST] */
+#include "bench_common.h"
 #include "train/train.h"
 
 #include <math.h>
@@ -12,44 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Synthetic MovieLens-100k shape: 943 x 1682, ~100k ratings, Zipf items. */
-static signmf_ratings *synthetic(void)
-{
-    size_t users = 943, items = 1682, per = 106;
-    size_t n = users * per;
-    int64_t *u = malloc(n * sizeof *u), *it = malloc(n * sizeof *it);
-    double *r = malloc(n * sizeof *r);
-    unsigned char *seen = calloc(items, 1);
-    uint64_t x = 88172645463325252ull;
-    size_t e = 0;
-    for (size_t i = 0; i < users; ++i) {
-        memset(seen, 0, items);
-        for (size_t c = 0; c < per; ++c) {
-            size_t j;
-            do {
-                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-                double q = (double)(x >> 11) / 9007199254740992.0;
-                j = (size_t)(pow((double)items, q)) - 1; /* log-uniform: skewed */
-                if (j >= items)
-                    j = items - 1;
-            } while (seen[j]);
-            seen[j] = 1;
-            u[e] = (int64_t)i + 1, it[e] = (int64_t)j + 1, r[e] = (double)(1 + (x >> 7) % 5);
-            ++e;
-        }
-    }
-    signmf_ratings *out = NULL;
-    signmf_ratings_from_triplets(u, it, r, n, SIGNMF_IDS_DIRECT, &out, NULL);
-    free(u), free(it), free(r), free(seen);
-    return out;
-}
 
 /* Median of reps passes; *best receives the fastest (the least disturbed
  * by other processes on a shared machine). */
@@ -85,7 +48,7 @@ static double time_pass(signmf_trainer *t, const sm_kernels *k, int reps, bool p
         if (i >= 2)
             times[i - 2] = sm_now() - t0;
     }
-    qsort(times, (size_t)reps, sizeof(double), cmp_double);
+    qsort(times, (size_t)reps, sizeof(double), bench_cmp_double);
     double med = times[reps / 2];
     if (best)
         *best = times[0];
@@ -97,7 +60,6 @@ int main(int argc, char **argv)
 {
     int quick = 0, k_given = 0;
     const char *file = NULL;
-    char path[4096];
     size_t ks[16] = {16, 32, 64, 128, 256, 512, 1024}, nk = 7;
     int ths[4] = {1, 2}, nth = 2;
     for (int i = 1; i < argc; ++i) {
@@ -119,32 +81,13 @@ int main(int argc, char **argv)
     if (quick && !k_given) {
         ks[0] = 512, nk = 1;
     }
-    const char *dd = getenv("SIGNMF_DATA_DIR");
-    if (!file && dd) {
-        snprintf(path, sizeof path, "%s/ml-100k/ua.base", dd);
-        FILE *f = fopen(path, "r");
-        if (f) {
-            fclose(f);
-            file = path;
-        }
-    }
-    signmf_ratings *r = NULL;
-    signmf_error err;
-    if (file) {
-        signmf_load_options o = signmf_load_options_default();
-        if (signmf_ratings_load(file, &o, &r, &err) != SIGNMF_OK) {
-            fprintf(stderr, "bench_epoch: %s\n", err.message);
-            return 1;
-        }
-    } else {
-        r = synthetic();
-    }
-    if (!r) {
-        fprintf(stderr, "bench_epoch: no data\n");
+    const char *what = NULL;
+    signmf_ratings *r = bench_data("bench_epoch", file, 106, &what);
+    if (!r)
         return 1;
-    }
-    printf("# data: %s (%zu x %zu, %zu ratings)\n", file ? file : "synthetic ua.base shape",
-           signmf_ratings_users(r), signmf_ratings_items(r), signmf_ratings_count(r));
+    signmf_error err;
+    printf("# data: %s (%zu x %zu, %zu ratings)\n", what, signmf_ratings_users(r),
+           signmf_ratings_items(r), signmf_ratings_count(r));
     printf("%-8s %-4s %3s %5s %10s %10s %14s %8s %8s\n", "isa", "prec", "thr", "k", "epoch_ms",
            "probe_ms", "Gsignk_per_s", "min_ms", "pmin_ms");
     for (int isa = SM_ISA_COUNT - 1; isa >= 0; --isa) {

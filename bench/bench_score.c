@@ -13,6 +13,7 @@
  * that does not know the CPU falls back to an old one (Debian's 0.3.21
  * says "Prescott" on Sapphire Rapids); OPENBLAS_CORETYPE=SkylakeX (or
  * Haswell) forces its fast kernels for a fair comparison. */
+#include "bench_common.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 
@@ -26,46 +27,10 @@
 #include <cblas.h>
 #endif
 
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, cmp_double);
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
     return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-/* ua.base-like: 943 x 1682, ~96 ratings per user, skewed items. */
-static signmf_ratings *synthetic(void)
-{
-    size_t users = 943, items = 1682, per = 96, n = users * per, e = 0;
-    int64_t *u = malloc(n * sizeof *u), *it = malloc(n * sizeof *it);
-    double *r = malloc(n * sizeof *r);
-    unsigned char *seen = calloc(items, 1);
-    uint64_t x = 88172645463325252ull;
-    for (size_t i = 0; i < users; ++i) {
-        memset(seen, 0, items);
-        for (size_t c = 0; c < per; ++c) {
-            size_t j;
-            do {
-                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
-                double q = (double)(x >> 11) / 9007199254740992.0;
-                j = (size_t)pow((double)items, q) - 1;
-                if (j >= items)
-                    j = items - 1;
-            } while (seen[j]);
-            seen[j] = 1;
-            u[e] = (int64_t)i + 1, it[e] = (int64_t)j + 1, r[e] = (double)(1 + (x >> 7) % 5);
-            ++e;
-        }
-    }
-    signmf_ratings *out = NULL;
-    signmf_ratings_from_triplets(u, it, r, n, SIGNMF_IDS_DIRECT, &out, NULL);
-    free(u), free(it), free(r), free(seen);
-    return out;
 }
 
 int main(int argc, char **argv)
@@ -92,17 +57,10 @@ int main(int argc, char **argv)
     }
     if (reps < 1 || threads < 1 || dim < 1 || k < 1)
         return 2;
-    signmf_ratings *r = NULL;
-    const char *dir = getenv("SIGNMF_DATA_DIR");
-    const char *src = "synthetic ua.base shape";
-    char path[4096];
-    if (dir && *dir) {
-        snprintf(path, sizeof path, "%s/ml-100k/ua.base", dir);
-        if (signmf_ratings_load(path, NULL, &r, NULL) == SIGNMF_OK)
-            src = "ua.base";
-    }
-    if (r == NULL)
-        r = synthetic();
+    const char *src = NULL;
+    signmf_ratings *r = bench_data("bench_score", NULL, 96, &src);
+    if (!r)
+        return 1;
     signmf_params prm = signmf_params_default();
     prm.dim = dim;
     prm.threads = threads;
