@@ -213,10 +213,13 @@ static void print_score(FILE *f, double s, bool json, bool exact)
         fputs(json ? "null" : (isnan(s) ? "nan" : (s > 0 ? "inf" : "-inf")), f);
 }
 
-void cli_print_recs_text(FILE *f, const signmf_rec *recs, size_t n, const cli_titles *titles,
-                         bool exact)
+/* One line per recommendation: [user] rank item score [title]. */
+static void print_rows(FILE *f, const int64_t *user, const signmf_rec *recs, size_t n,
+                       const cli_titles *titles, bool exact)
 {
     for (size_t i = 0; i < n; i++) {
+        if (user != NULL)
+            fprintf(f, "%" PRId64 "\t", *user);
         fprintf(f, "%zu\t%" PRId64 "\t", i + 1, recs[i].item);
         print_score(f, recs[i].score, false, exact);
         const char *title = cli_titles_get(titles, recs[i].item);
@@ -228,6 +231,12 @@ void cli_print_recs_text(FILE *f, const signmf_rec *recs, size_t n, const cli_ti
         }
         fputc('\n', f);
     }
+}
+
+void cli_print_recs_text(FILE *f, const signmf_rec *recs, size_t n, const cli_titles *titles,
+                         bool exact)
+{
+    print_rows(f, NULL, recs, n, titles, exact);
 }
 
 static void json_string(FILE *f, const char *s)
@@ -373,17 +382,7 @@ typedef struct stream_ctx {
 static void print_user_rows_ranked(FILE *f, int64_t user, const signmf_rec *recs, size_t n,
                                    const cli_titles *titles)
 {
-    for (size_t i = 0; i < n; i++) {
-        fprintf(f, "%" PRId64 "\t%zu\t%" PRId64 "\t", user, i + 1, recs[i].item);
-        print_score(f, recs[i].score, false, true);
-        const char *title = cli_titles_get(titles, recs[i].item);
-        if (title != NULL) {
-            fputc('\t', f);
-            for (const char *c = title; *c; c++)
-                fputc((*c == '\t' || *c == '\n' || *c == '\r') ? ' ' : *c, f);
-        }
-        fputc('\n', f);
-    }
+    print_rows(f, &user, recs, n, titles, true);
 }
 
 static int stream_user(void *ctx, int64_t user, const signmf_rec *recs, size_t count)
