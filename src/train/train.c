@@ -374,6 +374,13 @@ static void blocked_task(const signmf_trainer *t, const sm_kernels *k, const sm_
                               (float *)out, (float)a, (float)sc, dot);
 }
 
+/* Work of a task, for splitting a pass evenly: its signs plus a row each. */
+static inline size_t task_cost(const signmf_trainer *t, const sm_task *tk)
+{
+    const sm_signs *s = tk->side ? &t->by_item : &t->by_user;
+    return s->ptr[tk->r1] - s->ptr[tk->r0] + (tk->r1 - tk->r0);
+}
+
 int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, double sc, double *loss)
 {
     int bad = 0;
@@ -387,8 +394,7 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
         const sm_task *tk = &t->tasks[i];
         if (!a && tk->side)
             continue;
-        const sm_signs *s = tk->side ? &t->by_item : &t->by_user;
-        total += s->ptr[tk->r1] - s->ptr[tk->r0] + (tk->r1 - tk->r0);
+        total += task_cost(t, tk);
     }
 #pragma omp parallel num_threads(t->threads) reduction(| : bad)
     {
@@ -399,7 +405,7 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
             if (!a && tk->side)
                 continue;
             const sm_signs *s = tk->side ? &t->by_item : &t->by_user;
-            size_t cost = s->ptr[tk->r1] - s->ptr[tk->r0] + (tk->r1 - tk->r0);
+            size_t cost = task_cost(t, tk);
             size_t mine = pos >= lo && pos < hi;
             pos += cost;
             if (!mine)
