@@ -64,6 +64,7 @@ Test(eval, hand_computed)
     signmf_model m;
     memset(&m, 0, sizeof m);
     double P[1] = {1.0}, Qt[5] = {5, 4, 3, 2, 1};
+    _Alignas(64) double Qp[16] = {5, 4, 3, 2, 1}; /* one panel, dim 1 */
     size_t ptr[2] = {0, 1};
     uint32_t idx[1] = {1};
     m.users = 1;
@@ -72,6 +73,7 @@ Test(eval, hand_computed)
     m.precision = SIGNMF_F64;
     m.P = P;
     m.Qt = Qt;
+    m.Qp = Qp;
     m.rated_ptr = ptr;
     m.rated_idx = idx;
     m.user_map = (sm_idmap){true, 1, NULL};

@@ -72,6 +72,7 @@ static signmf_model *make_model(size_t users, size_t items, size_t dim, signmf_p
         m->rated_ptr[u + 1] = k;
     }
     cr_assert_eq(k, rated);
+    sm_model_pack(m);
     m->params.dim = dim;
     m->params.lr = 0.00125;
     m->params.seed = 77;
@@ -314,7 +315,7 @@ Test(model, newer_version)
     signmf_error err;
     cr_assert_eq(open_both(tpath("v.smf"), &err), SIGNMF_EVERSION);
     cr_assert(strstr(err.message, "version 7"), "%s", err.message);
-    cr_assert(strstr(err.message, "version 1"), "%s", err.message);
+    cr_assert(strstr(err.message, "version 2"), "%s", err.message);
     free(buf);
     signmf_model_free(m);
 }

@@ -1,5 +1,6 @@
 /* Serving: kernels against the portable one and the canonical order,
  * signmf_recommend / batch / fold-in / similar against brute force. */
+#include "kernels/kernels.h"
 #include "model/model.h"
 
 #include <criterion/criterion.h>
@@ -57,6 +58,9 @@ static built *build(size_t users, size_t items, size_t dim, signmf_precision pre
                 b->idx[n++] = (uint32_t)j;
     }
     b->ptr[users] = n;
+    m->Qp = sm_alloc(sm_packed_elems(items, dim), es);
+    cr_assert(m->Qp != NULL);
+    sm_model_pack(m);
     m->rated_ptr = b->ptr;
     m->rated_idx = b->idx;
     if (compact) {
@@ -77,6 +81,7 @@ static void destroy(built *b)
 {
     free(b->m.P);
     free(b->m.Qt);
+    sm_free(b->m.Qp);
     free(b);
 }
 
@@ -177,6 +182,7 @@ Test(score, ties_go_to_the_lower_index)
     double *q = b->m.Qt;
     for (size_t i = 0; i < 20; i++)
         q[i] = 1.0; /* every item scores the same */
+    sm_model_pack(&b->m);
     signmf_rec r[10];
     size_t n = 0;
     cr_assert_eq(signmf_recommend(&b->m, 1, 4, r, &n, NULL), SIGNMF_OK);
@@ -193,6 +199,7 @@ Test(score, nan_scores_rank_last)
     p[0] = 1;
     double v[6] = {1, NAN, 3, NAN, -2, 0};
     memcpy(q, v, sizeof v);
+    sm_model_pack(&b->m);
     signmf_rec r[6];
     size_t n = 0;
     cr_assert_eq(signmf_recommend(&b->m, 1, 6, r, &n, NULL), SIGNMF_OK);
@@ -222,8 +229,6 @@ Test(score, edge_cases)
 }
 
 /* ---- kernels, engine, batch, fold-in, similar --------------------------- */
-
-#include "kernels/kernels.h"
 
 /* A model of any shape through sm_model_alloc; values are multiples of
  * 1/64 in [-2, 2) (so float sums stay exact and ties happen) unless `wide`
@@ -279,31 +284,27 @@ static signmf_model *model(size_t users, size_t items, size_t dim, signmf_precis
                 m->rated_idx[n++] = (uint32_t)j;
     }
     m->rated_ptr[users] = n;
+    sm_model_pack(m);
     return m;
 }
 
-/* The canonical score of kernels.h, written independently of the kernels. */
+/* The canonical score of kernels.h, written independently of the kernels:
+ * one fma per element, in increasing t, from +0. */
 static double canon(const signmf_model *m, const void *p, size_t j)
 {
     size_t dim = m->dim;
     if (m->precision == SIGNMF_F64) {
         const double *a = p, *b = (const double *)m->Qt + j * dim;
-        double lane[8] = {0};
+        double s = 0;
         for (size_t t = 0; t < dim; t++)
-            lane[t % 8] = fma(a[t], b[t], lane[t % 8]);
-        for (int h = 4; h >= 1; h /= 2)
-            for (int l = 0; l < h; l++)
-                lane[l] += lane[l + h];
-        return lane[0];
+            s = fma(a[t], b[t], s);
+        return s;
     }
     const float *a = p, *b = (const float *)m->Qt + j * dim;
-    float lane[16] = {0};
+    float s = 0;
     for (size_t t = 0; t < dim; t++)
-        lane[t % 16] = fmaf(a[t], b[t], lane[t % 16]);
-    for (int h = 8; h >= 1; h /= 2)
-        for (int l = 0; l < h; l++)
-            lane[l] += lane[l + h];
-    return lane[0];
+        s = fmaf(a[t], b[t], s);
+    return s;
 }
 
 /* Exact-ish reference: the dot product in long double. */
@@ -370,14 +371,50 @@ static void expect_near(const signmf_model *m, const signmf_rec *got, size_t n, 
     }
 }
 
+/* Packing is pure data movement: every ISA gives the portable layout,
+ * including the zero padding of a last partial panel. */
+static void pack_matches(const sm_kernels *ref_k, const sm_kernels *k, const signmf_model *m,
+                         int prec, void *want, void *got)
+{
+    size_t n = sm_packed_elems(m->items, m->dim), es = prec ? 8 : 4;
+    memset(want, 0x5a, n * es);
+    memset(got, 0xa5, n * es);
+    if (prec) {
+        ref_k->pack_f64(m->Qt, m->dim, m->items, m->dim, want);
+        k->pack_f64(m->Qt, m->dim, m->items, m->dim, got);
+    } else {
+        ref_k->pack_f32(m->Qt, m->dim, m->items, m->dim, want);
+        k->pack_f32(m->Qt, m->dim, m->items, m->dim, got);
+    }
+    cr_assert(memcmp(want, got, n * es) == 0, "%s pack f%d: dim %zu items %zu", k->name,
+              prec ? 64 : 32, m->dim, m->items);
+    for (size_t j = 0; j < (m->items + SM_PANEL - 1) / SM_PANEL * SM_PANEL; j++)
+        for (size_t t = 0; t < m->dim; t++) {
+            size_t at = j / SM_PANEL * m->dim * SM_PANEL + t * SM_PANEL + j % SM_PANEL;
+            double v = prec ? ((double *)want)[at] : ((float *)want)[at];
+            double e = j >= m->items ? 0.0
+                       : prec        ? ((double *)m->Qt)[j * m->dim + t]
+                                     : ((float *)m->Qt)[j * m->dim + t];
+            if (v != e) /* assert only on failure: --full-stats logs every assert */
+                cr_assert_fail("portable pack: item %zu t %zu", j, t);
+        }
+}
+
 Test(score_kernels, every_isa_matches_portable_bit_for_bit)
 {
     const sm_kernels *ref_k = sm_kernels_for(SM_ISA_PORTABLE);
     cr_assert(ref_k != NULL);
+    /* dims around the vector widths; users across the 8 / 6 / 4 / 2 / 1
+     * row shapes; items across panels, partial panels and multi-panel
+     * tiles (48 = 3 float panels, 32 = 2 double panels) */
     size_t dims[] = {1, 3, 7, 8, 9, 15, 16, 17, 31, 33, 64, 100};
-    size_t nus[] = {1, 2, 3, 4, 5, 6, 7, 9};
-    size_t nis[] = {1, 2, 5, 15, 16, 17, 33};
-    for (int isa = 1; isa < SM_ISA_COUNT; isa++) {
+    size_t nus[] = {1, 2, 3, 4, 5, 6, 7, 9, 13, 25};
+    size_t nis[] = {1, 2, 5, 15, 16, 17, 33, 47, 48, 49, 81};
+    enum { MAXU = 25, MAXI = 81, LDS = MAXI + 3, MAXD = 100 };
+    static double want[MAXU * LDS], got[MAXU * LDS];
+    static float wf[MAXU * LDS], gf[MAXU * LDS];
+    _Alignas(64) static double pw[(MAXI + 15) / 16 * 16 * MAXD], pg[(MAXI + 15) / 16 * 16 * MAXD];
+    for (int isa = 0; isa < SM_ISA_COUNT; isa++) {
         const sm_kernels *k = sm_kernels_for((sm_isa)isa);
         if (k == NULL)
             continue;
@@ -388,49 +425,69 @@ Test(score_kernels, every_isa_matches_portable_bit_for_bit)
                         size_t dim = dims[a], nu = nus[b], ni = nis[c];
                         signmf_model *m = model(nu, ni, dim, prec ? SIGNMF_F64 : SIGNMF_F32,
                                                 rate_none, true, dim * 131 + nu * 7 + ni);
-                        double want[9 * 33], got[9 * 33];
-                        float wf[9 * 33], gf[9 * 33];
+                        pack_matches(ref_k, k, m, prec, pw, pg);
+                        /* the kernel writes nu x ni of S and nothing else */
+                        memset(want, 0x7f, sizeof want);
+                        memset(got, 0x7f, sizeof got);
+                        memset(wf, 0x7f, sizeof wf);
+                        memset(gf, 0x7f, sizeof gf);
                         if (prec) {
-                            ref_k->score_f64(m->P, dim, nu, m->Qt, dim, ni, dim, want, ni);
-                            k->score_f64(m->P, dim, nu, m->Qt, dim, ni, dim, got, ni);
-                            cr_assert(memcmp(want, got, nu * ni * sizeof *got) == 0,
+                            ref_k->score_f64(m->P, dim, nu, pw, ni, dim, want, LDS);
+                            k->score_f64(m->P, dim, nu, pg, ni, dim, got, LDS);
+                            cr_assert(memcmp(want, got, sizeof got) == 0,
                                       "%s f64 dim %zu nu %zu ni %zu", k->name, dim, nu, ni);
                         } else {
-                            ref_k->score_f32(m->P, dim, nu, m->Qt, dim, ni, dim, wf, ni);
-                            k->score_f32(m->P, dim, nu, m->Qt, dim, ni, dim, gf, ni);
-                            cr_assert(memcmp(wf, gf, nu * ni * sizeof *gf) == 0,
+                            ref_k->score_f32(m->P, dim, nu, (float *)pw, ni, dim, wf, LDS);
+                            k->score_f32(m->P, dim, nu, (float *)pg, ni, dim, gf, LDS);
+                            cr_assert(memcmp(wf, gf, sizeof gf) == 0,
                                       "%s f32 dim %zu nu %zu ni %zu", k->name, dim, nu, ni);
                         }
-                        /* and the portable kernel is the canonical order */
-                        for (size_t u = 0; u < nu; u++)
-                            for (size_t j = 0; j < ni; j++) {
-                                double w = canon(m, prow(m, u), j);
-                                double g = prec ? want[u * ni + j] : (double)wf[u * ni + j];
-                                cr_assert(w == g || (isnan(w) && isnan(g)),
-                                          "portable vs canonical, dim %zu (%zu,%zu)", dim, u, j);
+                        uint32_t sentinel;
+                        memset(&sentinel, 0x7f, sizeof sentinel);
+                        for (size_t u = 0; u < MAXU; u++)
+                            for (size_t j = 0; j < LDS; j++) {
+                                uint32_t bits;
+                                memcpy(&bits, prec ? (void *)&got[u * LDS + j] : &gf[u * LDS + j],
+                                       4);
+                                bool inside = u < nu && j < ni;
+                                if (inside) {
+                                    /* and the portable kernel is the canonical order */
+                                    double w = canon(m, prow(m, u), j);
+                                    double g = prec ? want[u * LDS + j] : (double)wf[u * LDS + j];
+                                    if (!(w == g || (isnan(w) && isnan(g))))
+                                        cr_assert_fail("portable vs canonical, dim %zu (%zu,%zu)",
+                                                       dim, u, j);
+                                } else if (bits != sentinel) {
+                                    cr_assert_fail("%s f%d wrote outside nu x ni at (%zu,%zu)",
+                                                   k->name, prec ? 64 : 32, u, j);
+                                }
                             }
                         signmf_model_free(m);
                     }
     }
 }
 
-Test(score_kernels, masked_tail_keeps_negative_zero)
+Test(score_kernels, sign_of_zero_survives)
 {
-    /* Tiny negative products round to -0, so every lane is -0 after the
-     * first 16 (8) elements; a tail that touched the lanes past dim would
-     * turn them into +0 (fma(0, 0, -0) = +0) and the score with them. */
+    /* Tiny negative products round to -0, and fma(-tiny, tiny, -0) stays
+     * -0, so the score is -0; a kernel that added a padded lane or started
+     * from anything else would turn it into +0. */
     for (int isa = 0; isa < SM_ISA_COUNT; isa++) {
         const sm_kernels *k = sm_kernels_for((sm_isa)isa);
         if (k == NULL)
             continue;
         float pf[20], qf[20], sf = 1;
+        _Alignas(64) float qpf[16 * 20];
         double pd[12], qd[12], sd = 1;
+        _Alignas(64) double qpd[16 * 12];
         for (int t = 0; t < 20; t++)
             pf[t] = -1e-30f, qf[t] = 1e-30f;
         for (int t = 0; t < 12; t++)
             pd[t] = -1e-200, qd[t] = 1e-200;
-        k->score_f32(pf, 20, 1, qf, 20, 1, 20, &sf, 1);
-        k->score_f64(pd, 12, 1, qd, 12, 1, 12, &sd, 1);
+        k->pack_f32(qf, 20, 1, 20, qpf);
+        k->pack_f64(qd, 12, 1, 12, qpd);
+        k->score_f32(pf, 20, 1, qpf, 1, 20, &sf, 1);
+        k->score_f64(pd, 12, 1, qpd, 1, 12, &sd, 1);
         cr_assert(sf == 0 && signbit(sf), "%s f32: %g", k->name, (double)sf);
         cr_assert(sd == 0 && signbit(sd), "%s f64: %g", k->name, sd);
     }

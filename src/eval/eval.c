@@ -20,8 +20,8 @@
 #include <string.h>
 
 /* Users scored together, and the item block (bytes of Qt) per kernel call:
- * the same shape the serving engine uses. */
-#define EV_GROUP        4
+ * the same shape the serving engine uses, over the model's packed Q. */
+#define EV_GROUP        24
 #define EV_QBLOCK_BYTES (384u * 1024u)
 
 SIGNMF_API signmf_eval_options signmf_eval_options_default(void)
@@ -427,7 +427,8 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
      * an item block (a one-row call streams Qt for a single user) */
     const size_t grp = EV_GROUP, ngrp = (ne + grp - 1) / grp;
     size_t blk = dim * es != 0 ? EV_QBLOCK_BYTES / (dim * es) : items;
-    blk = blk < 16 ? 16 : blk;
+    blk = blk < SM_PANEL ? SM_PANEL : blk - blk % SM_PANEL;
+    const void *qpk = m->Qp;
     int failed = 0;
 #pragma omp parallel num_threads(nt) reduction(| : failed)
     {
@@ -453,11 +454,11 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
             for (size_t j0 = 0; j0 < items; j0 += blk) {
                 size_t nj = items - j0 < blk ? items - j0 : blk;
                 if (m->precision == SIGNMF_F64)
-                    kern->score_f64((const double *)pack, dim, gn, (const double *)m->Qt + j0 * dim,
-                                    dim, nj, dim, (double *)tile + j0, items);
+                    kern->score_f64((const double *)pack, dim, gn, (const double *)qpk + j0 * dim,
+                                    nj, dim, (double *)tile + j0, items);
                 else
-                    kern->score_f32((const float *)pack, dim, gn, (const float *)m->Qt + j0 * dim,
-                                    dim, nj, dim, (float *)tile + j0, items);
+                    kern->score_f32((const float *)pack, dim, gn, (const float *)qpk + j0 * dim, nj,
+                                    dim, (float *)tile + j0, items);
             }
             for (size_t r = 0; r < gn; ++r) {
                 size_t e = e0 + r, u = g.eval_users[e];

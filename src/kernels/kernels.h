@@ -63,17 +63,33 @@ typedef int (*sm_update_f32_fn)(size_t r0, size_t r1, size_t w, const float *sel
 typedef int (*sm_update_f64_fn)(size_t r0, size_t r1, size_t w, const double *self,
                                 const double *acc, double *out, double a, double sc, double *dot);
 
-/* Scoring (score_*.c): S[u * lds + j] = score(P row u, Qt row j) for
- * u < nu, j < ni; rows are `ld` elements apart, `dim` long, any alignment.
- * Canonical score order (so that every ISA and every blocking gives the
- * same bits): L = 16 lanes for float, 8 for double, in the model's
- * precision; lane l = fma(p[t], q[t], lane l) for t = l, l+L, ... in
- * increasing t, from +0, one rounding per fma; then the lanes fold
- * pairwise, lane[l] += lane[l + h] for h = L/2, ..., 1; score = lane[0]. */
-typedef void (*sm_score_f32_fn)(const float *P, size_t ldp, size_t nu, const float *Qt, size_t ldq,
-                                size_t ni, size_t dim, float *S, size_t lds);
-typedef void (*sm_score_f64_fn)(const double *P, size_t ldp, size_t nu, const double *Qt,
-                                size_t ldq, size_t ni, size_t dim, double *S, size_t lds);
+/* Scoring (score_*.c). Canonical score order, so that every ISA, every
+ * blocking and every batch size gives the same bits: in the model's
+ * precision, s = +0, then s = fma(p[t], q[t], s) for t = 0, 1, ..., dim - 1,
+ * one rounding per fma. It is the order of a GEMM micro-kernel that keeps
+ * one score per vector lane (one lane per item) and walks t, so the
+ * kernels need no reduction at the end.
+ *
+ * sm_pack_*: item rows Qt (ni rows, `ldq` elements apart, dim long, any
+ * alignment) into panels of SM_PANEL items: panel b holds, for t = 0 ..
+ * dim - 1, the t-th element of items 16b .. 16b + 15 (zero past ni), so
+ *   Qp[(j / 16) * dim * 16 + t * 16 + j % 16] = Qt[j * ldq + t].
+ * Qp is SM_ALIGN-aligned with room for sm_packed_elems(ni, dim) elements.
+ *
+ * sm_score_*: S[u * lds + j] = score(P row u, item j) for u < nu, j < ni,
+ * with P rows `ldp` elements apart (any alignment) and the items packed as
+ * above; only those nu x ni entries of S are written. */
+#define SM_PANEL 16
+static inline size_t sm_packed_elems(size_t ni, size_t dim)
+{
+    return (ni + SM_PANEL - 1) / SM_PANEL * SM_PANEL * dim;
+}
+typedef void (*sm_pack_f32_fn)(const float *Qt, size_t ldq, size_t ni, size_t dim, float *Qp);
+typedef void (*sm_pack_f64_fn)(const double *Qt, size_t ldq, size_t ni, size_t dim, double *Qp);
+typedef void (*sm_score_f32_fn)(const float *P, size_t ldp, size_t nu, const float *Qp, size_t ni,
+                                size_t dim, float *S, size_t lds);
+typedef void (*sm_score_f64_fn)(const double *P, size_t ldp, size_t nu, const double *Qp, size_t ni,
+                                size_t dim, double *S, size_t lds);
 
 typedef enum sm_isa {
     SM_ISA_PORTABLE = 0,
@@ -94,6 +110,8 @@ typedef struct sm_kernels {
     sm_accum_f64_fn accum_f64;
     sm_update_f32_fn update_f32;
     sm_update_f64_fn update_f64;
+    sm_pack_f32_fn pack_f32;
+    sm_pack_f64_fn pack_f64;
     sm_score_f32_fn score_f32;
     sm_score_f64_fn score_f64;
 } sm_kernels;

@@ -1,161 +1,205 @@
-/* AVX2 + FMA scoring kernels. The canonical 16 float (8 double) lanes of a
- * pair live in two ymm registers, low and high; a tile is 6 pairs (2 users
- * x 3 items or 1 x 6), which with the shared loads fills the 16 ymm
- * registers. Each pair then folds on its own: h = 8 (4 for double) is the
- * low + high add, the rest is within one register. */
+/* AVX2 + FMA scoring kernels: the GEMM micro-kernel of score_avx512.c
+ * with 16 ymm registers. A tile is MR users x one group of two vectors
+ * (16 float items: a panel; 8 double items: half a panel); 6 x 2
+ * accumulators plus two item vectors and a broadcast fill the registers,
+ * at 12 FMAs per 8 loads. Packing transposes 8 x 8 (float) or 4 x 4
+ * (double) blocks in registers. */
 #pragma GCC target("fma")
 #include "kernels.h"
 
 #include <immintrin.h>
 
 #define SM_INLINE static inline __attribute__((always_inline))
+#define SM_UNROLL _Pragma("GCC unroll 16")
 
-SM_INLINE float fold_f32(__m256 lo, __m256 hi)
-{
-    __m256 a = _mm256_add_ps(lo, hi);
-    __m128 b = _mm_add_ps(_mm256_castps256_ps128(a), _mm256_extractf128_ps(a, 1));
-    __m128 c = _mm_add_ps(b, _mm_movehl_ps(b, b));
-    return _mm_cvtss_f32(_mm_add_ss(c, _mm_shuffle_ps(c, c, 1)));
-}
-
-SM_INLINE double fold_f64(__m256d lo, __m256d hi)
-{
-    __m256d a = _mm256_add_pd(lo, hi);
-    __m128d b = _mm_add_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
-    return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
-}
-
-/* Lane masks for a tail of n < W elements split over two registers. */
-SM_INLINE __m256i tail_mask32(size_t n, size_t first)
+/* Lane masks for the first n (< lane count) elements. */
+SM_INLINE __m256i head_mask32(size_t n)
 {
     const __m256i idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
-    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n - (int)first), idx);
+    return _mm256_cmpgt_epi32(_mm256_set1_epi32((int)n), idx);
 }
-SM_INLINE __m256i tail_mask64(size_t n, size_t first)
+SM_INLINE __m256i head_mask64(size_t n)
 {
     const __m256i idx = _mm256_setr_epi64x(0, 1, 2, 3);
-    return _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)n - (long long)first), idx);
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)n), idx);
 }
 
-SM_INLINE void tile_f32(const float *P, size_t ldp, const float *const *q, size_t dim, const int mr,
-                        const int nr, float *out)
+/* ---------------------------------------------------------------- */
+/* Packing                                                          */
+/* ---------------------------------------------------------------- */
+
+SM_INLINE void transpose8_f32(__m256 r[8])
 {
-    __m256 lo[6], hi[6];
-    for (int i = 0; i < 6; ++i)
-        lo[i] = hi[i] = _mm256_setzero_ps();
-    size_t t = 0;
-    for (; t + 16 <= dim; t += 16) {
-        for (int h = 0; h < 2; ++h) {
-            __m256 *acc = h ? hi : lo;
-            __m256 p[2];
-            for (int u = 0; u < mr; ++u)
-                p[u] = _mm256_loadu_ps(P + u * ldp + t + 8 * h);
-            for (int j = 0; j < nr; ++j) {
-                __m256 qv = _mm256_loadu_ps(q[j] + t + 8 * h);
-                for (int u = 0; u < mr; ++u)
-                    acc[u * nr + j] = _mm256_fmadd_ps(p[u], qv, acc[u * nr + j]);
-            }
-        }
+    __m256 a[8], b[8];
+    SM_UNROLL for (int i = 0; i < 8; i += 2)
+    {
+        a[i] = _mm256_unpacklo_ps(r[i], r[i + 1]);
+        a[i + 1] = _mm256_unpackhi_ps(r[i], r[i + 1]);
     }
-    if (t < dim) {
-        for (int h = 0; h < 2; ++h) {
-            /* blend so that lanes past dim keep their accumulator bits */
-            __m256i mi = tail_mask32(dim - t, 8 * (size_t)h);
-            __m256 m = _mm256_castsi256_ps(mi);
-            __m256 *acc = h ? hi : lo;
-            __m256 p[2];
-            for (int u = 0; u < mr; ++u)
-                p[u] = _mm256_maskload_ps(P + u * ldp + t + 8 * h, mi);
-            for (int j = 0; j < nr; ++j) {
-                __m256 qv = _mm256_maskload_ps(q[j] + t + 8 * h, mi);
-                for (int u = 0; u < mr; ++u)
-                    acc[u * nr + j] = _mm256_blendv_ps(
-                        acc[u * nr + j], _mm256_fmadd_ps(p[u], qv, acc[u * nr + j]), m);
-            }
-        }
+    SM_UNROLL for (int g = 0; g < 8; g += 4)
+    {
+        b[g] = _mm256_shuffle_ps(a[g], a[g + 2], 0x44);     /* t = 0 | 4 */
+        b[g + 1] = _mm256_shuffle_ps(a[g], a[g + 2], 0xEE); /* t = 1 | 5 */
+        b[g + 2] = _mm256_shuffle_ps(a[g + 1], a[g + 3], 0x44);
+        b[g + 3] = _mm256_shuffle_ps(a[g + 1], a[g + 3], 0xEE);
     }
-    for (int i = 0; i < mr * nr; ++i)
-        out[i] = fold_f32(lo[i], hi[i]);
+    SM_UNROLL for (int c = 0; c < 4; ++c)
+    {
+        r[c] = _mm256_permute2f128_ps(b[c], b[4 + c], 0x20);
+        r[c + 4] = _mm256_permute2f128_ps(b[c], b[4 + c], 0x31);
+    }
 }
 
-SM_INLINE void tile_f64(const double *P, size_t ldp, const double *const *q, size_t dim,
-                        const int mr, const int nr, double *out)
+static void sm_pack_avx2_f32(const float *Qt, size_t ldq, size_t ni, size_t dim, float *Qp)
 {
-    __m256d lo[6], hi[6];
-    for (int i = 0; i < 6; ++i)
-        lo[i] = hi[i] = _mm256_setzero_pd();
-    size_t t = 0;
-    for (; t + 8 <= dim; t += 8) {
-        for (int h = 0; h < 2; ++h) {
-            __m256d *acc = h ? hi : lo;
-            __m256d p[2];
-            for (int u = 0; u < mr; ++u)
-                p[u] = _mm256_loadu_pd(P + u * ldp + t + 4 * h);
-            for (int j = 0; j < nr; ++j) {
-                __m256d qv = _mm256_loadu_pd(q[j] + t + 4 * h);
-                for (int u = 0; u < mr; ++u)
-                    acc[u * nr + j] = _mm256_fmadd_pd(p[u], qv, acc[u * nr + j]);
+    for (size_t j0 = 0; j0 < ni; j0 += SM_PANEL) {
+        float *o = Qp + j0 * dim;
+        size_t nr = ni - j0 < SM_PANEL ? ni - j0 : SM_PANEL;
+        for (size_t h = 0; h < 2; ++h) {
+            const float *q = Qt + (j0 + 8 * h) * ldq;
+            size_t hr = nr > 8 * h ? nr - 8 * h : 0;
+            for (size_t t = 0; t < dim; t += 8) {
+                size_t nt = dim - t < 8 ? dim - t : 8;
+                __m256i m = head_mask32(nt);
+                __m256 r[8];
+                SM_UNROLL for (size_t i = 0; i < 8; ++i) r[i] =
+                    i < hr ? _mm256_maskload_ps(q + i * ldq + t, m) : _mm256_setzero_ps();
+                transpose8_f32(r);
+                for (size_t i = 0; i < nt; ++i)
+                    _mm256_store_ps(o + (t + i) * SM_PANEL + 8 * h, r[i]);
             }
         }
     }
-    if (t < dim) {
-        for (int h = 0; h < 2; ++h) {
-            __m256i mi = tail_mask64(dim - t, 4 * (size_t)h);
-            __m256d m = _mm256_castsi256_pd(mi);
-            __m256d *acc = h ? hi : lo;
-            __m256d p[2];
-            for (int u = 0; u < mr; ++u)
-                p[u] = _mm256_maskload_pd(P + u * ldp + t + 4 * h, mi);
-            for (int j = 0; j < nr; ++j) {
-                __m256d qv = _mm256_maskload_pd(q[j] + t + 4 * h, mi);
-                for (int u = 0; u < mr; ++u)
-                    acc[u * nr + j] = _mm256_blendv_pd(
-                        acc[u * nr + j], _mm256_fmadd_pd(p[u], qv, acc[u * nr + j]), m);
-            }
-        }
-    }
-    for (int i = 0; i < mr * nr; ++i)
-        out[i] = fold_f64(lo[i], hi[i]);
 }
 
-#define SM_SCORE_AVX2(NAME, T, TILE)                                                               \
-    static void NAME(const T *P, size_t ldp, size_t nu, const T *Qt, size_t ldq, size_t ni,        \
-                     size_t dim, T *S, size_t lds)                                                 \
+SM_INLINE void transpose4_f64(__m256d r[4])
+{
+    __m256d a0 = _mm256_unpacklo_pd(r[0], r[1]), a1 = _mm256_unpackhi_pd(r[0], r[1]);
+    __m256d a2 = _mm256_unpacklo_pd(r[2], r[3]), a3 = _mm256_unpackhi_pd(r[2], r[3]);
+    r[0] = _mm256_permute2f128_pd(a0, a2, 0x20);
+    r[1] = _mm256_permute2f128_pd(a1, a3, 0x20);
+    r[2] = _mm256_permute2f128_pd(a0, a2, 0x31);
+    r[3] = _mm256_permute2f128_pd(a1, a3, 0x31);
+}
+
+static void sm_pack_avx2_f64(const double *Qt, size_t ldq, size_t ni, size_t dim, double *Qp)
+{
+    for (size_t j0 = 0; j0 < ni; j0 += SM_PANEL) {
+        double *o = Qp + j0 * dim;
+        size_t nr = ni - j0 < SM_PANEL ? ni - j0 : SM_PANEL;
+        for (size_t h = 0; h < 4; ++h) {
+            const double *q = Qt + (j0 + 4 * h) * ldq;
+            size_t hr = nr > 4 * h ? nr - 4 * h : 0;
+            for (size_t t = 0; t < dim; t += 4) {
+                size_t nt = dim - t < 4 ? dim - t : 4;
+                __m256i m = head_mask64(nt);
+                __m256d r[4];
+                SM_UNROLL for (size_t i = 0; i < 4; ++i) r[i] =
+                    i < hr ? _mm256_maskload_pd(q + i * ldq + t, m) : _mm256_setzero_pd();
+                transpose4_f64(r);
+                for (size_t i = 0; i < nt; ++i)
+                    _mm256_store_pd(o + (t + i) * SM_PANEL + 4 * h, r[i]);
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* Micro-kernels                                                    */
+/* ---------------------------------------------------------------- */
+
+/* A group: G = 2 * lanes items at q (panel-row stride SM_PANEL); `last`
+ * of them (1..G) are real and stored. */
+#define SM_TILE_AVX2(NAME, T, V, LANES, ZERO, LOAD, SET1, FMA, STORE, MSTORE, MASK)                \
+    SM_INLINE void NAME(const T *P, size_t ldp, const T *q, size_t dim, T *S, size_t lds,          \
+                        const int mr, unsigned last)                                               \
     {                                                                                              \
-        if (ni == 0)                                                                               \
-            return;                                                                                \
-        for (size_t u = 0; u < nu;) {                                                              \
-            const int mr = nu - u >= 2 ? 2 : 1;                                                    \
-            const int nr = 6 / mr;                                                                 \
-            const T *pu = P + u * ldp;                                                             \
-            for (size_t j = 0; j < ni; j += (size_t)nr) {                                          \
-                const T *q[6];                                                                     \
-                for (int c = 0; c < nr; ++c)                                                       \
-                    q[c] = Qt + (j + (size_t)c < ni ? j + (size_t)c : ni - 1) * ldq;               \
-                T tmp[6];                                                                          \
-                if (mr == 2)                                                                       \
-                    TILE(pu, ldp, q, dim, 2, 3, tmp);                                              \
-                else                                                                               \
-                    TILE(pu, ldp, q, dim, 1, 6, tmp);                                              \
-                size_t nv = ni - j < (size_t)nr ? ni - j : (size_t)nr;                             \
-                for (int r = 0; r < mr; ++r)                                                       \
-                    for (size_t c = 0; c < nv; ++c)                                                \
-                        S[(u + (size_t)r) * lds + j + c] = tmp[r * nr + (int)c];                   \
+        V acc[6][2];                                                                               \
+        SM_UNROLL for (int u = 0; u < mr; ++u) acc[u][0] = acc[u][1] = ZERO();                     \
+        for (size_t t = 0; t < dim; ++t) {                                                         \
+            V q0 = LOAD(q + t * SM_PANEL), q1 = LOAD(q + t * SM_PANEL + LANES);                    \
+            SM_UNROLL for (int u = 0; u < mr; ++u)                                                 \
+            {                                                                                      \
+                V p = SET1(P[(size_t)u * ldp + t]);                                                \
+                acc[u][0] = FMA(p, q0, acc[u][0]);                                                 \
+                acc[u][1] = FMA(p, q1, acc[u][1]);                                                 \
             }                                                                                      \
-            u += (size_t)mr;                                                                       \
+        }                                                                                          \
+        if (last >= 2 * LANES) {                                                                   \
+            SM_UNROLL for (int u = 0; u < mr; ++u)                                                 \
+            {                                                                                      \
+                STORE(S + (size_t)u * lds, acc[u][0]);                                             \
+                STORE(S + (size_t)u * lds + LANES, acc[u][1]);                                     \
+            }                                                                                      \
+        } else {                                                                                   \
+            __m256i m0 = MASK(last < LANES ? last : LANES);                                        \
+            __m256i m1 = MASK(last > LANES ? last - LANES : 0);                                    \
+            SM_UNROLL for (int u = 0; u < mr; ++u)                                                 \
+            {                                                                                      \
+                MSTORE(S + (size_t)u * lds, m0, acc[u][0]);                                        \
+                MSTORE(S + (size_t)u * lds + LANES, m1, acc[u][1]);                                \
+            }                                                                                      \
         }                                                                                          \
     }
 
-SM_SCORE_AVX2(sm_score_avx2_f32, float, tile_f32)
-SM_SCORE_AVX2(sm_score_avx2_f64, double, tile_f64)
+SM_TILE_AVX2(tile_f32, float, __m256, 8, _mm256_setzero_ps, _mm256_load_ps, _mm256_set1_ps,
+             _mm256_fmadd_ps, _mm256_storeu_ps, _mm256_maskstore_ps, head_mask32)
+SM_TILE_AVX2(tile_f64, double, __m256d, 4, _mm256_setzero_pd, _mm256_load_pd, _mm256_set1_pd,
+             _mm256_fmadd_pd, _mm256_storeu_pd, _mm256_maskstore_pd, head_mask64)
+
+/* MR users against all ni items, a group of G items at a time; group g
+ * starts at item g * G, in panel g * G / 16 at offset g * G % 16. */
+#define SM_STRIP_AVX2(NAME, T, G, TILE)                                                            \
+    static void NAME(const T *P, size_t ldp, const T *Qp, size_t ni, size_t dim, T *S, size_t lds, \
+                     const int mr)                                                                 \
+    {                                                                                              \
+        for (size_t j = 0; j < ni; j += G) {                                                       \
+            const T *q = Qp + j / SM_PANEL * dim * SM_PANEL + j % SM_PANEL;                        \
+            unsigned last = (unsigned)(ni - j < G ? ni - j : G);                                   \
+            switch (mr) {                                                                          \
+            case 6:                                                                                \
+                TILE(P, ldp, q, dim, S + j, lds, 6, last);                                         \
+                break;                                                                             \
+            case 4:                                                                                \
+                TILE(P, ldp, q, dim, S + j, lds, 4, last);                                         \
+                break;                                                                             \
+            case 2:                                                                                \
+                TILE(P, ldp, q, dim, S + j, lds, 2, last);                                         \
+                break;                                                                             \
+            default:                                                                               \
+                TILE(P, ldp, q, dim, S + j, lds, 1, last);                                         \
+                break;                                                                             \
+            }                                                                                      \
+        }                                                                                          \
+    }
+SM_STRIP_AVX2(strip_f32, float, 16, tile_f32)
+SM_STRIP_AVX2(strip_f64, double, 8, tile_f64)
+
+#define SM_SCORE_AVX2(NAME, T, STRIP)                                                              \
+    static void NAME(const T *P, size_t ldp, size_t nu, const T *Qp, size_t ni, size_t dim, T *S,  \
+                     size_t lds)                                                                   \
+    {                                                                                              \
+        size_t u = 0;                                                                              \
+        for (; u + 6 <= nu; u += 6)                                                                \
+            STRIP(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 6);                             \
+        if (u + 4 <= nu) {                                                                         \
+            STRIP(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 4);                             \
+            u += 4;                                                                                \
+        }                                                                                          \
+        if (u + 2 <= nu) {                                                                         \
+            STRIP(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 2);                             \
+            u += 2;                                                                                \
+        }                                                                                          \
+        if (u < nu)                                                                                \
+            STRIP(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 1);                             \
+    }
+SM_SCORE_AVX2(sm_score_avx2_f32, float, strip_f32)
+SM_SCORE_AVX2(sm_score_avx2_f64, double, strip_f64)
 
 void sm_score_init_avx2(sm_kernels *k)
 {
-    /* The dispatcher checks AVX2 only; without FMA keep the portable
-     * scorer rather than fault. */
-    __builtin_cpu_init();
-    if (!__builtin_cpu_supports("fma"))
-        return;
+    k->pack_f32 = sm_pack_avx2_f32;
+    k->pack_f64 = sm_pack_avx2_f64;
     k->score_f32 = sm_score_avx2_f32;
     k->score_f64 = sm_score_avx2_f64;
 }

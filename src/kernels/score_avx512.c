@@ -1,243 +1,308 @@
-/* AVX-512 scoring kernels. A tile is 16 (user, item) pairs, MR users x NR
- * items with MR * NR = 16, each pair owning one vector accumulator of the
- * canonical lanes (kernels.h); the loop over dim is one FMA per pair and
- * vector, loads shared along rows and columns. At the end a transposing
- * reduction folds all 16 accumulators at once (lane l += lane l + h, as the
- * canonical order asks) and yields the tile's scores in one or two
- * vectors, which costs about 2 shuffles per pair instead of 8. */
+/* AVX-512 scoring kernels: a GEMM micro-kernel over packed items.
+ *
+ * A tile is MR users x NP panels of 16 items. Each (user, 16 items) pair
+ * owns one vector accumulator whose lanes are items; per t the kernel
+ * loads the NP panel rows once, broadcasts each user's p[t] once and does
+ * MR * NP FMAs, so every lane follows the canonical order of kernels.h
+ * (one fma per t, in increasing t) and no reduction is needed. Shapes keep
+ * 2 FMAs per load or better in 32 registers: 8 x 3 for float (24
+ * accumulators), 6 x 2 panels (24 vectors of 8) for double.
+ *
+ * Packing transposes 16 x 16 (float) or 8 x 8 (double) blocks in
+ * registers, so it runs at about the cost of reading the rows. */
 #pragma GCC target("fma")
 #include "kernels.h"
 
 #include <immintrin.h>
 
 #define SM_INLINE static inline __attribute__((always_inline))
+#define SM_UNROLL _Pragma("GCC unroll 16")
 
-/* Step-1 partners: chosen so that lane i of the result is accumulator i. */
-static const int sm_f32_a[8] = {0, 8, 1, 9, 2, 10, 3, 11};
-static const int sm_f32_b[8] = {4, 12, 5, 13, 6, 14, 7, 15};
+/* ---------------------------------------------------------------- */
+/* Packing                                                          */
+/* ---------------------------------------------------------------- */
 
-SM_INLINE __m512 reduce16_f32(const __m512 *a)
+/* r[i] = 16 consecutive elements of row i in; r[t] = element t of rows
+ * 0..15 out. */
+SM_INLINE void transpose16_f32(__m512 r[16])
 {
-    __m512 r[8], v[4], g[2];
-    for (int i = 0; i < 8; ++i) { /* h = 8 */
-        __m512 x = a[sm_f32_a[i]], y = a[sm_f32_b[i]];
-        r[i] = _mm512_add_ps(_mm512_shuffle_f32x4(x, y, 0x44), _mm512_shuffle_f32x4(x, y, 0xEE));
+    __m512 a[16], b[16];
+    SM_UNROLL for (int i = 0; i < 16; i += 2)
+    {
+        a[i] = _mm512_unpacklo_ps(r[i], r[i + 1]);
+        a[i + 1] = _mm512_unpackhi_ps(r[i], r[i + 1]);
     }
-    for (int i = 0; i < 4; ++i) /* h = 4 */
-        v[i] = _mm512_add_ps(_mm512_shuffle_f32x4(r[2 * i], r[2 * i + 1], 0x88),
-                             _mm512_shuffle_f32x4(r[2 * i], r[2 * i + 1], 0xDD));
-    for (int i = 0; i < 2; ++i) /* h = 2 */
-        g[i] = _mm512_add_ps(_mm512_shuffle_ps(v[2 * i], v[2 * i + 1], 0x44),
-                             _mm512_shuffle_ps(v[2 * i], v[2 * i + 1], 0xEE));
-    /* h = 1 */
-    return _mm512_add_ps(_mm512_shuffle_ps(g[0], g[1], 0x88), _mm512_shuffle_ps(g[0], g[1], 0xDD));
+    SM_UNROLL for (int i = 0; i < 16; i += 4)
+    {
+        __m512d x0 = _mm512_castps_pd(a[i]), x1 = _mm512_castps_pd(a[i + 1]);
+        __m512d x2 = _mm512_castps_pd(a[i + 2]), x3 = _mm512_castps_pd(a[i + 3]);
+        b[i] = _mm512_castpd_ps(_mm512_unpacklo_pd(x0, x2));
+        b[i + 1] = _mm512_castpd_ps(_mm512_unpackhi_pd(x0, x2));
+        b[i + 2] = _mm512_castpd_ps(_mm512_unpacklo_pd(x1, x3));
+        b[i + 3] = _mm512_castpd_ps(_mm512_unpackhi_pd(x1, x3));
+    }
+    /* b[4g + c] holds, in 128-bit lane L, element 4L + c of rows 4g..4g+3 */
+    SM_UNROLL for (int c = 0; c < 4; ++c)
+    {
+        __m512 x0 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0x88);
+        __m512 x1 = _mm512_shuffle_f32x4(b[c], b[4 + c], 0xDD);
+        __m512 y0 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0x88);
+        __m512 y1 = _mm512_shuffle_f32x4(b[8 + c], b[12 + c], 0xDD);
+        r[c] = _mm512_shuffle_f32x4(x0, y0, 0x88);
+        r[c + 8] = _mm512_shuffle_f32x4(x0, y0, 0xDD);
+        r[c + 4] = _mm512_shuffle_f32x4(x1, y1, 0x88);
+        r[c + 12] = _mm512_shuffle_f32x4(x1, y1, 0xDD);
+    }
 }
 
-/* One tile: MR users (rows P, P + ldp, ...) against NR item rows q[].
- * The main loop uses plain loads (masked loads run at half the rate); the
- * last partial chunk is masked, so lanes past dim are never touched (a -0
- * there stays -0, as in the portable kernel). */
-SM_INLINE __m512 tile_f32(const float *P, size_t ldp, const float *const *q, size_t dim,
-                          const int mr, const int nr)
+static void sm_pack_avx512_f32(const float *Qt, size_t ldq, size_t ni, size_t dim, float *Qp)
 {
-    __m512 acc[16];
-    for (int i = 0; i < 16; ++i)
-        acc[i] = _mm512_setzero_ps();
-    size_t t = 0;
-    for (; t + 16 <= dim; t += 16) {
-        __m512 p[4];
-        for (int u = 0; u < mr; ++u)
-            p[u] = _mm512_loadu_ps(P + u * ldp + t);
-        for (int c = 0; c < nr; ++c) {
-            __m512 qv = _mm512_loadu_ps(q[c] + t);
-            for (int u = 0; u < mr; ++u)
-                acc[u * nr + c] = _mm512_fmadd_ps(p[u], qv, acc[u * nr + c]);
+    for (size_t j0 = 0; j0 < ni; j0 += SM_PANEL) {
+        float *o = Qp + j0 * dim;
+        size_t nr = ni - j0 < SM_PANEL ? ni - j0 : SM_PANEL;
+        const float *q = Qt + j0 * ldq;
+        for (size_t t = 0; t < dim; t += 16) {
+            size_t nt = dim - t < 16 ? dim - t : 16;
+            __mmask16 m = (__mmask16)(nt == 16 ? 0xFFFFu : (1u << nt) - 1);
+            __m512 r[16];
+            SM_UNROLL for (size_t i = 0; i < 16; ++i) r[i] =
+                i < nr ? _mm512_maskz_loadu_ps(m, q + i * ldq + t) : _mm512_setzero_ps();
+            transpose16_f32(r);
+            for (size_t i = 0; i < nt; ++i)
+                _mm512_store_ps(o + (t + i) * SM_PANEL, r[i]);
         }
     }
-    if (t < dim) {
-        __mmask16 m = (__mmask16)((1u << (dim - t)) - 1);
-        __m512 p[4];
-        for (int u = 0; u < mr; ++u)
-            p[u] = _mm512_maskz_loadu_ps(m, P + u * ldp + t);
-        for (int c = 0; c < nr; ++c) {
-            __m512 qv = _mm512_maskz_loadu_ps(m, q[c] + t);
-            for (int u = 0; u < mr; ++u)
-                acc[u * nr + c] = _mm512_mask3_fmadd_ps(p[u], qv, acc[u * nr + c], m);
-        }
-    }
-    return reduce16_f32(acc);
 }
 
-/* A strip of MR users against ni items: full tiles store their rows of the
- * result straight into S; a last partial tile repeats its last item and
- * drops the extra scores. One function per shape, so each gets its own
- * fully unrolled, register-resident loop. */
-#define SM_STRIP_F32(NAME, MR, NR)                                                                 \
-    static void NAME(const float *P, size_t ldp, const float *Qt, size_t ldq, size_t ni,           \
-                     size_t dim, float *S, size_t lds)                                             \
-    {                                                                                              \
-        size_t j = 0;                                                                              \
-        for (; j + NR <= ni; j += NR) {                                                            \
-            const float *q[NR];                                                                    \
-            for (int c = 0; c < NR; ++c)                                                           \
-                q[c] = Qt + (j + (size_t)c) * ldq;                                                 \
-            __m512 z = tile_f32(P, ldp, q, dim, MR, NR);                                           \
-            if (MR == 1)                                                                           \
-                _mm512_storeu_ps(S + j, z);                                                        \
-            else if (MR == 2) {                                                                    \
-                _mm256_storeu_ps(S + j, _mm512_castps512_ps256(z));                                \
-                _mm256_storeu_ps(S + lds + j, _mm256_castpd_ps(_mm512_extractf64x4_pd(             \
-                                                  _mm512_castps_pd(z), 1)));                       \
-            } else {                                                                               \
-                _mm_storeu_ps(S + j, _mm512_castps512_ps128(z));                                   \
-                _mm_storeu_ps(S + lds + j, _mm512_extractf32x4_ps(z, 1));                          \
-                _mm_storeu_ps(S + 2 * lds + j, _mm512_extractf32x4_ps(z, 2));                      \
-                _mm_storeu_ps(S + 3 * lds + j, _mm512_extractf32x4_ps(z, 3));                      \
-            }                                                                                      \
-        }                                                                                          \
-        if (j < ni) {                                                                              \
-            const float *q[NR];                                                                    \
-            for (int c = 0; c < NR; ++c)                                                           \
-                q[c] = Qt + (j + (size_t)c < ni ? j + (size_t)c : ni - 1) * ldq;                   \
-            float tmp[16];                                                                         \
-            _mm512_storeu_ps(tmp, tile_f32(P, ldp, q, dim, MR, NR));                               \
-            for (int r = 0; r < MR; ++r)                                                           \
-                for (size_t c = 0; c < ni - j; ++c)                                                \
-                    S[(size_t)r * lds + j + c] = tmp[r * NR + (int)c];                             \
-        }                                                                                          \
+/* r[i] = 8 consecutive elements of row i in; r[t] = element t of rows
+ * 0..7 out. */
+SM_INLINE void transpose8_f64(__m512d r[8])
+{
+    __m512d a[8], b[4], c[4];
+    SM_UNROLL for (int i = 0; i < 8; i += 2)
+    {
+        a[i] = _mm512_unpacklo_pd(r[i], r[i + 1]);     /* lane L: t = 2L */
+        a[i + 1] = _mm512_unpackhi_pd(r[i], r[i + 1]); /* lane L: t = 2L + 1 */
     }
-SM_STRIP_F32(strip_f32_4x4, 4, 4)
-SM_STRIP_F32(strip_f32_2x8, 2, 8)
-SM_STRIP_F32(strip_f32_1x16, 1, 16)
+    b[0] = _mm512_shuffle_f64x2(a[0], a[2], 0x88); /* t = 0, 4 of rows 0-3 */
+    b[1] = _mm512_shuffle_f64x2(a[0], a[2], 0xDD); /* t = 2, 6 */
+    b[2] = _mm512_shuffle_f64x2(a[4], a[6], 0x88); /* rows 4-7 */
+    b[3] = _mm512_shuffle_f64x2(a[4], a[6], 0xDD);
+    c[0] = _mm512_shuffle_f64x2(a[1], a[3], 0x88); /* t = 1, 5 */
+    c[1] = _mm512_shuffle_f64x2(a[1], a[3], 0xDD); /* t = 3, 7 */
+    c[2] = _mm512_shuffle_f64x2(a[5], a[7], 0x88);
+    c[3] = _mm512_shuffle_f64x2(a[5], a[7], 0xDD);
+    r[0] = _mm512_shuffle_f64x2(b[0], b[2], 0x88);
+    r[4] = _mm512_shuffle_f64x2(b[0], b[2], 0xDD);
+    r[2] = _mm512_shuffle_f64x2(b[1], b[3], 0x88);
+    r[6] = _mm512_shuffle_f64x2(b[1], b[3], 0xDD);
+    r[1] = _mm512_shuffle_f64x2(c[0], c[2], 0x88);
+    r[5] = _mm512_shuffle_f64x2(c[0], c[2], 0xDD);
+    r[3] = _mm512_shuffle_f64x2(c[1], c[3], 0x88);
+    r[7] = _mm512_shuffle_f64x2(c[1], c[3], 0xDD);
+}
 
-static void sm_score_avx512_f32(const float *P, size_t ldp, size_t nu, const float *Qt, size_t ldq,
-                                size_t ni, size_t dim, float *S, size_t lds)
+static void sm_pack_avx512_f64(const double *Qt, size_t ldq, size_t ni, size_t dim, double *Qp)
+{
+    for (size_t j0 = 0; j0 < ni; j0 += SM_PANEL) {
+        double *o = Qp + j0 * dim;
+        size_t nr = ni - j0 < SM_PANEL ? ni - j0 : SM_PANEL;
+        for (size_t h = 0; h < 2; ++h) { /* items 8h .. 8h + 7 of the panel */
+            const double *q = Qt + (j0 + 8 * h) * ldq;
+            size_t hr = nr > 8 * h ? nr - 8 * h : 0;
+            for (size_t t = 0; t < dim; t += 8) {
+                size_t nt = dim - t < 8 ? dim - t : 8;
+                __mmask8 m = (__mmask8)((1u << nt) - 1);
+                __m512d r[8];
+                SM_UNROLL for (size_t i = 0; i < 8; ++i) r[i] =
+                    i < hr ? _mm512_maskz_loadu_pd(m, q + i * ldq + t) : _mm512_setzero_pd();
+                transpose8_f64(r);
+                for (size_t i = 0; i < nt; ++i)
+                    _mm512_store_pd(o + (t + i) * SM_PANEL + 8 * h, r[i]);
+            }
+        }
+    }
+}
+
+/* ---------------------------------------------------------------- */
+/* Micro-kernels                                                    */
+/* ---------------------------------------------------------------- */
+
+/* MR users (P, P + ldp, ...) x NP panels (Qp, Qp + dim * 16, ...); `last`
+ * items (1..16) of the last panel are real and stored. */
+SM_INLINE void tile_f32(const float *P, size_t ldp, const float *Qp, size_t dim, float *S,
+                        size_t lds, const int mr, const int np, unsigned last)
+{
+    __m512 acc[8][4];
+    SM_UNROLL for (int u = 0; u < mr; ++u) SM_UNROLL for (int v = 0; v < np; ++v) acc[u][v] =
+        _mm512_setzero_ps();
+    for (size_t t = 0; t < dim; ++t) {
+        __m512 q[4];
+        SM_UNROLL for (int v = 0; v < np; ++v) q[v] =
+            _mm512_load_ps(Qp + (size_t)v * dim * SM_PANEL + t * SM_PANEL);
+        SM_UNROLL for (int u = 0; u < mr; ++u)
+        {
+            __m512 p = _mm512_set1_ps(P[(size_t)u * ldp + t]);
+            SM_UNROLL for (int v = 0; v < np; ++v) acc[u][v] = _mm512_fmadd_ps(p, q[v], acc[u][v]);
+        }
+    }
+    __mmask16 lm = (__mmask16)(last >= 16 ? 0xFFFFu : (1u << last) - 1);
+    SM_UNROLL for (int u = 0; u < mr; ++u) SM_UNROLL for (int v = 0; v < np; ++v)
+    {
+        float *s = S + (size_t)u * lds + (size_t)v * SM_PANEL;
+        if (v < np - 1)
+            _mm512_storeu_ps(s, acc[u][v]);
+        else
+            _mm512_mask_storeu_ps(s, lm, acc[u][v]);
+    }
+}
+
+/* MR users against all ni items: NP panels at a time, then one. */
+SM_INLINE void strip_f32(const float *P, size_t ldp, const float *Qp, size_t ni, size_t dim,
+                         float *S, size_t lds, const int mr, const int np)
+{
+    size_t npan = (ni + SM_PANEL - 1) / SM_PANEL;
+    unsigned tail = (unsigned)(ni - (npan - 1) * SM_PANEL);
+    size_t b = 0;
+    for (; b + (size_t)np <= npan; b += (size_t)np)
+        tile_f32(P, ldp, Qp + b * dim * SM_PANEL, dim, S + b * SM_PANEL, lds, mr, np,
+                 b + (size_t)np == npan ? tail : 16);
+    for (; b < npan; ++b)
+        tile_f32(P, ldp, Qp + b * dim * SM_PANEL, dim, S + b * SM_PANEL, lds, mr, 1,
+                 b + 1 == npan ? tail : 16);
+}
+
+static void strip_f32_8(const float *P, size_t ldp, const float *Qp, size_t ni, size_t dim,
+                        float *S, size_t lds)
+{
+    strip_f32(P, ldp, Qp, ni, dim, S, lds, 8, 3);
+}
+static void strip_f32_4(const float *P, size_t ldp, const float *Qp, size_t ni, size_t dim,
+                        float *S, size_t lds)
+{
+    strip_f32(P, ldp, Qp, ni, dim, S, lds, 4, 4);
+}
+static void strip_f32_2(const float *P, size_t ldp, const float *Qp, size_t ni, size_t dim,
+                        float *S, size_t lds)
+{
+    strip_f32(P, ldp, Qp, ni, dim, S, lds, 2, 4);
+}
+static void strip_f32_1(const float *P, size_t ldp, const float *Qp, size_t ni, size_t dim,
+                        float *S, size_t lds)
+{
+    strip_f32(P, ldp, Qp, ni, dim, S, lds, 1, 4);
+}
+
+static void sm_score_avx512_f32(const float *P, size_t ldp, size_t nu, const float *Qp, size_t ni,
+                                size_t dim, float *S, size_t lds)
 {
     if (ni == 0)
         return;
     size_t u = 0;
-    for (; u + 4 <= nu; u += 4)
-        strip_f32_4x4(P + u * ldp, ldp, Qt, ldq, ni, dim, S + u * lds, lds);
+    for (; u + 8 <= nu; u += 8)
+        strip_f32_8(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
+    if (u + 4 <= nu) {
+        strip_f32_4(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
+        u += 4;
+    }
     if (u + 2 <= nu) {
-        strip_f32_2x8(P + u * ldp, ldp, Qt, ldq, ni, dim, S + u * lds, lds);
+        strip_f32_2(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
         u += 2;
     }
     if (u < nu)
-        strip_f32_1x16(P + u * ldp, ldp, Qt, ldq, ni, dim, S + u * lds, lds);
+        strip_f32_1(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
 }
 
-/* Double: 8 lanes, so the 16 accumulators fold into two vectors. */
-static const int sm_f64_a[8] = {0, 4, 1, 5, 8, 12, 9, 13};
-static const int sm_f64_b[8] = {2, 6, 3, 7, 10, 14, 11, 15};
-
-SM_INLINE void reduce16_f64(const __m512d *a, __m512d *out)
+/* Double: a panel is two vectors of 8 items. */
+SM_INLINE void tile_f64(const double *P, size_t ldp, const double *Qp, size_t dim, double *S,
+                        size_t lds, const int mr, const int np, unsigned last)
 {
-    __m512d r[8], v[4];
-    for (int i = 0; i < 8; ++i) { /* h = 4 */
-        __m512d x = a[sm_f64_a[i]], y = a[sm_f64_b[i]];
-        r[i] = _mm512_add_pd(_mm512_shuffle_f64x2(x, y, 0x44), _mm512_shuffle_f64x2(x, y, 0xEE));
-    }
-    for (int i = 0; i < 4; ++i) /* h = 2 */
-        v[i] = _mm512_add_pd(_mm512_shuffle_f64x2(r[2 * i], r[2 * i + 1], 0x88),
-                             _mm512_shuffle_f64x2(r[2 * i], r[2 * i + 1], 0xDD));
-    for (int i = 0; i < 2; ++i) /* h = 1 */
-        out[i] = _mm512_add_pd(_mm512_unpacklo_pd(v[2 * i], v[2 * i + 1]),
-                               _mm512_unpackhi_pd(v[2 * i], v[2 * i + 1]));
-}
-
-SM_INLINE void tile_f64(const double *P, size_t ldp, const double *const *q, size_t dim,
-                        const int mr, const int nr, __m512d *out)
-{
-    __m512d acc[16];
-    for (int i = 0; i < 16; ++i)
-        acc[i] = _mm512_setzero_pd();
-    size_t t = 0;
-    for (; t + 8 <= dim; t += 8) {
-        __m512d p[4];
-        for (int u = 0; u < mr; ++u)
-            p[u] = _mm512_loadu_pd(P + u * ldp + t);
-        for (int c = 0; c < nr; ++c) {
-            __m512d qv = _mm512_loadu_pd(q[c] + t);
-            for (int u = 0; u < mr; ++u)
-                acc[u * nr + c] = _mm512_fmadd_pd(p[u], qv, acc[u * nr + c]);
+    __m512d acc[6][8];
+    SM_UNROLL for (int u = 0; u < mr; ++u) SM_UNROLL for (int v = 0; v < 2 * np; ++v) acc[u][v] =
+        _mm512_setzero_pd();
+    for (size_t t = 0; t < dim; ++t) {
+        __m512d q[8];
+        SM_UNROLL for (int v = 0; v < 2 * np; ++v) q[v] =
+            _mm512_load_pd(Qp + (size_t)(v / 2) * dim * SM_PANEL + t * SM_PANEL + 8 * (v % 2));
+        SM_UNROLL for (int u = 0; u < mr; ++u)
+        {
+            __m512d p = _mm512_set1_pd(P[(size_t)u * ldp + t]);
+            SM_UNROLL for (int v = 0; v < 2 * np; ++v) acc[u][v] =
+                _mm512_fmadd_pd(p, q[v], acc[u][v]);
         }
     }
-    if (t < dim) {
-        __mmask8 m = (__mmask8)((1u << (dim - t)) - 1);
-        __m512d p[4];
-        for (int u = 0; u < mr; ++u)
-            p[u] = _mm512_maskz_loadu_pd(m, P + u * ldp + t);
-        for (int c = 0; c < nr; ++c) {
-            __m512d qv = _mm512_maskz_loadu_pd(m, q[c] + t);
-            for (int u = 0; u < mr; ++u)
-                acc[u * nr + c] = _mm512_mask3_fmadd_pd(p[u], qv, acc[u * nr + c], m);
-        }
+    __mmask8 m0 = (__mmask8)(last >= 8 ? 0xFFu : (1u << last) - 1);
+    __mmask8 m1 = (__mmask8)(last >= 16 ? 0xFFu : last > 8 ? (1u << (last - 8)) - 1 : 0u);
+    SM_UNROLL for (int u = 0; u < mr; ++u) SM_UNROLL for (int v = 0; v < 2 * np; ++v)
+    {
+        double *s = S + (size_t)u * lds + (size_t)v * 8;
+        if (v < 2 * np - 2)
+            _mm512_storeu_pd(s, acc[u][v]);
+        else
+            _mm512_mask_storeu_pd(s, v % 2 ? m1 : m0, acc[u][v]);
     }
-    reduce16_f64(acc, out);
 }
 
-/* As for float; out[0] holds pairs 0-7, out[1] pairs 8-15. */
-#define SM_STRIP_F64(NAME, MR, NR)                                                                 \
-    static void NAME(const double *P, size_t ldp, const double *Qt, size_t ldq, size_t ni,         \
-                     size_t dim, double *S, size_t lds)                                            \
-    {                                                                                              \
-        size_t j = 0;                                                                              \
-        for (; j + NR <= ni; j += NR) {                                                            \
-            const double *q[NR];                                                                   \
-            for (int c = 0; c < NR; ++c)                                                           \
-                q[c] = Qt + (j + (size_t)c) * ldq;                                                 \
-            __m512d z[2];                                                                          \
-            tile_f64(P, ldp, q, dim, MR, NR, z);                                                   \
-            if (MR == 1) {                                                                         \
-                _mm512_storeu_pd(S + j, z[0]);                                                     \
-                _mm512_storeu_pd(S + j + 8, z[1]);                                                 \
-            } else if (MR == 2) {                                                                  \
-                _mm512_storeu_pd(S + j, z[0]);                                                     \
-                _mm512_storeu_pd(S + lds + j, z[1]);                                               \
-            } else {                                                                               \
-                for (int r = 0; r < 4; ++r)                                                        \
-                    _mm256_storeu_pd(S + (size_t)r * lds + j,                                      \
-                                     (r & 1) ? _mm512_extractf64x4_pd(z[r / 2], 1)                 \
-                                             : _mm512_castpd512_pd256(z[r / 2]));                  \
-            }                                                                                      \
-        }                                                                                          \
-        if (j < ni) {                                                                              \
-            const double *q[NR];                                                                   \
-            for (int c = 0; c < NR; ++c)                                                           \
-                q[c] = Qt + (j + (size_t)c < ni ? j + (size_t)c : ni - 1) * ldq;                   \
-            __m512d z[2];                                                                          \
-            tile_f64(P, ldp, q, dim, MR, NR, z);                                                   \
-            double tmp[16];                                                                        \
-            _mm512_storeu_pd(tmp, z[0]);                                                           \
-            _mm512_storeu_pd(tmp + 8, z[1]);                                                       \
-            for (int r = 0; r < MR; ++r)                                                           \
-                for (size_t c = 0; c < ni - j; ++c)                                                \
-                    S[(size_t)r * lds + j + c] = tmp[r * NR + (int)c];                             \
-        }                                                                                          \
-    }
-SM_STRIP_F64(strip_f64_4x4, 4, 4)
-SM_STRIP_F64(strip_f64_2x8, 2, 8)
-SM_STRIP_F64(strip_f64_1x16, 1, 16)
+SM_INLINE void strip_f64(const double *P, size_t ldp, const double *Qp, size_t ni, size_t dim,
+                         double *S, size_t lds, const int mr, const int np)
+{
+    size_t npan = (ni + SM_PANEL - 1) / SM_PANEL;
+    unsigned tail = (unsigned)(ni - (npan - 1) * SM_PANEL);
+    size_t b = 0;
+    for (; b + (size_t)np <= npan; b += (size_t)np)
+        tile_f64(P, ldp, Qp + b * dim * SM_PANEL, dim, S + b * SM_PANEL, lds, mr, np,
+                 b + (size_t)np == npan ? tail : 16);
+    for (; b < npan; ++b)
+        tile_f64(P, ldp, Qp + b * dim * SM_PANEL, dim, S + b * SM_PANEL, lds, mr, 1,
+                 b + 1 == npan ? tail : 16);
+}
 
-static void sm_score_avx512_f64(const double *P, size_t ldp, size_t nu, const double *Qt,
-                                size_t ldq, size_t ni, size_t dim, double *S, size_t lds)
+static void strip_f64_6(const double *P, size_t ldp, const double *Qp, size_t ni, size_t dim,
+                        double *S, size_t lds)
+{
+    strip_f64(P, ldp, Qp, ni, dim, S, lds, 6, 2);
+}
+static void strip_f64_4(const double *P, size_t ldp, const double *Qp, size_t ni, size_t dim,
+                        double *S, size_t lds)
+{
+    strip_f64(P, ldp, Qp, ni, dim, S, lds, 4, 2);
+}
+static void strip_f64_2(const double *P, size_t ldp, const double *Qp, size_t ni, size_t dim,
+                        double *S, size_t lds)
+{
+    strip_f64(P, ldp, Qp, ni, dim, S, lds, 2, 2);
+}
+static void strip_f64_1(const double *P, size_t ldp, const double *Qp, size_t ni, size_t dim,
+                        double *S, size_t lds)
+{
+    strip_f64(P, ldp, Qp, ni, dim, S, lds, 1, 4);
+}
+
+static void sm_score_avx512_f64(const double *P, size_t ldp, size_t nu, const double *Qp, size_t ni,
+                                size_t dim, double *S, size_t lds)
 {
     if (ni == 0)
         return;
     size_t u = 0;
-    for (; u + 4 <= nu; u += 4)
-        strip_f64_4x4(P + u * ldp, ldp, Qt, ldq, ni, dim, S + u * lds, lds);
+    for (; u + 6 <= nu; u += 6)
+        strip_f64_6(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
+    if (u + 4 <= nu) {
+        strip_f64_4(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
+        u += 4;
+    }
     if (u + 2 <= nu) {
-        strip_f64_2x8(P + u * ldp, ldp, Qt, ldq, ni, dim, S + u * lds, lds);
+        strip_f64_2(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
         u += 2;
     }
     if (u < nu)
-        strip_f64_1x16(P + u * ldp, ldp, Qt, ldq, ni, dim, S + u * lds, lds);
+        strip_f64_1(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
 }
 
 void sm_score_init_avx512(sm_kernels *k)
 {
     /* every AVX-512F CPU has FMA, but the OS check is the dispatcher's */
+    k->pack_f32 = sm_pack_avx512_f32;
+    k->pack_f64 = sm_pack_avx512_f64;
     k->score_f32 = sm_score_avx512_f32;
     k->score_f64 = sm_score_avx512_f64;
 }

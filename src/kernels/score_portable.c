@@ -1,34 +1,51 @@
-/* Portable scoring kernel: the canonical score order written out plainly
- * (see kernels.h). fma()/fmaf() give the single rounding the SIMD kernels
- * get from their FMA instructions, so every ISA agrees bit for bit. */
+/* Portable scoring kernels: the packing and the canonical score order
+ * written out plainly (see kernels.h). fma()/fmaf() give the single
+ * rounding the SIMD kernels get from their FMA instructions, so every ISA
+ * agrees bit for bit. */
 #include "kernels.h"
 
 #include <math.h>
 
-#define SM_SCORE_PORTABLE(NAME, T, LANES, FMA)                                                     \
-    static void NAME(const T *P, size_t ldp, size_t nu, const T *Qt, size_t ldq, size_t ni,        \
-                     size_t dim, T *S, size_t lds)                                                 \
+#define SM_PACK_PORTABLE(NAME, T)                                                                  \
+    static void NAME(const T *Qt, size_t ldq, size_t ni, size_t dim, T *Qp)                        \
     {                                                                                              \
-        for (size_t u = 0; u < nu; ++u) {                                                          \
-            const T *p = P + u * ldp;                                                              \
-            for (size_t j = 0; j < ni; ++j) {                                                      \
-                const T *q = Qt + j * ldq;                                                         \
-                T lane[LANES] = {0};                                                               \
-                for (size_t t = 0; t < dim; ++t)                                                   \
-                    lane[t % LANES] = FMA(p[t], q[t], lane[t % LANES]);                            \
-                for (int h = LANES / 2; h >= 1; h /= 2)                                            \
-                    for (int l = 0; l < h; ++l)                                                    \
-                        lane[l] += lane[l + h];                                                    \
-                S[u * lds + j] = lane[0];                                                          \
+        for (size_t b = 0; b * SM_PANEL < ni; ++b) {                                               \
+            T *o = Qp + b * dim * SM_PANEL;                                                        \
+            size_t j0 = b * SM_PANEL, nr = ni - j0 < SM_PANEL ? ni - j0 : SM_PANEL;                \
+            for (size_t t = 0; t < dim; ++t) {                                                     \
+                for (size_t l = 0; l < nr; ++l)                                                    \
+                    o[t * SM_PANEL + l] = Qt[(j0 + l) * ldq + t];                                  \
+                for (size_t l = nr; l < SM_PANEL; ++l)                                             \
+                    o[t * SM_PANEL + l] = 0;                                                       \
             }                                                                                      \
         }                                                                                          \
     }
 
-SM_SCORE_PORTABLE(sm_score_portable_f32, float, SM_LANES_F32, fmaf)
-SM_SCORE_PORTABLE(sm_score_portable_f64, double, SM_LANES_F64, fma)
+#define SM_SCORE_PORTABLE(NAME, T, FMA)                                                            \
+    static void NAME(const T *P, size_t ldp, size_t nu, const T *Qp, size_t ni, size_t dim, T *S,  \
+                     size_t lds)                                                                   \
+    {                                                                                              \
+        for (size_t u = 0; u < nu; ++u) {                                                          \
+            const T *p = P + u * ldp;                                                              \
+            for (size_t j = 0; j < ni; ++j) {                                                      \
+                const T *q = Qp + j / SM_PANEL * dim * SM_PANEL + j % SM_PANEL;                    \
+                T s = 0;                                                                           \
+                for (size_t t = 0; t < dim; ++t)                                                   \
+                    s = FMA(p[t], q[t * SM_PANEL], s);                                             \
+                S[u * lds + j] = s;                                                                \
+            }                                                                                      \
+        }                                                                                          \
+    }
+
+SM_PACK_PORTABLE(sm_pack_portable_f32, float)
+SM_PACK_PORTABLE(sm_pack_portable_f64, double)
+SM_SCORE_PORTABLE(sm_score_portable_f32, float, fmaf)
+SM_SCORE_PORTABLE(sm_score_portable_f64, double, fma)
 
 void sm_score_init_portable(sm_kernels *k)
 {
+    k->pack_f32 = sm_pack_portable_f32;
+    k->pack_f64 = sm_pack_portable_f64;
     k->score_f32 = sm_score_portable_f32;
     k->score_f64 = sm_score_portable_f64;
 }

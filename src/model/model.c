@@ -1,11 +1,11 @@
 /* Models: allocation, accessors and the model file.
  *
- * File format, version 1. Little-endian; laid out so that a server can mmap
+ * File format, version 2. Little-endian; laid out so that a server can mmap
  * the file read-only and use the arrays in place.
  *
  *   0   magic "\x89SIGNMF\n" (the high byte and newline catch text-mode
  *       transfers, as in PNG)
- *   8   u32 format version (1)          12  u32 header size (256)
+ *   8   u32 format version (2)          12  u32 header size (256)
  *   16  u32 flags (0)                   20  u32 precision (0 f32, 1 f64)
  *   24  u64 users   32 u64 items   40 u64 dim   48 u64 epochs
  *   56  f64 log_scale                   64  f64 last_loss
@@ -27,8 +27,19 @@
  * mapping. P is users x dim and Qt items x dim, row-major, in the model
  * precision; compact id maps are sorted int64 arrays (binary-searchable in
  * place), empty for direct maps; rated_ptr is u64[users + 1] and rated_idx
- * u32[rated count]. The file ends at the end of the last section. */
+ * u32[rated count].
+ *
+ * Version 2 adds a seventh section after rated_idx, at the next 64-byte
+ * boundary: "Q panels", Qt packed for the scoring kernels (kernels.h:
+ * panels of 16 items, zero-padded), ceil(items / 16) * 16 * dim elements.
+ * It is what serving reads, so a mapped model scores without packing or
+ * copying anything. Its place and length follow from the dimensions, so
+ * the header's table keeps its six entries. Version 1 files (no panels)
+ * still open: the panels are then built at open, in memory.
+ * The file ends at the end of the last section. */
 #include "model/model.h"
+
+#include "kernels/kernels.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -46,15 +57,16 @@
 _Static_assert(sizeof(size_t) == 8, "the model file format assumes a 64-bit size_t");
 
 #define SM_MODEL_MAGIC   "\x89SIGNMF\n"
-#define SM_MODEL_VERSION 1u
+#define SM_MODEL_VERSION 2u
 #define SM_MODEL_HEADER  256u
-#define SM_SECTIONS      6
+#define SM_SECTIONS      7
+#define SM_TABLE         6 /* sections listed in the header */
 #define SM_MAP_DIRECT    1u
 #define SM_MAP_COMPACT   2u
 
-enum { SEC_P, SEC_QT, SEC_UIDS, SEC_IIDS, SEC_RPTR, SEC_RIDX };
-static const char *const sm_section_names[SM_SECTIONS] = {"P",        "Qt",        "user ids",
-                                                          "item ids", "rated_ptr", "rated_idx"};
+enum { SEC_P, SEC_QT, SEC_UIDS, SEC_IIDS, SEC_RPTR, SEC_RIDX, SEC_QP };
+static const char *const sm_section_names[SM_SECTIONS] = {
+    "P", "Qt", "user ids", "item ids", "rated_ptr", "rated_idx", "Q panels"};
 
 /* ---------------------------------------------------------------- */
 /* Allocation and accessors                                          */
@@ -64,10 +76,11 @@ signmf_status sm_model_alloc(size_t users, size_t items, size_t dim, signmf_prec
                              size_t rated_count, signmf_model **out)
 {
     *out = NULL;
-    size_t np, nq, nr;
+    size_t np, nq, nr, npk;
     if (sm_mul_overflows(users, dim, &np) || sm_mul_overflows(items, dim, &nq) ||
         sm_mul_overflows(np, sm_elem_size(precision), &np) ||
-        sm_mul_overflows(nq, sm_elem_size(precision), &nq) || sm_add_overflows(users, 1, &nr))
+        sm_mul_overflows(nq, sm_elem_size(precision), &nq) || sm_add_overflows(users, 1, &nr) ||
+        !sm_packed_bytes(items, dim, sm_elem_size(precision), &npk))
         return SIGNMF_EOVERFLOW;
     signmf_model *m = calloc(1, sizeof *m);
     if (!m)
@@ -82,14 +95,30 @@ signmf_status sm_model_alloc(size_t users, size_t items, size_t dim, signmf_prec
     m->user_map.direct = m->item_map.direct = true;
     m->P = sm_alloc(np, 1);
     m->Qt = sm_alloc(nq, 1);
+    m->Qp = sm_alloc(npk, 1);
     m->rated_ptr = sm_calloc(nr, sizeof *m->rated_ptr);
     m->rated_idx = sm_alloc(rated_count, sizeof *m->rated_idx);
-    if (!m->P || !m->Qt || !m->rated_ptr || !m->rated_idx) {
+    if (!m->P || !m->Qt || !m->Qp || !m->rated_ptr || !m->rated_idx) {
         signmf_model_free(m);
         return SIGNMF_ENOMEM;
     }
     *out = m;
     return SIGNMF_OK;
+}
+
+bool sm_packed_bytes(size_t items, size_t dim, size_t es, size_t *out)
+{
+    size_t n = items / SM_PANEL + (items % SM_PANEL != 0);
+    return !sm_mul_overflows(n, SM_PANEL * es, &n) && !sm_mul_overflows(n, dim, out);
+}
+
+void sm_model_pack(signmf_model *m)
+{
+    const sm_kernels *k = sm_kernels_active();
+    if (m->precision == SIGNMF_F64)
+        k->pack_f64(m->Qt, m->dim, m->items, m->dim, m->Qp);
+    else
+        k->pack_f32(m->Qt, m->dim, m->items, m->dim, m->Qp);
 }
 
 void signmf_model_free(signmf_model *m)
@@ -99,9 +128,12 @@ void signmf_model_free(signmf_model *m)
     if (m->map_base) {
         /* Everything that points into the mapping goes with it. */
         munmap(m->map_base, m->map_len);
+        if (m->qp_owned)
+            sm_free(m->Qp);
     } else {
         sm_free(m->P);
         sm_free(m->Qt);
+        sm_free(m->Qp);
         sm_free(m->rated_ptr);
         sm_free(m->rated_idx);
         sm_idmap_release(&m->user_map);
@@ -249,14 +281,17 @@ static double get_f64(const unsigned char *h, size_t off)
 typedef struct sm_layout {
     uint64_t off[SM_SECTIONS];
     uint64_t len[SM_SECTIONS];
+    int nsec; /* sections in the file: SM_TABLE for version 1 */
     uint64_t file_len;
 } sm_layout;
 
 /* Section lengths for a model of these dimensions, and their canonical
  * offsets. Fails on overflow. */
 static bool sm_compute_layout(uint64_t users, uint64_t items, uint64_t dim, unsigned precision,
-                              bool ucompact, bool icompact, uint64_t rated, sm_layout *L)
+                              bool ucompact, bool icompact, uint64_t rated, unsigned version,
+                              sm_layout *L)
 {
+    L->nsec = version >= 2 ? SM_SECTIONS : SM_TABLE;
     uint64_t es = precision == SIGNMF_F64 ? 8 : 4, t;
     if (__builtin_mul_overflow(users, dim, &t) || __builtin_mul_overflow(t, es, &L->len[SEC_P]))
         return false;
@@ -267,8 +302,12 @@ static bool sm_compute_layout(uint64_t users, uint64_t items, uint64_t dim, unsi
         __builtin_add_overflow(users, 1, &t) || __builtin_mul_overflow(t, 8, &L->len[SEC_RPTR]) ||
         __builtin_mul_overflow(rated, 4, &L->len[SEC_RIDX]))
         return false;
+    if (__builtin_add_overflow(items, SM_PANEL - 1, &t) ||
+        __builtin_mul_overflow(t / SM_PANEL * SM_PANEL, dim, &t) ||
+        __builtin_mul_overflow(t, es, &L->len[SEC_QP]))
+        return false;
     uint64_t pos = SM_MODEL_HEADER;
-    for (int s = 0; s < SM_SECTIONS; s++) {
+    for (int s = 0; s < L->nsec; s++) {
         if (__builtin_add_overflow(pos, 63, &t))
             return false;
         L->off[s] = t / 64 * 64;
@@ -307,7 +346,7 @@ signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_
     const uint64_t rated = m->rated_ptr[m->users];
     sm_layout L;
     if (!sm_compute_layout(m->users, m->items, m->dim, m->precision, !m->user_map.direct,
-                           !m->item_map.direct, rated, &L))
+                           !m->item_map.direct, rated, SM_MODEL_VERSION, &L))
         return sm_fail(err, SIGNMF_EOVERFLOW, "%s: a model of %zu x %zu x %zu is too large", path,
                        m->users, m->items, m->dim);
 
@@ -338,20 +377,20 @@ signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_
     put_u32(h, 124, m->item_map.direct ? SM_MAP_DIRECT : SM_MAP_COMPACT);
     put_u64(h, 128, rated);
     put_u64(h, 136, L.file_len);
-    for (int s = 0; s < SM_SECTIONS; s++) {
+    for (int s = 0; s < SM_TABLE; s++) {
         put_u64(h, 144 + 16 * (size_t)s, L.off[s]);
         put_u64(h, 152 + 16 * (size_t)s, L.len[s]);
     }
     uint32_t init = (uint32_t)crc32(0L, Z_NULL, 0);
     put_u32(h, 248, sm_crc(init, h, 248));
 
-    const void *data[SM_SECTIONS] = {m->P,         m->Qt,       m->user_map.ids, m->item_map.ids,
-                                     m->rated_ptr, m->rated_idx};
+    const void *data[SM_SECTIONS] = {
+        m->P, m->Qt, m->user_map.ids, m->item_map.ids, m->rated_ptr, m->rated_idx, m->Qp};
     /* The CRC goes in the header, which is written first: one pass to
      * checksum, one to write. */
     uint32_t crc = sm_crc(init, h, 252);
     uint64_t pos = SM_MODEL_HEADER;
-    for (int s = 0; s < SM_SECTIONS; s++) {
+    for (int s = 0; s < L.nsec; s++) {
         crc = sm_crc(crc, sm_zeros, (size_t)(L.off[s] - pos));
         crc = sm_crc(crc, data[s], (size_t)L.len[s]);
         pos = L.off[s] + L.len[s];
@@ -364,7 +403,7 @@ signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_
     if ((st = sm_atomic_write(&f, h, sizeof h, err)) != SIGNMF_OK)
         return st;
     pos = SM_MODEL_HEADER;
-    for (int s = 0; s < SM_SECTIONS; s++) {
+    for (int s = 0; s < L.nsec; s++) {
         if ((st = sm_atomic_write(&f, sm_zeros, (size_t)(L.off[s] - pos), err)) != SIGNMF_OK ||
             (st = sm_atomic_write(&f, data[s], (size_t)L.len[s], err)) != SIGNMF_OK)
             return st;
@@ -379,6 +418,7 @@ signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_
 
 typedef struct sm_header {
     uint64_t users, items, dim, rated;
+    unsigned version;
     unsigned precision;
     bool ucompact, icompact;
     sm_layout L;
@@ -413,7 +453,9 @@ static signmf_status sm_parse_header(const unsigned char *h, size_t have, uint64
                        "damaged)",
                        path, get_u32(h, 248), hcrc);
     if (version == 0)
-        return sm_fail(err, SIGNMF_EFORMAT, "%s: model format version: expected 1, found 0", path);
+        return sm_fail(err, SIGNMF_EFORMAT, "%s: model format version: expected 1 or 2, found 0",
+                       path);
+    H->version = version;
     if (get_u32(h, 12) != SM_MODEL_HEADER)
         return sm_fail(err, SIGNMF_EFORMAT, "%s: header size: expected %u, found %u", path,
                        SM_MODEL_HEADER, get_u32(h, 12));
@@ -457,11 +499,11 @@ static signmf_status sm_parse_header(const unsigned char *h, size_t have, uint64
             "%s: parameters: expected sign rule <= 2 and precision <= 1, found %u and %u", path,
             get_u32(h, 100), get_u32(h, 96));
     if (!sm_compute_layout(H->users, H->items, H->dim, H->precision, H->ucompact, H->icompact,
-                           H->rated, &H->L))
+                           H->rated, H->version, &H->L))
         return sm_fail(
             err, SIGNMF_EOVERFLOW, "%s: a model of %llu x %llu x %llu does not fit in memory", path,
             (unsigned long long)H->users, (unsigned long long)H->items, (unsigned long long)H->dim);
-    for (int s = 0; s < SM_SECTIONS; s++) {
+    for (int s = 0; s < SM_TABLE; s++) {
         uint64_t off = get_u64(h, 144 + 16 * (size_t)s), len = get_u64(h, 152 + 16 * (size_t)s);
         if (off != H->L.off[s] || len != H->L.len[s])
             return sm_fail(err, SIGNMF_EFORMAT,
@@ -586,6 +628,19 @@ static signmf_status sm_open_mmap(int fd, uint64_t size, const char *path, signm
     unsigned char *b = base;
     m->P = b + H.L.off[SEC_P];
     m->Qt = b + H.L.off[SEC_QT];
+    if (H.version >= 2) {
+        m->Qp = b + H.L.off[SEC_QP];
+    } else {
+        size_t n;
+        if (sm_packed_bytes(m->items, m->dim, sm_elem_size(m->precision), &n))
+            m->Qp = sm_alloc(n, 1);
+        if (m->Qp == NULL) {
+            signmf_model_free(m);
+            return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for the item panels", path);
+        }
+        m->qp_owned = true;
+        sm_model_pack(m);
+    }
     m->rated_ptr = (size_t *)(void *)(b + H.L.off[SEC_RPTR]);
     m->rated_idx = (uint32_t *)(void *)(b + H.L.off[SEC_RIDX]);
     sm_set_maps(m, &H);
@@ -646,12 +701,12 @@ static signmf_status sm_open_read(FILE *fp, uint64_t size, const char *path, sig
         signmf_model_free(m);
         return sm_fail(err, st, "%s: out of memory for the id maps", path);
     }
-    void *dst[SM_SECTIONS] = {m->P,         m->Qt,       m->user_map.ids, m->item_map.ids,
-                              m->rated_ptr, m->rated_idx};
+    void *dst[SM_SECTIONS] = {m->P,         m->Qt, m->user_map.ids, m->item_map.ids, m->rated_ptr,
+                              m->rated_idx, m->Qp};
     uint32_t crc = sm_crc((uint32_t)crc32(0L, Z_NULL, 0), h, 252);
     uint64_t pos = SM_MODEL_HEADER;
     unsigned char pad[64];
-    for (int s = 0; s < SM_SECTIONS && st == SIGNMF_OK; s++) {
+    for (int s = 0; s < H.L.nsec && st == SIGNMF_OK; s++) {
         st = sm_read_crc(fp, pad, (size_t)(H.L.off[s] - pos), &crc, path, err);
         if (st == SIGNMF_OK)
             st = sm_read_crc(fp, dst[s], (size_t)H.L.len[s], &crc, path, err);
@@ -670,6 +725,8 @@ static signmf_status sm_open_read(FILE *fp, uint64_t size, const char *path, sig
         signmf_model_free(m);
         return st;
     }
+    if (H.version < 2)
+        sm_model_pack(m);
     *out = m;
     return SIGNMF_OK;
 }

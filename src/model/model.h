@@ -18,6 +18,10 @@ struct signmf_model {
      *   Qt: items x dim (the notebook's Itm, transposed: one row per item) */
     void *P;
     void *Qt;
+    /* Qt packed for the scoring kernels (kernels.h), kept in step with Qt
+     * by sm_model_pack; in a mapping when the file has it. */
+    void *Qp;
+    bool qp_owned; /* Qp allocated although the model is mapped */
     sm_idmap user_map, item_map;
     /* Items each user rated in training (any sign, including 0), as sorted
      * compressed rows: recommendations skip them. */
@@ -38,10 +42,15 @@ static inline size_t sm_elem_size(signmf_precision p)
     return p == SIGNMF_F64 ? 8 : 4;
 }
 
-/* Allocate a model with P, Qt (uninitialised) and rated rows (rated_idx of
+/* Allocate a model with P, Qt, Qp (uninitialised) and rated rows (rated_idx of
  * `rated_count` entries); maps empty. Fails with ENOMEM/EOVERFLOW. */
 signmf_status sm_model_alloc(size_t users, size_t items, size_t dim, signmf_precision precision,
                              size_t rated_count, signmf_model **out);
+
+/* Bytes of packed panels for items x dim (false on overflow). */
+bool sm_packed_bytes(size_t items, size_t dim, size_t es, size_t *out);
+/* Fill Qp from Qt: whoever writes Qt calls it before the model scores. */
+void sm_model_pack(signmf_model *m);
 
 /* CRC-32 (zlib) of a ratings set's triplets and dimensions. */
 uint32_t sm_ratings_crc(const signmf_ratings *r);

@@ -5,16 +5,13 @@
  * same bits and a user asked alone gets exactly the scores and ranking it
  * gets in a batch.
  *
- * Blocking: users go in strips of SM_STRIP rows, items in blocks of
- * `jb` rows sized to stay in L2 (SM_QBLOCK_BYTES). For each item block a
- * thread walks its strips; the kernel writes the strip x block score tile
- * (a few KiB, L1) and the selection consumes it at once, so no more than
- * that tile of the users x items matrix ever exists. Qt is read in place:
- * the canonical order runs along each item row, which is already the
- * contiguous k-major stream the micro-kernel wants. Packing the block into
- * interleaved panels of 4 items was measured (943 x 1682 x 512, one core):
- * 11.2 ms for the products either way, plus 0.4 ms to pack, so it is not
- * done. */
+ * Blocking: items go in blocks of `jb` rows sized to stay in L2
+ * (SM_QBLOCK_BYTES), users in strips of SM_STRIP rows. The model keeps Q
+ * packed in the kernels' panels (model.h), in the file too, so a block
+ * is a slice of it, read in place. A thread walks its strips over a
+ * block; the kernel writes the strip x block score tile (L1/L2) and the
+ * selection consumes it at once, so no more than that tile of the users x
+ * items matrix ever exists. */
 #include "../kernels/kernels.h"
 #include "../model/model.h"
 #include "../signs/signs_internal.h"
@@ -27,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SM_STRIP        4
+#define SM_STRIP        24
 #define SM_QBLOCK_BYTES (384u * 1024u)
 /* Users per parallel pass: bounds heap memory and the callback latency. */
 #define SM_CHUNK 4096
@@ -286,24 +283,25 @@ SM_GROUP_FLOOR(group_floor_f64, double)
 SM_CONSUME(consume_f32, float, not_below_f32, group_floor_f32)
 SM_CONSUME(consume_f64, double, not_below_f64, group_floor_f64)
 
+/* Items per block: an L2-sized slice of the packed panels. */
 static size_t item_block(const signmf_model *m)
 {
     size_t row = m->dim * sm_elem_size(m->precision);
     size_t jb = row ? SM_QBLOCK_BYTES / row : m->items;
-    jb -= jb % 16;
-    if (jb < 16)
-        jb = 16;
+    jb -= jb % SM_PANEL;
+    if (jb < SM_PANEL)
+        jb = SM_PANEL;
     return jb < m->items ? jb : m->items;
 }
 
 /* Scratch per thread: the score tile and a strip of packed query rows. */
 static size_t scratch_elems(const signmf_model *m, size_t jb)
 {
-    return SM_STRIP * jb + SM_STRIP * m->dim + 16;
+    return SM_STRIP * jb + SM_STRIP * m->dim + SM_PANEL;
 }
 
 /* Score and select for strips [s0, s1) of `slots` (n of them) against
- * items [ja, jz). */
+ * items [ja, jz); ja is a multiple of SM_PANEL. */
 static void run_strips(const job *jb, slot *slots, size_t n, size_t s0, size_t s1, size_t ja,
                        size_t jz, size_t blk, void *scratch)
 {
@@ -313,7 +311,7 @@ static void run_strips(const job *jb, slot *slots, size_t n, size_t s0, size_t s
     char *pack = tile + SM_STRIP * blk * es;
     for (size_t j0 = ja; j0 < jz; j0 += blk) {
         size_t nj = jz - j0 < blk ? jz - j0 : blk;
-        const char *qb = (const char *)m->Qt + j0 * dim * es;
+        const char *qp = (const char *)m->Qp + j0 * dim * es; /* panel j0 / 16 */
         for (size_t st = s0; st < s1; ++st) {
             size_t u0 = st * SM_STRIP, nu = n - u0 < SM_STRIP ? n - u0 : SM_STRIP;
             /* rows adjacent in memory (a range of model users) go as they
@@ -331,14 +329,14 @@ static void run_strips(const job *jb, slot *slots, size_t n, size_t s0, size_t s
             }
             if (m->precision == SIGNMF_F64) {
                 double *S = (double *)tile;
-                jb->kern->score_f64((const double *)rows, dim, nu, (const double *)qb, dim, nj, dim,
-                                    S, blk);
+                jb->kern->score_f64((const double *)rows, dim, nu, (const double *)qp, nj, dim, S,
+                                    blk);
                 for (size_t r = 0; r < nu; ++r)
                     consume_f64(jb, &slots[u0 + r], S + r * blk, j0, nj);
             } else {
                 float *S = (float *)tile;
-                jb->kern->score_f32((const float *)rows, dim, nu, (const float *)qb, dim, nj, dim,
-                                    S, blk);
+                jb->kern->score_f32((const float *)rows, dim, nu, (const float *)qp, nj, dim, S,
+                                    blk);
                 for (size_t r = 0; r < nu; ++r)
                     consume_f32(jb, &slots[u0 + r], S + r * blk, j0, nj);
             }
@@ -834,20 +832,30 @@ SIGNMF_API signmf_status signmf_similar(const signmf_model *m, int64_t item, siz
     signmf_status st = SIGNMF_OK;
     if (norm == NULL || heap == NULL)
         st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu items", fn, m->items);
-    /* |q_j| = sqrt of the kernel's own q_j . q_j, so that an item's cosine
-     * with itself would be 1 to rounding. */
-    for (size_t j = 0; st == SIGNMF_OK && j < m->items; ++j) {
-        const char *q = (const char *)m->Qt + j * dim * es;
+    /* |q_j| = sqrt of the kernel's own q_j . q_j (the diagonal of a panel's
+     * scores against itself), so that an item's cosine with itself would
+     * be 1 to rounding. */
+    void *sq = st == SIGNMF_OK ? sm_alloc(SM_PANEL * SM_PANEL, es) : NULL;
+    if (st == SIGNMF_OK && sq == NULL)
+        st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu items", fn, m->items);
+    for (size_t j0 = 0; st == SIGNMF_OK && j0 < m->items; j0 += SM_PANEL) {
+        size_t nr = m->items - j0 < SM_PANEL ? m->items - j0 : SM_PANEL;
+        const char *q = (const char *)m->Qt + j0 * dim * es;
+        const char *qp = (const char *)m->Qp + j0 * dim * es;
         if (m->precision == SIGNMF_F64) {
-            double s;
-            jb.kern->score_f64((const double *)q, dim, 1, (const double *)q, dim, 1, dim, &s, 1);
-            norm[j] = sqrt(s);
+            double *s = sq;
+            jb.kern->score_f64((const double *)q, dim, nr, (const double *)qp, nr, dim, s,
+                               SM_PANEL);
+            for (size_t r = 0; r < nr; ++r)
+                norm[j0 + r] = sqrt(s[r * SM_PANEL + r]);
         } else {
-            float s;
-            jb.kern->score_f32((const float *)q, dim, 1, (const float *)q, dim, 1, dim, &s, 1);
-            norm[j] = sqrt((double)s);
+            float *s = sq;
+            jb.kern->score_f32((const float *)q, dim, nr, (const float *)qp, nr, dim, s, SM_PANEL);
+            for (size_t r = 0; r < nr; ++r)
+                norm[j0 + r] = sqrt((double)s[r * SM_PANEL + r]);
         }
     }
+    sm_free(sq);
     if (st == SIGNMF_OK) {
         jb.norm = norm;
         jb.vec_norm = norm[i];

@@ -533,6 +533,7 @@ signmf_status signmf_trainer_model(const signmf_trainer *t, signmf_model **out)
         return st;
     sm_from_panels(t, t->P[t->cur], m->P, t->users);
     sm_from_panels(t, t->Q[t->cur], m->Qt, t->items);
+    sm_model_pack(m);
     m->params = t->params;
     m->epochs = t->epochs;
     m->log_scale = t->log_scale;
