@@ -1,6 +1,7 @@
 /* Model file: round trips, corruption of every kind, .npy export, and
  * atomic saves. */
 #include <criterion/criterion.h>
+#include <zlib.h>
 
 #include <dirent.h>
 #include <math.h>
@@ -12,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/kernels.h"
 #include "model/model.h"
 
 static char tmpdir[] = "/tmp/signmf_model_XXXXXX";
@@ -175,6 +177,11 @@ Test(model, round_trip)
                 cr_assert_eq(o->map_base != NULL, flags == SIGNMF_OPEN_MMAP);
                 cr_assert_eq((uintptr_t)o->P % SM_ALIGN, 0);
                 cr_assert_eq((uintptr_t)o->Qt % SM_ALIGN, 0);
+                cr_assert_eq((uintptr_t)o->Qp % SM_ALIGN, 0);
+                /* a mapped model scores from the panels in the file */
+                if (o->map_base != NULL)
+                    cr_assert((char *)o->Qp > (char *)o->map_base &&
+                              (char *)o->Qp < (char *)o->map_base + o->map_len && !o->qp_owned);
                 cr_assert_eq(signmf_model_users(o), 37);
                 cr_assert_eq(signmf_model_items(o), 53);
                 cr_assert_eq(signmf_model_dim(o), 11);
@@ -301,6 +308,53 @@ Test(model, flipped_bits)
     }
     free(buf);
     signmf_model_free(m);
+}
+
+/* A format 1 file (no item panels) still opens, either way, with the
+ * panels built at open: the same model and the same recommendations. */
+Test(model, version_1_still_opens)
+{
+    for (int prec = 0; prec < 2; prec++) {
+        signmf_model *m = make_model(9, 21, 5, (signmf_precision)prec, false);
+        save_ok(m, tpath("v2.smf"));
+        size_t len;
+        unsigned char *buf = slurp(tpath("v2.smf"), &len);
+        /* drop the seventh section (it starts at the 64-byte boundary after
+         * rated_idx) and rewrite what version 1 has: version, length and
+         * both checksums */
+        uint64_t ridx_off, ridx_len;
+        memcpy(&ridx_off, buf + 144 + 16 * 5, 8);
+        memcpy(&ridx_len, buf + 152 + 16 * 5, 8);
+        uint64_t v1len = ridx_off + ridx_len;
+        cr_assert(v1len < len);
+        uint32_t v = 1;
+        memcpy(buf + 8, &v, 4);
+        memcpy(buf + 136, &v1len, 8);
+        uint32_t hcrc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, 248);
+        memcpy(buf + 248, &hcrc, 4);
+        uint32_t fcrc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, 252);
+        fcrc = (uint32_t)crc32(fcrc, buf + 256, (uInt)(v1len - 256));
+        memcpy(buf + 252, &fcrc, 4);
+        spit(tpath("v1.smf"), buf, (size_t)v1len);
+        for (unsigned flags = 0; flags <= SIGNMF_OPEN_MMAP; flags++) {
+            signmf_model *o;
+            signmf_error err;
+            cr_assert_eq(signmf_model_open(tpath("v1.smf"), flags, &o, &err), SIGNMF_OK, "%s",
+                         err.message);
+            assert_same(m, o);
+            size_t es = sm_elem_size(o->precision);
+            cr_assert(memcmp(o->Qp, m->Qp, sm_packed_elems(o->items, o->dim) * es) == 0);
+            cr_assert_eq(o->qp_owned, flags == SIGNMF_OPEN_MMAP);
+            signmf_rec a[5], b[5];
+            size_t na, nb;
+            cr_assert_eq(signmf_recommend(m, 3, 5, a, &na, NULL), SIGNMF_OK);
+            cr_assert_eq(signmf_recommend(o, 3, 5, b, &nb, NULL), SIGNMF_OK);
+            cr_assert(na == nb && memcmp(a, b, na * sizeof *a) == 0);
+            signmf_model_free(o);
+        }
+        free(buf);
+        signmf_model_free(m);
+    }
 }
 
 Test(model, newer_version)
