@@ -256,10 +256,10 @@ SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, s
 /* ------------------------------------------------------------------ */
 /* Scores. Every serving function scores with the same fused kernel (chosen
  * at run time: portable, AVX2+FMA or AVX-512), whose sum order is fixed:
- * in the model's precision, 16 lanes for float32 (8 for float64), lane l
- * accumulating fma(p[t], q[t], lane) for t = l, l + 16, ... in increasing
- * t from +0, then the lanes folded pairwise (lane[l] += lane[l + h] for
- * h = 8, 4, 2, 1). The `score` of a signmf_rec is that value, so results are
+ * in the model's precision, s = +0, then s = fma(p[t], q[t], s) for t = 0,
+ * 1, ..., dim - 1 (one rounding per step; numpy's float32 `@` sums in a
+ * different order, so its scores can differ in the last bits). The
+ * `score` of a signmf_rec is that value, so results are
  * bit-identical across ISAs, thread counts and single/batch calls, and
  * equal to the exact dot product up to float rounding (items whose exact
  * scores differ by less than about dim * 2^-24 * |p| |q| for float32 may
