@@ -194,32 +194,28 @@ static inline unsigned not_below_f64(const double *s, double thr)
 
 /* A floor for the first block a slot sees, so that the heap does not
  * fill with whatever comes first and churn: the cap-th largest of the
- * per-16 group maxima over items the slot may get. Each such maximum is
- * the score of a distinct eligible item, so at least cap items score at or
- * above the floor and anything strictly below it cannot be in the top
- * cap. (A group with no eligible number has maximum -inf, which only
- * lowers the floor.) -inf when there are too few groups. */
+ * per-16 group maxima over items the slot may get (`ex` marks the others).
+ * Each such maximum is the score of a distinct eligible item, so at least
+ * cap items score at or above the floor and anything strictly below it
+ * cannot be in the top cap. (A group with no eligible number has maximum
+ * -inf, which only lowers the floor.) -inf when there are too few groups. */
 #define SM_GROUP_FLOOR(NAME, T)                                                                    \
-    static double NAME(const slot *s, size_t cap, const T *S, size_t j0, size_t nj)                \
+    static double NAME(size_t cap, const T *S, size_t ng, const uint16_t *ex)                      \
     {                                                                                              \
-        enum { G_MAX = 64 };                                                                       \
-        size_t g_n = nj / 16 < G_MAX ? nj / 16 : G_MAX;                                            \
-        if (cap == 0 || cap > SM_SORTED_MAX || g_n < cap)                                          \
+        if (cap == 0 || cap > SM_SORTED_MAX || ng < cap)                                           \
             return -INFINITY;                                                                      \
-        uint16_t ex[G_MAX] = {0};                                                                  \
-        for (const uint32_t *e = s->ex; e < s->ex_end && *e < j0 + 16 * g_n; ++e)                  \
-            if (*e >= j0)                                                                          \
-                ex[(*e - j0) / 16] |= (uint16_t)(1u << ((*e - j0) % 16));                          \
         double top[SM_SORTED_MAX]; /* the cap largest maxima, descending */                        \
         size_t n = 0;                                                                              \
-        for (size_t g = 0; g < g_n; ++g) {                                                         \
+        for (size_t g = 0; g < ng; ++g) {                                                          \
             const T *x = S + 16 * g;                                                               \
-            T m = -(T)INFINITY;                                                                    \
+            /* four independent chains: one would wait on every max */                             \
+            T m4[4] = {-(T)INFINITY, -(T)INFINITY, -(T)INFINITY, -(T)INFINITY};                    \
             for (unsigned i = 0; i < 16; ++i) {                                                    \
                 T v = ((ex[g] >> i) & 1u) ? -(T)INFINITY : x[i];                                   \
-                m = v > m ? v : m; /* NaN never wins */                                            \
+                m4[i % 4] = v > m4[i % 4] ? v : m4[i % 4]; /* NaN never wins */                    \
             }                                                                                      \
-            double d = (double)m;                                                                  \
+            T m01 = m4[0] > m4[1] ? m4[0] : m4[1], m23 = m4[2] > m4[3] ? m4[2] : m4[3];            \
+            double d = (double)(m01 > m23 ? m01 : m23);                                            \
             size_t i = n < cap ? n++ : cap;                                                        \
             if (i == cap && !(d > top[cap - 1]))                                                   \
                 continue;                                                                          \
@@ -234,18 +230,22 @@ static inline unsigned not_below_f64(const double *s, double thr)
 SM_GROUP_FLOOR(group_floor_f32, float)
 SM_GROUP_FLOOR(group_floor_f64, double)
 
-/* Feed one row of a score tile (items j0 .. j0 + nj) to a slot's heap. Most
- * scores fall below the current k-th: once the heap is full, groups of 16
- * are screened with one branch (the compare loop vectorises), and only a
- * group holding a score not below the k-th (or a NaN) goes through the
- * exact path. The screen compares in the tile's own precision, in which
- * the k-th score is exact, so it never drops a candidate. */
+/* Feed one row of a score tile (items j0 .. j0 + nj) to a slot's heap. The
+ * row goes in chunks of up to SM_XCHUNK items. A chunk's excluded items
+ * become a bitmap first, in one walk of the slot's sorted list, so that no
+ * candidate needs a walk of its own. Most scores fall below the current
+ * k-th: once the heap is full, groups of 16 are screened with one branch,
+ * and only a group holding a score not below the k-th (or a NaN) goes
+ * through the exact path. The screen compares in the tile's own
+ * precision, in which the k-th score is exact, so it never drops a
+ * candidate. */
+#define SM_XCHUNK 1024
 #define SM_CONSUME(NAME, T, NOT_BELOW, GROUP_FLOOR)                                                \
     static void NAME(const job *jb, slot *s, const T *S, size_t j0, size_t nj)                     \
     {                                                                                              \
-        size_t cap = jb->cap, c = 0;                                                               \
+        size_t cap = jb->cap;                                                                      \
         if (jb->norm != NULL) {                                                                    \
-            for (; c < nj; ++c) {                                                                  \
+            for (size_t c = 0; c < nj; ++c) {                                                      \
                 double v = (double)S[c], d = jb->vec_norm * jb->norm[j0 + c];                      \
                 v = d > 0 ? v / d : 0.0;                                                           \
                 if (s->n == cap && v < s->worst)                                                   \
@@ -257,25 +257,38 @@ SM_GROUP_FLOOR(group_floor_f64, double)
         /* a local copy lets the compiler keep the cursor, count and worst                         \
          * score in registers across the loop */                                                   \
         slot l = *s;                                                                               \
-        /* Below `floor` nothing can make the top k (see group_floor).                             \
-         * Until the heap is full it is the screen; then the worst kept                            \
-         * score, which is not below it, takes over. */                                            \
-        double floor = l.n == 0 ? GROUP_FLOOR(&l, cap, S, j0, nj) : -INFINITY;                     \
-        while (c < nj) {                                                                           \
-            double thr = l.n == cap ? l.worst : floor;                                             \
-            if (nj - c >= 16) {                                                                    \
-                unsigned mask = NOT_BELOW(S + c, (T)thr);                                          \
-                while (mask != 0) {                                                                \
-                    size_t i = c + (size_t)__builtin_ctz(mask);                                    \
-                    mask &= mask - 1;                                                              \
-                    if (!((double)S[i] < (l.n == cap ? l.worst : floor)))                          \
-                        offer(&l, cap, (double)S[i], j0 + i);                                      \
+        for (size_t c0 = 0; c0 < nj; c0 += SM_XCHUNK) {                                            \
+            const T *x = S + c0;                                                                   \
+            size_t cn = nj - c0 < SM_XCHUNK ? nj - c0 : SM_XCHUNK, ng = cn / 16;                   \
+            size_t ja = j0 + c0;                                                                   \
+            uint16_t ex[SM_XCHUNK / 16];                                                           \
+            memset(ex, 0, (cn + 15) / 16 * sizeof *ex);                                            \
+            while (l.ex < l.ex_end && *l.ex < ja)                                                  \
+                l.ex++;                                                                            \
+            for (; l.ex < l.ex_end && *l.ex < ja + cn; l.ex++)                                     \
+                ex[(*l.ex - ja) / 16] |= (uint16_t)(1u << ((*l.ex - ja) % 16));                    \
+            /* Below `floor` nothing can make the top k (see group_floor).                         \
+             * Until the heap is full it is the screen; then the worst kept                        \
+             * score, which is not below it, takes over. */                                        \
+            double floor = l.n == 0 ? GROUP_FLOOR(cap, x, ng, ex) : -INFINITY;                     \
+            for (size_t g = 0; g < (cn + 15) / 16; ++g) {                                          \
+                size_t gn = cn - 16 * g < 16 ? cn - 16 * g : 16;                                   \
+                double thr = l.n == cap ? l.worst : floor;                                         \
+                unsigned mask;                                                                     \
+                if (gn == 16) {                                                                    \
+                    mask = NOT_BELOW(x + 16 * g, (T)thr);                                          \
+                } else {                                                                           \
+                    mask = 0;                                                                      \
+                    for (size_t i = 0; i < gn; ++i)                                                \
+                        mask |= (unsigned)!((double)x[16 * g + i] < thr) << i;                     \
                 }                                                                                  \
-                c += 16;                                                                           \
-            } else {                                                                               \
-                if (!((double)S[c] < thr))                                                         \
-                    offer(&l, cap, (double)S[c], j0 + c);                                          \
-                c++;                                                                               \
+                mask &= ~(unsigned)ex[g];                                                          \
+                while (mask != 0) {                                                                \
+                    size_t i = 16 * g + (size_t)__builtin_ctz(mask);                               \
+                    mask &= mask - 1;                                                              \
+                    if (!((double)x[i] < (l.n == cap ? l.worst : floor)))                          \
+                        insert(&l, cap, make_cand((double)x[i], ja + i));                          \
+                }                                                                                  \
             }                                                                                      \
         }                                                                                          \
         *s = l;                                                                                    \
