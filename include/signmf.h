@@ -175,6 +175,13 @@ typedef struct signmf_trainer signmf_trainer;
 SIGNMF_API signmf_status signmf_trainer_create(const signmf_ratings *ratings,
                                                const signmf_params *params, signmf_trainer **out,
                                                signmf_error *err);
+/* The same trainer, but the ratings set is consumed: it is freed as soon
+ * as the signs no longer need it, before the embeddings are allocated, so
+ * that the ratings and the embeddings never take memory at the same time.
+ * *ratings is NULL on return, whatever the outcome. */
+SIGNMF_API signmf_status signmf_trainer_create_consume(signmf_ratings **ratings,
+                                                       const signmf_params *params,
+                                                       signmf_trainer **out, signmf_error *err);
 SIGNMF_API void signmf_trainer_free(signmf_trainer *t);
 
 /* The loss L of the current P and Q (the notebook's embed_loss). */
@@ -210,6 +217,16 @@ SIGNMF_API signmf_status signmf_trainer_model(const signmf_trainer *t, signmf_mo
 SIGNMF_API signmf_status signmf_trainer_resume(const signmf_ratings *ratings,
                                                const signmf_model *model, int threads,
                                                signmf_trainer **out, signmf_error *err);
+/* signmf_trainer_resume consuming the ratings as signmf_trainer_create_consume
+ * does; *ratings is NULL on return. */
+SIGNMF_API signmf_status signmf_trainer_resume_consume(signmf_ratings **ratings,
+                                                       const signmf_model *model, int threads,
+                                                       signmf_trainer **out, signmf_error *err);
+/* The trainer's final model, as signmf_trainer_model gives it, built while
+ * the trainer's memory is given back, so the peak stays below that of
+ * training instead of adding a model to it. The trainer is freed and *t
+ * set to NULL whatever the outcome (SIGNMF_ENOMEM loses it). */
+SIGNMF_API signmf_status signmf_trainer_into_model(signmf_trainer **t, signmf_model **out);
 
 #define SIGNMF_OPEN_MMAP 1u /* map the file read-only instead of reading it */
 

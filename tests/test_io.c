@@ -5,7 +5,9 @@
 #include <criterion/criterion.h>
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -13,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "io/ratings.h"
+#include "io/load.h"
 
 static char tmpdir[256];
 static char paths[16][512];
@@ -884,4 +886,166 @@ Test(io, explicit_format_overrides_extension)
     o.format = (signmf_format)42;
     signmf_error err;
     cr_assert_eq(signmf_ratings_load(fixture("dense_f8.npy"), &o, &r, &err), SIGNMF_EINVAL);
+}
+
+/* ------------------------------------------------------------------ */
+/* Streaming: files are read through a buffer of SM_SRC_CAP bytes      */
+/* ------------------------------------------------------------------ */
+
+/* `lines` records "u\tj\tv\r\n" with user u = k / 50 + 1, item j = k % 50 +
+ * 1 and a value with a half; the line for record k starts at line k + 1. */
+static char *stream_text(size_t lines, size_t *len)
+{
+    size_t cap = lines * 32 + 1, o = 0;
+    char *t = malloc(cap);
+    cr_assert(t);
+    for (size_t k = 0; k < lines; k++)
+        o += (size_t)snprintf(t + o, cap - o, "%zu\t%zu\t%zu.5\r\n", k / 50 + 1, k % 50 + 1,
+                              k % 4 + 1);
+    *len = o;
+    return t;
+}
+
+Test(io, streamed_file_spans_many_buffers)
+{
+    const size_t lines = 400000; /* about 6 MB, three buffer fills */
+    size_t len;
+    char *t = stream_text(lines, &len);
+    cr_assert_gt(len, 2 * (size_t)SM_SRC_CAP);
+    signmf_ratings *r = load_ok(write_bytes("big.tsv", t, len), NULL);
+    cr_assert_eq(r->count, lines);
+    cr_assert_eq(r->users, lines / 50);
+    cr_assert_eq(r->items, 50);
+    size_t bad = lines;
+    for (size_t k = 0; k < lines && bad == lines; k++)
+        if (r->user[k] != k / 50 || r->item[k] != k % 50 || r->value[k] != (double)(k % 4) + 1.5)
+            bad = k;
+    cr_assert_eq(bad, lines, "triplet %zu differs", bad);
+    signmf_ratings_free(r);
+
+    /* an error far past the first buffer names its own line */
+    const size_t at = 300000; /* 0-based record, line at + 1 */
+    char *p = t;
+    for (size_t k = 0; k < at; k++)
+        p = strchr(p, '\n') + 1;
+    char *save = malloc(len + 1);
+    memcpy(save, t, len + 1);
+    p[0] = 'x';
+    char want[64];
+    snprintf(want, sizeof want, "bad.tsv:%zu:1: expected user id (an integer)", at + 1);
+    expect_fail("bad.tsv", t, SIGNMF_EPARSE, want);
+
+    /* a duplicate there: both lines found by reading the file again */
+    memcpy(t, save, len + 1);
+    size_t u = at / 50 + 1, j = at % 50 + 1;
+    int n = snprintf(p, 32, "%zu\t%zu\t%zu.5\r", u, j == 1 ? 2 : j - 1, at % 4 + 1);
+    p[n] = '\n';
+    cr_assert_eq(j, 1);
+    snprintf(want, sizeof want, "dup.tsv:%zu: duplicate rating for user %zu, item 2", at + 2, u);
+    expect_fail("dup.tsv", t, SIGNMF_EDUPLICATE, want, "(first at line 300001)");
+
+    /* a blank line, then more blank bytes than a buffer holds, then a
+     * record: the blank line is the error; without the record, the end */
+    memcpy(t, save, len + 1);
+    size_t head = (size_t)(p - t), pad = 3u << 20;
+    char *b = malloc(head + 2 + pad + 16);
+    memcpy(b, t, head);
+    memcpy(b + head, "\n", 1);
+    memset(b + head + 1, ' ', pad);
+    for (size_t q = head + 1; q < head + 1 + pad; q += 1000)
+        b[q] = '\n';
+    strcpy(b + head + 1 + pad, "\n1\t1\t1\n");
+    snprintf(want, sizeof want, "blank.tsv:%zu:1: expected a rating line", at + 1);
+    expect_fail("blank.tsv", b, SIGNMF_EPARSE, want);
+    b[head + 1 + pad] = '\0';
+    r = load_ok(write_bytes("tail.tsv", b, strlen(b)), NULL);
+    cr_assert_eq(r->count, at);
+    signmf_ratings_free(r);
+
+    /* an overlong line past the first buffer */
+    memcpy(t, save, len + 1);
+    char *lng = malloc(head + (2u << 20) + 8);
+    memcpy(lng, t, head);
+    memset(lng + head, '7', 2u << 20);
+    strcpy(lng + head + (2u << 20), "\n");
+    snprintf(want, sizeof want, "long2.tsv:%zu:1048577: expected a line of at most", at + 1);
+    expect_fail("long2.tsv", lng, SIGNMF_EPARSE, want);
+    free(lng), free(b), free(save), free(t);
+}
+
+/* Ids are held as 32 bits until one does not fit; widening in mid-file
+ * keeps every earlier id. */
+Test(io, ids_widen_in_mid_file)
+{
+    size_t len = 0, cap = 5000 * 24 + 128;
+    char *t = malloc(cap);
+    for (size_t k = 0; k < 5000; k++)
+        len += (size_t)snprintf(t + len, cap - len, "%zu\t%zu\t1\n", k + 1, k % 7 + 1);
+    len += (size_t)snprintf(t + len, cap - len, "9000000000\t3\t2\n-4\t8\t3\n");
+    signmf_load_options oc = signmf_load_options_default();
+    oc.ids = SIGNMF_IDS_COMPACT;
+    signmf_ratings *r = load_ok(write_bytes("widen.tsv", t, len), &oc);
+    cr_assert_eq(r->count, 5002);
+    cr_assert_eq(r->users, 5002);
+    cr_assert_eq(r->items, 8);
+    cr_assert_eq(sm_idmap_id(&r->user_map, 0), -4);
+    cr_assert_eq(sm_idmap_id(&r->user_map, 1), 1);
+    cr_assert_eq(sm_idmap_id(&r->user_map, 5001), 9000000000LL);
+    expect_triplet(r, 0, 0, 7, 3);
+    expect_triplet(r, 1, 1, 0, 1);
+    expect_triplet(r, 5000, 5000, 4999 % 7, 1);
+    expect_triplet(r, 5001, 5001, 2, 2);
+    signmf_ratings_free(r);
+    /* the default (auto) mode maps large ids compactly too */
+    r = load_ok(write_bytes("widen2.tsv", t, len - strlen("-4\t8\t3\n")), NULL);
+    cr_assert_eq(r->users, 5001);
+    cr_assert_eq(sm_idmap_id(&r->user_map, 5000), 9000000000LL);
+    signmf_ratings_free(r);
+    free(t);
+}
+
+/* A pipe cannot be read twice, so it is read whole: a duplicate still
+ * names both lines. The writer is a thread: a forked one would outlive the
+ * test inside Criterion's sandbox. */
+typedef struct fifo_job {
+    const char *path, *text;
+} fifo_job;
+
+static void *fifo_writer(void *arg)
+{
+    const fifo_job *j = arg;
+    int fd = open(j->path, O_WRONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        ssize_t w = write(fd, j->text, strlen(j->text));
+        (void)w;
+        close(fd);
+    }
+    return NULL;
+}
+
+Test(io, pipe_is_read_whole)
+{
+    char fifo[600];
+    snprintf(fifo, sizeof fifo, "%s/ratings.fifo", tmpdir);
+    cr_assert_eq(mkfifo(fifo, 0600), 0);
+    for (int round = 0; round < 2; round++) {
+        fifo_job j = {fifo, round == 0 ? "1\t1\t4\n2\t2\t3\n" : "1\t1\t4\n2\t2\t3\n1\t1\t2\n"};
+        pthread_t th;
+        cr_assert_eq(pthread_create(&th, NULL, fifo_writer, &j), 0);
+        signmf_ratings *r = NULL;
+        signmf_error err;
+        signmf_status st = signmf_ratings_load(fifo, NULL, &r, &err);
+        pthread_join(th, NULL);
+        if (round == 0) {
+            cr_assert_eq(st, SIGNMF_OK, "%s", err.message);
+            cr_assert_eq(r->count, 2);
+            signmf_ratings_free(r);
+        } else {
+            cr_assert_eq(st, SIGNMF_EDUPLICATE);
+            cr_assert(strstr(err.message, "ratings.fifo:3: duplicate rating for user 1, item 1 "
+                                          "(first at line 1)"),
+                      "%s", err.message);
+        }
+    }
+    remove(fifo);
 }

@@ -334,6 +334,15 @@ Test(kernels, blocked_accumulate_matches_portable_and_fused)
                                  mofs + b * sh.rows, mofs + (b + 1) * sh.rows, 0, sh.rows, sh.w,
                                  src, acc, b == 0);
                 k->update_f32(0, sh.rows, sh.w, self, acc, o[isa], 0.125f, 0.5f, d[isa]);
+                /* the trainer accumulates in the output rows themselves */
+                float *io = malloc((sh.rows * sh.w + 1) * sizeof(float));
+                double *id = calloc(sh.rows + 1, sizeof(double));
+                memcpy(io, acc, (sh.rows * sh.w + 1) * sizeof(float));
+                k->update_f32(0, sh.rows, sh.w, self, io, io, 0.125f, 0.5f, id);
+                cr_assert_eq(memcmp(io, o[isa], sh.rows * sh.w * sizeof(float)), 0,
+                             "%s in-place update differs (shape %zu)", k->name, si);
+                cr_assert_eq(memcmp(id, d[isa], sh.rows * sizeof(double)), 0);
+                free(io), free(id);
                 if (isa > 0) {
                     cr_assert_eq(memcmp(o[0], o[isa], sh.rows * sh.w * sizeof(float)), 0,
                                  "%s blocked out differs (shape %zu, %zu blocks)", k->name, si, nb);
@@ -383,6 +392,14 @@ Test(kernels, blocked_accumulate_f64_matches_portable)
                 k->accum_f64(&s, pofs + b * sh.rows, pofs + (b + 1) * sh.rows, mofs + b * sh.rows,
                              mofs + (b + 1) * sh.rows, 0, sh.rows, sh.w, src, acc, b == 0);
             k->update_f64(0, sh.rows, sh.w, self, acc, o, 0.125, 0.25, d);
+            double *io = malloc((sh.rows * sh.w + 1) * sizeof(double));
+            double *id = calloc(sh.rows + 1, sizeof(double));
+            memcpy(io, acc, (sh.rows * sh.w + 1) * sizeof(double));
+            k->update_f64(0, sh.rows, sh.w, self, io, io, 0.125, 0.25, id);
+            cr_assert_eq(memcmp(io, o, sh.rows * sh.w * sizeof(double)), 0,
+                         "%s in-place update differs (shape %zu)", k->name, si);
+            cr_assert_eq(memcmp(id, d, sh.rows * sizeof(double)), 0);
+            free(io), free(id);
             /* against the dense formula */
             for (size_t r = 0; r < sh.rows; ++r)
                 for (size_t t = 0; t < sh.w; ++t) {

@@ -4,6 +4,7 @@
 #include <criterion/criterion.h>
 
 #include <math.h>
+#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,6 +239,97 @@ Test(signs, random_transpose)
         build(r, (signmf_sign_rule)rule, 3.0, &bu, &bi);
         sm_signs_release(&bu);
         sm_signs_release(&bi);
+    }
+    free(t);
+    free_ratings(r);
+}
+
+/* The rated rows a model needs come from D plus the unsigned entries:
+ * together exactly the ratings' items, row by row, for every rule; the
+ * unsigned ones are exactly the ratings equal to their user's mean. */
+Test(signs, rated_rows_are_signs_plus_zeros)
+{
+    const size_t users = 200, items = 300;
+    trip *t = malloc(users * items * sizeof *t);
+    cr_assert(t);
+    size_t n = 0;
+    srand(5);
+    for (uint32_t u = 0; u < users; u++)
+        for (uint32_t i = 0; i < items; i++)
+            if (rand() % (u % 5 == 0 ? 60 : 6) == 0)
+                /* few distinct values: many ratings equal their mean */
+                t[n++] = (trip){u, i, (double)(rand() % 3 + 2)};
+    signmf_ratings *r = make_ratings(users, items, t, n);
+    uint32_t *row = malloc(items * sizeof *row);
+    for (int rule = 0; rule < 3; rule++) {
+        sm_sign_options opt = {(signmf_sign_rule)rule, 3.0};
+        sm_signs bu, bi;
+        sm_zeros z;
+        signmf_error err;
+        cr_assert_eq(sm_signs_build_rows(r, &opt, &bu, &z, &err), SIGNMF_OK, "%s", err.message);
+        cr_assert_eq(sm_signs_transpose(&bu, &bi, &err), SIGNMF_OK, "%s", err.message);
+        check_consistent(&bu, &bi);
+        cr_assert_eq(bu.nnz + z.nnz, n);
+        size_t k = 0, zeros = 0, bad = 0;
+        for (size_t u = 0; u < users; u++) {
+            size_t k0 = k;
+            while (k < n && r->user[k] == u)
+                k++;
+            cr_assert_eq(sm_rated_count(&bu, &z, u), k - k0, "user %zu", u);
+            sm_rated_row(&bu, &z, u, row);
+            double mean = k > k0 ? sm_signs_row_mean(r, k0, k) : 0.0;
+            for (size_t q = k0; q < k; q++) {
+                bad += row[q - k0] != r->item[q];
+                zeros += rule == SIGNMF_SIGN_MEAN && r->value[q] == mean;
+            }
+        }
+        cr_assert_eq(bad, 0, "rule %d: %zu rated entries differ", rule, bad);
+        if (rule == SIGNMF_SIGN_MEAN) {
+            cr_assert_eq(z.nnz, zeros);
+            cr_assert_gt(zeros, 0, "the case should have ratings equal to their mean");
+        } else {
+            cr_assert_eq(z.nnz, 0);
+        }
+        sm_signs_release(&bu);
+        sm_signs_release(&bi);
+        sm_zeros_release(&z);
+    }
+    free(row);
+    free(t);
+    free_ratings(r);
+}
+
+/* The transpose is a parallel counting sort over ranges of users; any
+ * thread count must give the same arrays as one thread. */
+Test(signs, transpose_same_for_any_thread_count, .timeout = 60)
+{
+    const size_t users = 3000, items = 2000;
+    trip *t = malloc(users * items / 4 * sizeof *t);
+    cr_assert(t);
+    size_t n = 0;
+    srand(77);
+    for (uint32_t u = 0; u < users; u++)
+        for (uint32_t i = 0; i < items; i++)
+            if (rand() % 5 == 0 && n < users * items / 4)
+                t[n++] = (trip){u, i, (double)(rand() % 10 + 1) / 2.0};
+    signmf_ratings *r = make_ratings(users, items, t, n);
+    sm_signs bu[3], bi[3];
+    const int threads[3] = {1, 2, 3};
+    for (int c = 0; c < 3; c++) {
+        omp_set_num_threads(threads[c]);
+        build(r, SIGNMF_SIGN_MEAN, 0.0, &bu[c], &bi[c]);
+    }
+    for (int c = 1; c < 3; c++) {
+        cr_assert_eq(bi[c].nnz, bi[0].nnz);
+        cr_assert_eq(memcmp(bi[c].ptr, bi[0].ptr, (items + 1) * sizeof(size_t)), 0);
+        cr_assert_eq(memcmp(bi[c].mid, bi[0].mid, items * sizeof(size_t)), 0);
+        cr_assert_eq(memcmp(bi[c].idx, bi[0].idx, bi[0].nnz * sizeof(uint32_t)), 0, "%d threads",
+                     threads[c]);
+        cr_assert_eq(memcmp(bu[c].idx, bu[0].idx, bu[0].nnz * sizeof(uint32_t)), 0);
+    }
+    for (int c = 0; c < 3; c++) {
+        sm_signs_release(&bu[c]);
+        sm_signs_release(&bi[c]);
     }
     free(t);
     free_ratings(r);

@@ -414,3 +414,95 @@ Test(train, blocked_sources_are_deterministic_and_close)
     signmf_model_free(b3);
     signmf_ratings_free(r);
 }
+
+/* Consuming the ratings and turning the trainer into its model change no
+ * result: same P, Q, rated rows and fingerprint as the copying calls, the
+ * rated rows are exactly the training pairs (zero-sign ones included),
+ * and the ratings pointer is cleared. */
+Test(train, consume_and_into_model_match_copies)
+{
+    signmf_ratings *r = make_ratings(60, 45, 14, 21);
+    signmf_ratings *own = make_ratings(60, 45, 14, 21);
+    signmf_params p = signmf_params_default();
+    p.dim = 20;
+    p.threads = 2;
+    signmf_model *ref = train(r, p, 4);
+    signmf_trainer *t;
+    signmf_error err;
+    cr_assert_eq(signmf_trainer_create_consume(&own, &p, &t, &err), SIGNMF_OK, "%s", err.message);
+    cr_assert_null(own);
+    cr_assert_gt(t->zero.nnz, 0, "the case should have ratings equal to their user's mean");
+    cr_assert_eq(signmf_trainer_run(t, 4, NULL, NULL, &err), SIGNMF_OK, "%s", err.message);
+    signmf_model *copy, *m;
+    cr_assert_eq(signmf_trainer_model(t, &copy), SIGNMF_OK);
+    cr_assert_eq(signmf_trainer_into_model(&t, &m), SIGNMF_OK);
+    cr_assert_null(t);
+    signmf_model *both[2] = {copy, m};
+    for (int i = 0; i < 2; ++i) {
+        signmf_model *x = both[i];
+        assert_same_model(ref, x);
+        cr_assert_eq(x->data_crc, ref->data_crc);
+        cr_assert_eq(x->epochs, 4);
+        cr_assert_eq(memcmp(&x->last_loss, &ref->last_loss, sizeof(double)), 0);
+        cr_assert_eq(memcmp(x->rated_ptr, ref->rated_ptr, (r->users + 1) * sizeof(size_t)), 0);
+        cr_assert_eq(x->rated_ptr[r->users], r->count);
+        cr_assert_eq(memcmp(x->rated_idx, r->item, r->count * sizeof(uint32_t)), 0);
+        cr_assert_eq(x->user_map.count, r->users);
+        cr_assert_eq(x->item_map.count, r->items);
+    }
+    /* resume consuming equals resume copying */
+    signmf_ratings *own2 = make_ratings(60, 45, 14, 21);
+    signmf_trainer *a, *b;
+    cr_assert_eq(signmf_trainer_resume(r, m, 1, &a, &err), SIGNMF_OK, "%s", err.message);
+    cr_assert_eq(signmf_trainer_resume_consume(&own2, m, 3, &b, &err), SIGNMF_OK, "%s",
+                 err.message);
+    cr_assert_null(own2);
+    cr_assert_eq(signmf_trainer_run(a, 2, NULL, NULL, NULL), SIGNMF_OK);
+    cr_assert_eq(signmf_trainer_run(b, 2, NULL, NULL, NULL), SIGNMF_OK);
+    signmf_model *ma, *mb;
+    cr_assert_eq(signmf_trainer_into_model(&a, &ma), SIGNMF_OK);
+    cr_assert_eq(signmf_trainer_into_model(&b, &mb), SIGNMF_OK);
+    assert_same_model(ma, mb);
+    /* a failed consuming call still frees the ratings */
+    signmf_ratings *own3 = make_ratings(5, 5, 3, 2);
+    p.dim = 0;
+    cr_assert_eq(signmf_trainer_create_consume(&own3, &p, &t, NULL), SIGNMF_EINVAL);
+    cr_assert_null(own3);
+    cr_assert_null(t);
+    signmf_model_free(ma), signmf_model_free(mb);
+    signmf_model_free(ref), signmf_model_free(copy), signmf_model_free(m);
+    signmf_ratings_free(r);
+}
+
+/* Blocked sides accumulate in the spare state buffer: loss-only passes
+ * between epochs (which use it too) must not disturb the state, in f32 and
+ * f64. */
+Test(train, blocked_accumulator_leaves_state_alone)
+{
+    signmf_ratings *r = make_ratings(70, 60, 25, 13);
+    setenv("SIGNMF_BLOCK_ROWS", "9", 1);
+    for (int prec = 0; prec < 2; ++prec) {
+        signmf_params p = signmf_params_default();
+        p.dim = 36;
+        p.threads = 2;
+        p.precision = prec ? SIGNMF_F64 : SIGNMF_F32;
+        signmf_model *plain = train(r, p, 4);
+        signmf_trainer *t;
+        cr_assert_eq(signmf_trainer_create(r, &p, &t, NULL), SIGNMF_OK);
+        cr_assert_gt(t->nblocks[0], 1);
+        cr_assert_gt(t->nblocks[1], 1);
+        double l0, l1;
+        for (int e = 0; e < 4; ++e) {
+            cr_assert_eq(signmf_trainer_loss(t, &l0), SIGNMF_OK);
+            cr_assert_eq(signmf_trainer_loss(t, &l1), SIGNMF_OK);
+            cr_assert_eq(memcmp(&l0, &l1, sizeof l0), 0);
+            cr_assert_eq(signmf_trainer_run(t, 1, NULL, NULL, NULL), SIGNMF_OK);
+        }
+        signmf_model *m;
+        cr_assert_eq(signmf_trainer_into_model(&t, &m), SIGNMF_OK);
+        assert_same_model(plain, m);
+        signmf_model_free(plain), signmf_model_free(m);
+    }
+    unsetenv("SIGNMF_BLOCK_ROWS");
+    signmf_ratings_free(r);
+}

@@ -115,7 +115,9 @@ bool cli_interrupted(void);
 
 /* ---- training shared by train and demo (cmd_train.c) ---------------- */
 typedef struct cli_train_job {
-    const signmf_ratings *ratings;
+    /* consumed: cli_train frees it as soon as the trainer has its signs,
+     * before the embeddings take memory */
+    signmf_ratings *ratings;
     signmf_params params;
     uint64_t epochs;
     bool quiet;

@@ -145,7 +145,6 @@ int cmd_demo(int argc, char **argv)
     cli_train_job job = {r, params, epochs, quiet, NULL, NULL, NULL, 0, NULL, NULL};
     signmf_model *m = NULL;
     rc = cli_train(&job, &m);
-    signmf_ratings_free(r);
     if (rc == CLI_OK) {
         signmf_rec *recs = malloc((size_t)k * sizeof *recs);
         if (recs == NULL)

@@ -76,10 +76,9 @@ int cmd_loss(int argc, char **argv)
     }
     signmf_trainer *t = NULL;
     if (model != NULL)
-        st = signmf_trainer_resume(r, model, params.threads, &t, &err);
+        st = signmf_trainer_resume_consume(&r, model, params.threads, &t, &err);
     else
-        st = signmf_trainer_create(r, &params, &t, &err);
-    signmf_ratings_free(r);
+        st = signmf_trainer_create_consume(&r, &params, &t, &err);
     signmf_model_free(model);
     if (st != SIGNMF_OK)
         return cli_lib_error(st, &err);

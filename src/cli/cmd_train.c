@@ -138,10 +138,11 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
     signmf_error err;
     memset(&err, 0, sizeof err);
     signmf_trainer *t = NULL;
+    signmf_ratings *ratings = job->ratings;
     signmf_status st =
         job->resume != NULL
-            ? signmf_trainer_resume(job->ratings, job->resume, job->params.threads, &t, &err)
-            : signmf_trainer_create(job->ratings, &job->params, &t, &err);
+            ? signmf_trainer_resume_consume(&ratings, job->resume, job->params.threads, &t, &err)
+            : signmf_trainer_create_consume(&ratings, &job->params, &t, &err);
     if (st != SIGNMF_OK)
         return cli_lib_error(st, &err);
 
@@ -220,12 +221,17 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
     if (ev != NULL)
         best = cli_eval_finish(ev, t, &prog, rc == CLI_OK && run == SIGNMF_OK);
     bool saved_ckpt = false;
+    uint64_t done = signmf_trainer_epochs_done(t);
+    double loss = prog.last_loss;
+    if (rc == CLI_OK && run == SIGNMF_OK && !job->quiet && prog.reports == 0)
+        (void)signmf_trainer_loss(t, &loss);
     if (rc == CLI_OK &&
         (run == SIGNMF_OK || run == SIGNMF_ENONFINITE || run == SIGNMF_EINTERRUPTED)) {
-        /* Even a failed run keeps its last finite model: worth saving. */
+        /* Even a failed run keeps its last finite model: worth saving. The
+         * trainer is done with, so its memory becomes the model's. */
         model = best;
         best = NULL;
-        st = model != NULL ? SIGNMF_OK : signmf_trainer_model(t, &model);
+        st = model != NULL ? SIGNMF_OK : signmf_trainer_into_model(&t, &model);
         if (st != SIGNMF_OK) {
             rc = cli_lib_error(st, NULL);
         } else if (job->out != NULL) {
@@ -253,14 +259,10 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
         else if (!cli_write_atomic(job->log_path, prog.log, prog.log_len, msg, sizeof msg))
             rc = cli_error("%s", msg);
     }
-    uint64_t done = signmf_trainer_epochs_done(t);
     if (rc != CLI_OK) {
         /* the failure has been reported */
     } else if (run == SIGNMF_OK) {
         if (!job->quiet) {
-            double loss = prog.last_loss;
-            if (prog.reports == 0)
-                (void)signmf_trainer_loss(t, &loss);
             fprintf(stderr,
                     "trained %llu epochs in %.3fs: final loss %.4f (kernel %s, %s, dim %zu)%s%s\n",
                     (unsigned long long)done, elapsed, loss, signmf_kernel_name(),
@@ -411,6 +413,5 @@ int cmd_train(int argc, char **argv)
     rc = cli_train(&job, NULL);
     signmf_model_free(resume);
     signmf_ratings_free(eval_test);
-    signmf_ratings_free(r);
     return rc;
 }

@@ -10,15 +10,21 @@
  * without newlines cannot make a line-oriented caller buffer without bound. */
 #define SM_MAX_LINE ((size_t)1 << 20)
 
-/* Triplets in original ids, in file order. In locate mode nothing is
- * stored: a second parse of the same input only records the lines of the
- * first two records carrying (find_user, find_item), which is how a
- * duplicate found after sorting is traced back to both of its lines without
- * keeping a line number per rating. */
+/* Triplets in original ids, in file order. Ids are kept as uint32_t while
+ * every id seen fits (MovieLens and most real sets: 8 bytes a rating less
+ * than int64_t), and the arrays are widened in place by the first id that
+ * does not. The arrays grow by doubling through realloc, which moves large
+ * blocks by remapping pages, so capacity never read or written costs no
+ * memory. In locate mode nothing is stored: a second parse of the same
+ * input only records the lines of the first two records carrying
+ * (find_user, find_item), which is how a duplicate found after sorting is
+ * traced back to both of its lines without keeping a line number per
+ * rating. */
 typedef struct sm_tbuf {
-    int64_t *user, *item;
+    void *user, *item; /* uint32_t, or int64_t when `wide` */
     double *value;
     size_t count, cap;
+    bool wide;
     bool locate;
     int64_t find_user, find_item;
     uint64_t found_line[2];
@@ -26,6 +32,7 @@ typedef struct sm_tbuf {
 } sm_tbuf;
 
 signmf_status sm_tbuf_grow(sm_tbuf *b, size_t cap);
+signmf_status sm_tbuf_widen(sm_tbuf *b);
 void sm_tbuf_release(sm_tbuf *b);
 
 static inline signmf_status sm_tbuf_push(sm_tbuf *b, int64_t u, int64_t i, double v, uint64_t line)
@@ -35,13 +42,21 @@ static inline signmf_status sm_tbuf_push(sm_tbuf *b, int64_t u, int64_t i, doubl
             b->found_line[b->found++] = line;
         return SIGNMF_OK;
     }
-    if (SM_UNLIKELY(b->count == b->cap)) {
-        signmf_status s = sm_tbuf_grow(b, b->cap < 1024 ? 1024 : b->cap * 2);
-        if (s != SIGNMF_OK)
-            return s;
+    signmf_status s;
+    if (SM_UNLIKELY(b->count == b->cap) &&
+        (s = sm_tbuf_grow(b, b->cap < 1024 ? 1024 : b->cap * 2)) != SIGNMF_OK)
+        return s;
+    /* negative ids also compare above UINT32_MAX here */
+    if (SM_UNLIKELY(!b->wide && ((uint64_t)u > UINT32_MAX || (uint64_t)i > UINT32_MAX)) &&
+        (s = sm_tbuf_widen(b)) != SIGNMF_OK)
+        return s;
+    if (SM_LIKELY(!b->wide)) {
+        ((uint32_t *)b->user)[b->count] = (uint32_t)u;
+        ((uint32_t *)b->item)[b->count] = (uint32_t)i;
+    } else {
+        ((int64_t *)b->user)[b->count] = u;
+        ((int64_t *)b->item)[b->count] = i;
     }
-    b->user[b->count] = u;
-    b->item[b->count] = i;
     b->value[b->count] = v;
     b->count++;
     return SIGNMF_OK;
@@ -72,8 +87,35 @@ signmf_status sm_ratings_alloc_direct(size_t users, size_t items, size_t count,
 /* Whole file into memory, NUL-terminated (the terminator is not counted). */
 signmf_status sm_read_file(const char *path, char **buf, size_t *len, signmf_error *err);
 
-/* Text formats; `fmt` is TSV, CSV or MM (AUTO sniffs the content). */
-signmf_status sm_text_load(const char *path, const char *buf, size_t len, signmf_format fmt,
+/* Bytes of a text input: a regular file is read through one buffer of
+ * SM_SRC_CAP bytes, refilled as lines are consumed, so loading never holds
+ * the file (nor maps it: mapped pages count as resident too); anything
+ * else (a pipe) was read whole into buf beforehand (fd = -1), since a
+ * duplicate's lines are found by reading the input a second time. Bytes
+ * [pos, len) of buf are unread. */
+#define SM_SRC_CAP (2 * SM_MAX_LINE + 2)
+typedef struct sm_src {
+    const char *path;
+    int fd;
+    char *buf;
+    size_t cap, pos, len;
+    bool eof;
+    uint64_t size; /* total bytes, 0 when unknown */
+} sm_src;
+
+/* Move the unread bytes to the front and read until the buffer is full or
+ * the input ends. */
+signmf_status sm_src_fill(sm_src *s, signmf_error *err);
+/* Back to the first byte (and refill), for a second parse. */
+signmf_status sm_src_rewind(sm_src *s, signmf_error *err);
+/* Open s->path: streamed if it is a regular file and not `whole`, else read
+ * whole; filled once either way. */
+signmf_status sm_src_open(sm_src *s, bool whole, signmf_error *err);
+void sm_src_close(sm_src *s);
+
+/* Text formats; `fmt` is TSV, CSV or MM (AUTO sniffs the content). `src`
+ * has been filled once. */
+signmf_status sm_text_load(const char *path, sm_src *src, signmf_format fmt,
                            const signmf_load_options *opt, signmf_ratings **out, signmf_error *err);
 signmf_format sm_text_sniff(const char *buf, size_t len);
 

@@ -53,13 +53,14 @@ signmf_status sm_tbuf_grow(sm_tbuf *b, size_t cap)
 {
     if (cap <= b->cap)
         return SIGNMF_OK;
-    if (cap > SIZE_MAX / sizeof(int64_t))
+    const size_t idsize = b->wide ? sizeof(int64_t) : sizeof(uint32_t);
+    if (cap > SIZE_MAX / sizeof(double))
         return SIGNMF_EOVERFLOW;
-    int64_t *u = realloc(b->user, cap * sizeof *u);
+    void *u = realloc(b->user, cap * idsize);
     if (!u)
         return SIGNMF_ENOMEM;
     b->user = u;
-    int64_t *i = realloc(b->item, cap * sizeof *i);
+    void *i = realloc(b->item, cap * idsize);
     if (!i)
         return SIGNMF_ENOMEM;
     b->item = i;
@@ -71,6 +72,42 @@ signmf_status sm_tbuf_grow(sm_tbuf *b, size_t cap)
     return SIGNMF_OK;
 }
 
+static signmf_status sm_widen_ids(void **ids, size_t count, size_t cap)
+{
+    int64_t *w = realloc(*ids, (cap ? cap : 1) * sizeof *w);
+    if (!w)
+        return SIGNMF_ENOMEM;
+    /* back to front: each 8-byte slot lies at or after the 4-byte one it
+     * replaces */
+    const uint32_t *n = (const uint32_t *)(void *)w;
+    for (size_t k = count; k-- > 0;)
+        w[k] = (int64_t)n[k];
+    *ids = w;
+    return SIGNMF_OK;
+}
+
+signmf_status sm_tbuf_widen(sm_tbuf *b)
+{
+    if (b->wide)
+        return SIGNMF_OK;
+    if (b->cap > SIZE_MAX / sizeof(int64_t))
+        return SIGNMF_EOVERFLOW;
+    signmf_status st = sm_widen_ids(&b->user, b->count, b->cap);
+    if (st != SIGNMF_OK)
+        return st;
+    /* the user array is wide already: widen the items or fail as a whole */
+    st = sm_widen_ids(&b->item, b->count, b->cap);
+    if (st != SIGNMF_OK) {
+        int64_t *w = b->user;
+        uint32_t *n = b->user;
+        for (size_t k = 0; k < b->count; k++)
+            n[k] = (uint32_t)w[k];
+        return st;
+    }
+    b->wide = true;
+    return SIGNMF_OK;
+}
+
 void sm_tbuf_release(sm_tbuf *b)
 {
     free(b->user);
@@ -79,7 +116,15 @@ void sm_tbuf_release(sm_tbuf *b)
     b->user = b->item = NULL;
     b->value = NULL;
     b->count = b->cap = 0;
+    b->wide = false;
 }
+
+/* One id column of a triplet buffer, narrow or wide. */
+typedef struct sm_idcol {
+    const uint32_t *n;
+    const int64_t *w;
+} sm_idcol;
+#define SM_ID(c, k) ((c).w ? (c).w[k] : (int64_t)(c).n[k])
 
 /* Sort 64-bit keys ascending, LSD by byte; passes whose byte is the same
  * for every key are skipped, so narrow ranges cost one or two passes. */
@@ -103,9 +148,9 @@ static void sm_radix_u64(uint64_t *a, uint64_t *tmp, size_t n)
     }
 }
 
-static signmf_status sm_axis_compact(const int64_t *ids, size_t n, int64_t lo, int64_t hi,
-                                     uint32_t *idx, sm_idmap *map, const char *what,
-                                     const char *axis, signmf_error *err)
+static signmf_status sm_axis_compact(sm_idcol ids, size_t n, int64_t lo, int64_t hi, uint32_t *idx,
+                                     sm_idmap *map, const char *what, const char *axis,
+                                     signmf_error *err)
 {
     uint64_t range = (uint64_t)hi - (uint64_t)lo;
     if (range < (uint64_t)n + ((uint64_t)1 << 22)) {
@@ -115,7 +160,7 @@ static signmf_status sm_axis_compact(const int64_t *ids, size_t n, int64_t lo, i
         if (!t)
             return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory mapping %s ids", what, axis);
         for (size_t k = 0; k < n; k++)
-            t[(uint64_t)ids[k] - (uint64_t)lo] = 1;
+            t[(uint64_t)SM_ID(ids, k) - (uint64_t)lo] = 1;
         size_t d = 0;
         for (uint64_t x = 0; x <= range; x++)
             d += t[x];
@@ -137,7 +182,7 @@ static signmf_status sm_axis_compact(const int64_t *ids, size_t n, int64_t lo, i
             }
         }
         for (size_t k = 0; k < n; k++)
-            idx[k] = t[(uint64_t)ids[k] - (uint64_t)lo];
+            idx[k] = t[(uint64_t)SM_ID(ids, k) - (uint64_t)lo];
         free(t);
         map->direct = false;
         map->count = d;
@@ -153,7 +198,7 @@ static signmf_status sm_axis_compact(const int64_t *ids, size_t n, int64_t lo, i
     }
     const uint64_t flip = (uint64_t)1 << 63; /* signed order as unsigned order */
     for (size_t k = 0; k < n; k++)
-        s[k] = (uint64_t)ids[k] ^ flip;
+        s[k] = (uint64_t)SM_ID(ids, k) ^ flip;
     sm_radix_u64(s, tmp, n);
     free(tmp);
     size_t d = 0;
@@ -178,13 +223,13 @@ static signmf_status sm_axis_compact(const int64_t *ids, size_t n, int64_t lo, i
     map->ids = out;
     for (size_t k = 0; k < n; k++) {
         size_t at = 0;
-        sm_idmap_index(map, ids[k], &at);
+        sm_idmap_index(map, SM_ID(ids, k), &at);
         idx[k] = (uint32_t)at;
     }
     return SIGNMF_OK;
 }
 
-static signmf_status sm_axis_map(const int64_t *ids, size_t n, signmf_id_mode mode, size_t fixed,
+static signmf_status sm_axis_map(sm_idcol ids, size_t n, signmf_id_mode mode, size_t fixed,
                                  uint32_t *idx, sm_idmap *map, const char *what, const char *axis,
                                  signmf_error *err)
 {
@@ -193,14 +238,14 @@ static signmf_status sm_axis_map(const int64_t *ids, size_t n, signmf_id_mode mo
     map->count = 0;
     if (fixed) {
         for (size_t k = 0; k < n; k++)
-            idx[k] = (uint32_t)(ids[k] - 1);
+            idx[k] = (uint32_t)(SM_ID(ids, k) - 1);
         map->count = fixed;
         return SIGNMF_OK;
     }
     int64_t lo = INT64_MAX, hi = INT64_MIN;
     for (size_t k = 0; k < n; k++) {
-        lo = ids[k] < lo ? ids[k] : lo;
-        hi = ids[k] > hi ? ids[k] : hi;
+        lo = SM_ID(ids, k) < lo ? SM_ID(ids, k) : lo;
+        hi = SM_ID(ids, k) > hi ? SM_ID(ids, k) : hi;
     }
     bool direct = false;
     if (mode == SIGNMF_IDS_DIRECT) {
@@ -221,7 +266,7 @@ static signmf_status sm_axis_map(const int64_t *ids, size_t n, signmf_id_mode mo
         if (!bits)
             return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory mapping %s ids", what, axis);
         for (size_t k = 0; k < n; k++) {
-            uint64_t x = (uint64_t)ids[k] - 1;
+            uint64_t x = (uint64_t)SM_ID(ids, k) - 1;
             bits[x >> 6] |= (uint64_t)1 << (x & 63);
         }
         size_t d = 0;
@@ -232,7 +277,7 @@ static signmf_status sm_axis_map(const int64_t *ids, size_t n, signmf_id_mode mo
     }
     if (direct) {
         for (size_t k = 0; k < n; k++)
-            idx[k] = (uint32_t)(ids[k] - 1);
+            idx[k] = (uint32_t)(SM_ID(ids, k) - 1);
         map->count = (size_t)hi;
         return SIGNMF_OK;
     }
@@ -338,19 +383,30 @@ signmf_status sm_ratings_build(sm_tbuf *b, signmf_id_mode ids, size_t fixed_user
         return sm_fail(err, SIGNMF_EEMPTY, "%s: no ratings", what);
     }
     signmf_ratings *r = calloc(1, sizeof *r);
-    uint32_t *u = malloc(n * sizeof *u), *it = malloc(n * sizeof *it);
+    uint32_t *u = NULL, *it = NULL;
     double *v = NULL;
+    if (r && !b->wide) {
+        /* narrow ids become indices in place */
+        u = b->user;
+        it = b->item;
+        b->user = b->item = NULL;
+    } else if (r) {
+        u = malloc(n * sizeof *u);
+        it = malloc(n * sizeof *it);
+    }
     if (!r || !u || !it) {
         st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu ratings", what, n);
         goto fail;
     }
     r->user_map.direct = r->item_map.direct = true;
-    st = sm_axis_map(b->user, n, ids, fixed_users, u, &r->user_map, what, "user", err);
+    sm_idcol uc = b->wide ? (sm_idcol){NULL, b->user} : (sm_idcol){u, NULL};
+    sm_idcol ic = b->wide ? (sm_idcol){NULL, b->item} : (sm_idcol){it, NULL};
+    st = sm_axis_map(uc, n, ids, fixed_users, u, &r->user_map, what, "user", err);
     if (st != SIGNMF_OK)
         goto fail;
     free(b->user);
     b->user = NULL;
-    st = sm_axis_map(b->item, n, ids, fixed_items, it, &r->item_map, what, "item", err);
+    st = sm_axis_map(ic, n, ids, fixed_items, it, &r->item_map, what, "item", err);
     if (st != SIGNMF_OK)
         goto fail;
     free(b->item);
@@ -422,33 +478,58 @@ signmf_status sm_ratings_alloc_direct(size_t users, size_t items, size_t count,
     return SIGNMF_OK;
 }
 
-signmf_status sm_read_file(const char *path, char **buf, size_t *len, signmf_error *err)
+/* Open and stat `path`; the messages of every loader. */
+static signmf_status sm_open_stat(const char *path, int *fd_out, struct stat *sb, signmf_error *err)
 {
     char eb[128];
-    *buf = NULL;
-    *len = 0;
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
         return sm_fail(err, SIGNMF_EIO, "%s: cannot open: %s", path,
                        strerror_r(errno, eb, sizeof eb));
-    struct stat sb;
-    if (fstat(fd, &sb) != 0) {
+    if (fstat(fd, sb) != 0) {
         int e = errno;
         close(fd);
         return sm_fail(err, SIGNMF_EIO, "%s: cannot stat: %s", path, strerror_r(e, eb, sizeof eb));
     }
-    if (S_ISDIR(sb.st_mode)) {
+    *fd_out = fd;
+    return SIGNMF_OK;
+}
+
+/* The rest of an open file into memory; closes fd. A FIFO cannot be opened
+ * a second time for this (its writer may be gone), hence the fd. */
+static signmf_status sm_read_fd(const char *path, int fd, const struct stat *st, char **buf,
+                                size_t *len, signmf_error *err);
+
+signmf_status sm_read_file(const char *path, char **buf, size_t *len, signmf_error *err)
+{
+    *buf = NULL;
+    *len = 0;
+    int fd = -1;
+    struct stat sb;
+    signmf_status st = sm_open_stat(path, &fd, &sb, err);
+    if (st != SIGNMF_OK)
+        return st;
+    return sm_read_fd(path, fd, &sb, buf, len, err);
+}
+
+static signmf_status sm_read_fd(const char *path, int fd, const struct stat *st, char **buf,
+                                size_t *len, signmf_error *err)
+{
+    char eb[128];
+    *buf = NULL;
+    *len = 0;
+    if (S_ISDIR(st->st_mode)) {
         close(fd);
         return sm_fail(err, SIGNMF_EIO, "%s: cannot read: %s", path,
                        strerror_r(EISDIR, eb, sizeof eb));
     }
     size_t cap = 65536;
-    if (S_ISREG(sb.st_mode) && sb.st_size > 0) {
-        if ((uint64_t)sb.st_size >= SIZE_MAX - 1) {
+    if (S_ISREG(st->st_mode) && st->st_size > 0) {
+        if ((uint64_t)st->st_size >= SIZE_MAX - 1) {
             close(fd);
             return sm_fail(err, SIGNMF_EOVERFLOW, "%s: file too large", path);
         }
-        cap = (size_t)sb.st_size + 1;
+        cap = (size_t)st->st_size + 1;
     }
     char *b = malloc(cap);
     size_t n = 0;
@@ -498,6 +579,96 @@ signmf_status sm_read_file(const char *path, char **buf, size_t *len, signmf_err
     return SIGNMF_OK;
 }
 
+signmf_status sm_src_fill(sm_src *s, signmf_error *err)
+{
+    if (s->eof)
+        return SIGNMF_OK;
+    if (s->pos > 0) {
+        memmove(s->buf, s->buf + s->pos, s->len - s->pos);
+        s->len -= s->pos;
+        s->pos = 0;
+    }
+    while (!s->eof && s->len < s->cap) {
+        ssize_t got = read(s->fd, s->buf + s->len, s->cap - s->len);
+        if (got < 0) {
+            if (errno == EINTR)
+                continue;
+            char eb[128];
+            return sm_fail(err, SIGNMF_EIO, "%s: cannot read: %s", s->path,
+                           strerror_r(errno, eb, sizeof eb));
+        }
+        if (got == 0)
+            s->eof = true;
+        else
+            s->len += (size_t)got;
+    }
+    return SIGNMF_OK;
+}
+
+signmf_status sm_src_rewind(sm_src *s, signmf_error *err)
+{
+    s->pos = 0;
+    if (s->fd < 0)
+        return SIGNMF_OK;
+    if (lseek(s->fd, 0, SEEK_SET) != 0) {
+        char eb[128];
+        return sm_fail(err, SIGNMF_EIO, "%s: cannot read: %s", s->path,
+                       strerror_r(errno, eb, sizeof eb));
+    }
+    s->len = 0;
+    s->eof = false;
+    return sm_src_fill(s, err);
+}
+
+void sm_src_close(sm_src *s)
+{
+    if (s->fd >= 0)
+        close(s->fd);
+    free(s->buf);
+    s->fd = -1;
+    s->buf = NULL;
+    s->cap = s->pos = s->len = 0;
+}
+
+/* A regular file is streamed unless `whole`; anything else is read whole
+ * (a pipe cannot be read twice). Open, stat and read errors are worded as
+ * sm_read_file words them. */
+signmf_status sm_src_open(sm_src *s, bool whole, signmf_error *err)
+{
+    const char *path = s->path;
+    s->fd = -1;
+    s->buf = NULL;
+    s->cap = s->pos = s->len = 0;
+    s->eof = false;
+    s->size = 0;
+    int fd = -1;
+    struct stat sb;
+    signmf_status st = sm_open_stat(path, &fd, &sb, err);
+    if (st != SIGNMF_OK)
+        return st;
+    if (whole || !S_ISREG(sb.st_mode)) {
+        if ((st = sm_read_fd(path, fd, &sb, &s->buf, &s->len, err)) != SIGNMF_OK)
+            return st;
+        s->cap = s->len + 1;
+        s->eof = true;
+        s->size = s->len;
+        return SIGNMF_OK;
+    }
+    s->buf = malloc(SM_SRC_CAP);
+    if (!s->buf) {
+        close(fd);
+        return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory reading %zu bytes", path,
+                       (size_t)SM_SRC_CAP);
+    }
+    s->fd = fd;
+    s->cap = SM_SRC_CAP;
+    s->size = (uint64_t)sb.st_size;
+    st = sm_src_fill(s, err);
+    if (st != SIGNMF_OK)
+        sm_src_close(s);
+    return st;
+}
+
 static bool sm_has_ext(const char *path, const char *ext)
 {
     size_t n = strlen(path), e = strlen(ext);
@@ -535,35 +706,41 @@ signmf_status signmf_ratings_load(const char *path, const signmf_load_options *o
         else if (sm_has_ext(path, ".csv"))
             fmt = SIGNMF_FORMAT_CSV;
     }
-    char *buf;
-    size_t len;
-    signmf_status st = sm_read_file(path, &buf, &len, err);
+    sm_src src = {.path = path, .fd = -1};
+    bool whole = fmt == SIGNMF_FORMAT_NPY || fmt == SIGNMF_FORMAT_NPZ;
+    signmf_status st = sm_src_open(&src, whole, err);
     if (st != SIGNMF_OK)
         return st;
-    if (len == 0) {
-        free(buf);
+    if (src.len == 0) {
+        sm_src_close(&src);
         return sm_fail(err, SIGNMF_EEMPTY, "%s: file is empty", path);
     }
     if (fmt == SIGNMF_FORMAT_AUTO) {
-        if (len >= 6 && memcmp(buf, "\x93NUMPY", 6) == 0)
+        if (src.len >= 6 && memcmp(src.buf, "\x93NUMPY", 6) == 0)
             fmt = SIGNMF_FORMAT_NPY;
-        else if (len >= 4 && memcmp(buf, "PK\x03\x04", 4) == 0)
+        else if (src.len >= 4 && memcmp(src.buf, "PK\x03\x04", 4) == 0)
             fmt = SIGNMF_FORMAT_NPZ;
         else
-            fmt = sm_text_sniff(buf, len);
+            fmt = sm_text_sniff(src.buf, src.len);
+    }
+    /* the binary formats need the whole image */
+    if ((fmt == SIGNMF_FORMAT_NPY || fmt == SIGNMF_FORMAT_NPZ) && src.fd >= 0) {
+        sm_src_close(&src);
+        if ((st = sm_src_open(&src, true, err)) != SIGNMF_OK)
+            return st;
     }
     switch (fmt) {
     case SIGNMF_FORMAT_NPY:
-        st = sm_npy_load(path, (const unsigned char *)buf, len, opt, out, err);
+        st = sm_npy_load(path, (const unsigned char *)src.buf, src.len, opt, out, err);
         break;
     case SIGNMF_FORMAT_NPZ:
-        st = sm_npz_load(path, (const unsigned char *)buf, len, opt, out, err);
+        st = sm_npz_load(path, (const unsigned char *)src.buf, src.len, opt, out, err);
         break;
     default:
-        st = sm_text_load(path, buf, len, fmt, opt, out, err);
+        st = sm_text_load(path, &src, fmt, opt, out, err);
         break;
     }
-    free(buf);
+    sm_src_close(&src);
     return st;
 }
 
@@ -593,7 +770,7 @@ signmf_status signmf_ratings_from_triplets(const int64_t *users, const int64_t *
                            "item %lld",
                            k + 1, (long long)users[k], (long long)items[k]);
     }
-    sm_tbuf b = {0};
+    sm_tbuf b = {.wide = true};
     if (sm_tbuf_grow(&b, count ? count : 1) != SIGNMF_OK) {
         sm_tbuf_release(&b);
         return sm_fail(err, SIGNMF_ENOMEM, "triplets: out of memory for %zu ratings", count);

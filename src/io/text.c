@@ -1,10 +1,10 @@
 /* Text ratings: MovieLens TSV, CSV with a header, Matrix Market coordinate.
  *
- * The whole file is in memory; lines are found with memchr and fields are
- * parsed in place with no allocation per line. Integers use a hand-written
- * parser; ratings take a fast exact path for short decimals (at most 15
- * significant digits, no exponent: m / 10^k is then correctly rounded,
- * exactly what strtod returns) and fall back to strtod_l in the C locale.
+ * The file is read in chunks through one buffer (sm_src); lines are found
+ * with memchr and fields are parsed in place with no allocation per line. Integers use a
+ * hand-written parser; ratings take a fast exact path for short decimals (at most 15 significant
+ * digits, no exponent: m / 10^k is then correctly rounded, exactly what strtod returns) and fall
+ * back to strtod_l in the C locale.
  *
  * Matrix Market: the size line fixes the dimensions (empty rows and columns
  * are kept unless compact ids are asked for), indices must lie within it,
@@ -26,7 +26,7 @@ typedef enum { SM_NUM_OK = 0, SM_NUM_BAD, SM_NUM_RANGE } sm_num;
 
 typedef struct sm_text {
     const char *path;
-    const char *buf, *end;
+    sm_src *src;
     const signmf_load_options *opt;
     locale_t cloc;
     signmf_error *err;
@@ -311,30 +311,42 @@ static bool sm_blank(const char *s, const char *e)
     return true;
 }
 
-/* Line iteration state over the whole buffer. */
+/* Line iteration over the input. A line's pointers stay valid until the
+ * next call, which may move the buffer's contents. */
 typedef struct sm_lines {
-    const char *p, *end;
+    sm_src *src;
     uint64_t no;
+    signmf_status st; /* of a failed read */
 } sm_lines;
 
-static void sm_lines_init(sm_lines *it, const char *buf, size_t len)
+static void sm_lines_init(sm_lines *it, sm_src *src)
 {
-    it->p = buf;
-    it->end = buf + len;
+    it->src = src;
     it->no = 0;
-    if (len >= 3 && memcmp(buf, "\xef\xbb\xbf", 3) == 0)
-        it->p += 3;
+    it->st = SIGNMF_OK;
+    if (src->len - src->pos >= 3 && memcmp(src->buf + src->pos, "\xef\xbb\xbf", 3) == 0)
+        src->pos += 3;
 }
 
-/* Next line; returns 0 at end, 1 for a line, -1 for an overlong line. */
-static int sm_lines_next(sm_lines *it, sm_line *l)
+/* Next line; returns 0 at end, 1 for a line, -1 for an overlong line, -2
+ * when reading failed (it->st, message in t->err). */
+static int sm_lines_next(sm_text *t, sm_lines *it, sm_line *l)
 {
-    if (it->p >= it->end)
+    sm_src *src = it->src;
+    const char *nl;
+    for (;;) {
+        size_t avail = src->len - src->pos;
+        nl = memchr(src->buf + src->pos, '\n', avail);
+        if (nl || src->eof || avail > SM_MAX_LINE)
+            break;
+        if ((it->st = sm_src_fill(src, t->err)) != SIGNMF_OK)
+            return -2;
+    }
+    const char *s = src->buf + src->pos, *end = src->buf + src->len;
+    if (s >= end)
         return 0;
-    const char *s = it->p;
-    const char *nl = memchr(s, '\n', (size_t)(it->end - s));
-    const char *e = nl ? nl : it->end;
-    it->p = nl ? nl + 1 : it->end;
+    const char *e = nl ? nl : end;
+    src->pos = nl ? (size_t)(nl + 1 - src->buf) : src->len;
     it->no++;
     l->no = it->no;
     l->s = l->p = s;
@@ -356,12 +368,26 @@ static signmf_status sm_overlong(sm_text *t, const sm_line *l)
                       t->path, (unsigned long long)l->no, SM_MAX_LINE + 1, SM_MAX_LINE);
 }
 
-/* A blank line is accepted only if nothing but blank lines follows it. */
-static signmf_status sm_blank_line(sm_text *t, const sm_lines *it, const sm_line *l, bool *stop)
+/* The error of a negative sm_lines_next. */
+static signmf_status sm_line_error(sm_text *t, const sm_lines *it, const sm_line *l, int r)
+{
+    return r == -2 ? it->st : sm_overlong(t, l);
+}
+
+/* A blank line is accepted only if nothing but blank lines follows it; the
+ * rest of the input is scanned as bytes, not lines. */
+static signmf_status sm_blank_line(sm_text *t, sm_lines *it, const sm_line *l, bool *stop)
 {
     *stop = true;
-    if (sm_blank(it->p, it->end))
-        return SIGNMF_OK;
+    sm_src *src = it->src;
+    while (sm_blank(src->buf + src->pos, src->buf + src->len)) {
+        src->pos = src->len;
+        if (src->eof)
+            return SIGNMF_OK;
+        signmf_status st = sm_src_fill(src, t->err);
+        if (st != SIGNMF_OK)
+            return st;
+    }
     return sm_fail_at(t->err, SIGNMF_EPARSE, l->no, 1,
                       "%s:%llu:1: expected a rating line, found an empty line", t->path,
                       (unsigned long long)l->no);
@@ -472,15 +498,15 @@ static inline bool sm_fast_record(const sm_text *t, const sm_line *l, int fields
 static signmf_status sm_parse_delimited(sm_text *t, sm_tbuf *b)
 {
     sm_lines it;
-    sm_lines_init(&it, t->buf, (size_t)(t->end - t->buf));
+    sm_lines_init(&it, t->src);
     sm_line l;
     int r;
     int fields = 0; /* CSV with a header: exactly this many per line */
     bool first = true;
     signmf_status st;
-    while ((r = sm_lines_next(&it, &l)) != 0) {
+    while ((r = sm_lines_next(t, &it, &l)) != 0) {
         if (r < 0)
-            return sm_overlong(t, &l);
+            return sm_line_error(t, &it, &l, r);
         if (l.s == l.e || sm_blank(l.s, l.e)) {
             bool stop;
             if ((st = sm_blank_line(t, &it, &l, &stop)) != SIGNMF_OK || stop)
@@ -571,13 +597,13 @@ static bool sm_mm_skip(const sm_line *l)
 static signmf_status sm_parse_mm(sm_text *t, sm_tbuf *b, sm_mm *mm)
 {
     sm_lines it;
-    sm_lines_init(&it, t->buf, (size_t)(t->end - t->buf));
+    sm_lines_init(&it, t->src);
     sm_line l;
     sm_field f;
-    int r = sm_lines_next(&it, &l);
+    int r = sm_lines_next(t, &it, &l);
     signmf_status st;
     if (r < 0)
-        return sm_overlong(t, &l);
+        return sm_line_error(t, &it, &l, r);
     /* Nothing after a byte-order mark: `l` was never filled (found by
      * tests/fuzz, regression tests/fuzz/regressions/mm/bom-only). */
     if (r == 0)
@@ -624,9 +650,9 @@ static signmf_status sm_parse_mm(sm_text *t, sm_tbuf *b, sm_mm *mm)
 
     /* Size line. */
     uint64_t size_line = 0;
-    while ((r = sm_lines_next(&it, &l)) != 0) {
+    while ((r = sm_lines_next(t, &it, &l)) != 0) {
         if (r < 0)
-            return sm_overlong(t, &l);
+            return sm_line_error(t, &it, &l, r);
         if (sm_mm_skip(&l))
             continue;
         uint64_t dims[3];
@@ -659,20 +685,18 @@ static signmf_status sm_parse_mm(sm_text *t, sm_tbuf *b, sm_mm *mm)
                           "%s:%llu:1: expected a size line 'rows columns entries', found end of "
                           "file",
                           t->path, (unsigned long long)it.no);
+    /* The entry count is only a hint: never reserve more than the file
+     * could hold, an entry taking at least 6 bytes ("1 1 1\n"). */
+    uint64_t most = t->src->size / 6 + 1;
     if (!b->locate && mm->nnz > b->cap) {
-        /* The entry count is only a hint: never reserve more than the file
-         * could hold. */
-        size_t lines = 1;
-        for (const char *p = it.p; (p = memchr(p, '\n', (size_t)(t->end - p))) != NULL; p++)
-            lines++;
-        if ((st = sm_tbuf_grow(b, mm->nnz < lines ? (size_t)mm->nnz : lines)) != SIGNMF_OK)
+        if ((st = sm_tbuf_grow(b, mm->nnz < most ? (size_t)mm->nnz : (size_t)most)) != SIGNMF_OK)
             return sm_fail(t->err, st, "%s: out of memory for %llu entries", t->path,
                            (unsigned long long)mm->nnz);
     }
     uint64_t seen = 0;
-    while ((r = sm_lines_next(&it, &l)) != 0) {
+    while ((r = sm_lines_next(t, &it, &l)) != 0) {
         if (r < 0)
-            return sm_overlong(t, &l);
+            return sm_line_error(t, &it, &l, r);
         if (sm_mm_skip(&l))
             continue;
         if (seen == mm->nnz) {
@@ -737,26 +761,15 @@ static signmf_status sm_text_parse(sm_text *t, signmf_format fmt, sm_tbuf *b, sm
     return sm_parse_delimited(t, b);
 }
 
-signmf_status sm_text_load(const char *path, const char *buf, size_t len, signmf_format fmt,
+signmf_status sm_text_load(const char *path, sm_src *src, signmf_format fmt,
                            const signmf_load_options *opt, signmf_ratings **out, signmf_error *err)
 {
     if (fmt != SIGNMF_FORMAT_TSV && fmt != SIGNMF_FORMAT_CSV && fmt != SIGNMF_FORMAT_MM)
-        fmt = sm_text_sniff(buf, len);
-    sm_text t = {.path = path, .buf = buf, .end = buf + len, .opt = opt, .err = err};
+        fmt = sm_text_sniff(src->buf + src->pos, src->len - src->pos);
+    sm_text t = {.path = path, .src = src, .opt = opt, .err = err};
     sm_tbuf b = {0};
     sm_mm mm = {0};
-    signmf_status st = SIGNMF_OK;
-    if (fmt != SIGNMF_FORMAT_MM) {
-        /* One record per line at most: reserve once, never reallocate. */
-        size_t lines = 1;
-        for (const char *p = buf; (p = memchr(p, '\n', (size_t)(buf + len - p))) != NULL; p++)
-            lines++;
-        if ((st = sm_tbuf_grow(&b, lines)) != SIGNMF_OK) {
-            sm_tbuf_release(&b);
-            return sm_fail(err, st, "%s: out of memory for %zu lines", path, lines);
-        }
-    }
-    st = sm_text_parse(&t, fmt, &b, &mm);
+    signmf_status st = sm_text_parse(&t, fmt, &b, &mm);
     if (st != SIGNMF_OK) {
         sm_tbuf_release(&b);
         goto done;
@@ -773,7 +786,11 @@ signmf_status sm_text_load(const char *path, const char *buf, size_t len, signmf
     if (st == SIGNMF_EDUPLICATE && dup.found) {
         sm_tbuf loc = {.locate = true, .find_user = dup.user, .find_item = dup.item};
         sm_mm mm2 = {0};
-        sm_text_parse(&t, fmt, &loc, &mm2);
+        /* the first parse succeeded, so the second can only fail to read */
+        if ((st = sm_src_rewind(src, err)) != SIGNMF_OK)
+            goto done;
+        if ((st = sm_text_parse(&t, fmt, &loc, &mm2)) != SIGNMF_OK && loc.found < 2)
+            goto done;
         st = sm_fail_at(err, SIGNMF_EDUPLICATE, loc.found_line[1], 1,
                         "%s:%llu: duplicate rating for user %lld, item %lld (first at line %llu)",
                         path, (unsigned long long)loc.found_line[1], (long long)dup.user,

@@ -50,7 +50,9 @@ typedef int (*sm_gather_f64_fn)(const sm_signs *s, size_t r0, size_t r1, size_t 
  *
  * sm_update_*: out_r = (self_r - a * acc_r) * sc and dot[r] = self_r . acc_r
  * exactly as sm_gather_* finishes a row (same canonical dot). Returns 1 if
- * an out value is not finite. */
+ * an out value is not finite. acc may be out itself (the trainer
+ * accumulates in the spare state buffer): every element of acc is read
+ * before the element of out at the same place is written. */
 #define SM_BLOCK_ROWS 16384
 typedef void (*sm_accum_f32_fn)(const sm_signs *s, const uint32_t *pb0, const uint32_t *pb1,
                                 const uint32_t *mb0, const uint32_t *mb1, size_t r0, size_t r1,

@@ -230,7 +230,7 @@ static uint32_t sm_crc(uint32_t crc, const void *data, size_t n)
     return crc;
 }
 
-static const unsigned char sm_zeros[64];
+static const unsigned char sm_pad_zeros[64];
 
 uint32_t sm_ratings_crc(const signmf_ratings *r)
 {
@@ -391,7 +391,7 @@ signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_
     uint32_t crc = sm_crc(init, h, 252);
     uint64_t pos = SM_MODEL_HEADER;
     for (int s = 0; s < L.nsec; s++) {
-        crc = sm_crc(crc, sm_zeros, (size_t)(L.off[s] - pos));
+        crc = sm_crc(crc, sm_pad_zeros, (size_t)(L.off[s] - pos));
         crc = sm_crc(crc, data[s], (size_t)L.len[s]);
         pos = L.off[s] + L.len[s];
     }
@@ -404,7 +404,7 @@ signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_
         return st;
     pos = SM_MODEL_HEADER;
     for (int s = 0; s < L.nsec; s++) {
-        if ((st = sm_atomic_write(&f, sm_zeros, (size_t)(L.off[s] - pos), err)) != SIGNMF_OK ||
+        if ((st = sm_atomic_write(&f, sm_pad_zeros, (size_t)(L.off[s] - pos), err)) != SIGNMF_OK ||
             (st = sm_atomic_write(&f, data[s], (size_t)L.len[s], err)) != SIGNMF_OK)
             return st;
         pos = L.off[s] + L.len[s];

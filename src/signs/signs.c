@@ -115,15 +115,15 @@ double sm_signs_row_mean(const signmf_ratings *r, size_t k0, size_t k1)
     return sum / (double)(k1 - k0);
 }
 
-static signmf_status sm_signs_alloc(sm_signs *s, size_t rows, size_t cols, size_t nnz)
+/* ptr and mid only: idx is allocated once the count is known. */
+static signmf_status sm_signs_alloc_rows(sm_signs *s, size_t rows, size_t cols)
 {
     s->rows = rows;
     s->cols = cols;
-    s->nnz = nnz;
-    s->ptr = sm_alloc(rows + 1, sizeof *s->ptr);
+    s->nnz = 0;
+    s->ptr = sm_calloc(rows + 1, sizeof *s->ptr);
     s->mid = sm_alloc(rows == 0 ? 1 : rows, sizeof *s->mid);
-    s->idx = sm_alloc(nnz == 0 ? 1 : nnz, sizeof *s->idx);
-    if (!s->ptr || !s->mid || !s->idx)
+    if (!s->ptr || !s->mid)
         return SIGNMF_ENOMEM;
     return SIGNMF_OK;
 }
@@ -200,72 +200,89 @@ static int sm_sort_threads(size_t count, size_t items)
     return t < 1 ? 1 : t;
 }
 
-signmf_status sm_signs_build(const signmf_ratings *r, const sm_sign_options *opt, sm_signs *by_user,
-                             sm_signs *by_item, signmf_error *err)
+void sm_zeros_release(sm_zeros *z)
+{
+    if (!z)
+        return;
+    sm_free(z->ptr);
+    sm_free(z->idx);
+    memset(z, 0, sizeof *z);
+}
+
+void sm_rated_row(const sm_signs *d, const sm_zeros *z, size_t u, uint32_t *out)
+{
+    const uint32_t *a = d->idx + d->ptr[u], *ae = d->idx + d->mid[u];
+    const uint32_t *b = ae, *be = d->idx + d->ptr[u + 1];
+    const uint32_t *c = z->idx + z->ptr[u], *ce = z->idx + z->ptr[u + 1];
+    size_t o = 0;
+    while (a < ae || b < be || c < ce) {
+        uint32_t x = a < ae ? *a : UINT32_MAX, y = b < be ? *b : UINT32_MAX;
+        uint32_t w = c < ce ? *c : UINT32_MAX;
+        /* an exhausted segment reads UINT32_MAX, never a column index */
+        if (a < ae && x <= y && x <= w)
+            out[o++] = *a++;
+        else if (b < be && y <= w)
+            out[o++] = *b++;
+        else
+            out[o++] = *c++;
+    }
+}
+
+signmf_status sm_signs_build_rows(const signmf_ratings *r, const sm_sign_options *opt,
+                                  sm_signs *by_user, sm_zeros *zero, signmf_error *err)
 {
     if (by_user)
         memset(by_user, 0, sizeof *by_user);
-    if (by_item)
-        memset(by_item, 0, sizeof *by_item);
-    if (!by_user || !by_item)
+    if (zero)
+        memset(zero, 0, sizeof *zero);
+    if (!by_user)
         return sm_fail(err, SIGNMF_EINVAL, "sign construction: NULL output");
     signmf_status st = sm_validate(r, opt, err);
     if (st != SIGNMF_OK)
         return st;
 
     const size_t items = r->items, users = r->users, count = r->count;
-    const int nt = sm_sort_threads(count, items);
-    /* Below this a parallel region costs more than it saves. */
-    const bool par = nt > 1;
-    size_t hist_len;
-    if (sm_mul_overflows((size_t)nt, 2 * items + 1, &hist_len))
-        return sm_fail(err, SIGNMF_EOVERFLOW, "sign construction: %zu items", items);
-    int8_t *sign = sm_alloc(count == 0 ? 1 : count, 1);
+    const bool par = sm_sort_threads(count, items) > 1;
     size_t *ustart = sm_alloc(users + 1, sizeof *ustart);
-    /* Per thread and item: plus and minus counts, then per-thread offsets
-     * within the item's segments. An item has at most `users` <= 2^32 - 1
-     * entries, so 32 bits suffice and keep the histograms cache-friendly. */
-    uint32_t *hist = sm_calloc(hist_len, sizeof *hist);
-    if (!sign || !ustart || !hist) {
-        sm_free(sign);
-        sm_free(ustart);
-        sm_free(hist);
-        return sm_fail(err, SIGNMF_ENOMEM, "sign construction: out of memory for %zu ratings",
-                       count);
+    /* One reference per user instead of one sign per rating: the second
+     * pass recomputes each sign, which is a compare. */
+    double *ref = sm_alloc(users == 0 ? 1 : users, sizeof *ref);
+    bool ok = ustart && ref && sm_signs_alloc_rows(by_user, users, items) == SIGNMF_OK;
+    if (ok && zero) {
+        zero->rows = users;
+        zero->ptr = sm_calloc(users + 1, sizeof *zero->ptr);
+        ok = zero->ptr != NULL;
     }
-    if (sm_signs_alloc(by_user, users, items, count) != SIGNMF_OK ||
-        sm_signs_alloc(by_item, items, users, count) != SIGNMF_OK) {
-        sm_free(sign);
-        sm_free(ustart);
-        sm_free(hist);
-        sm_signs_release(by_user);
-        sm_signs_release(by_item);
-        return sm_fail(err, SIGNMF_ENOMEM, "sign construction: out of memory for %zu signs", count);
+    if (!ok) {
+        st = sm_fail(err, SIGNMF_ENOMEM, "sign construction: out of memory for %zu users", users);
+        goto out;
     }
-
     for (size_t k = 0, u = 0; u <= users; u++) {
         while (k < count && r->user[k] < u)
             k++;
         ustart[u] = k;
     }
 
-    /* Signs and per-user segment sizes (stashed in mid and ptr + 1). */
+    /* References and per-user segment sizes (stashed in mid, ptr + 1 and
+     * zero->ptr + 1). */
     const signmf_sign_rule rule = opt->rule;
 #pragma omp parallel for schedule(dynamic, 256) if (par)
     for (size_t u = 0; u < users; u++) {
         size_t k0 = ustart[u], k1 = ustart[u + 1];
-        double ref = rule == SIGNMF_SIGN_THRESHOLD ? opt->threshold : 0.0;
+        double rf = rule == SIGNMF_SIGN_THRESHOLD ? opt->threshold : 0.0;
         if (rule == SIGNMF_SIGN_MEAN && k1 > k0)
-            ref = sm_signs_row_mean(r, k0, k1);
+            rf = sm_signs_row_mean(r, k0, k1);
+        ref[u] = rf;
         size_t np = 0, nm = 0;
         for (size_t k = k0; k < k1; k++) {
-            int8_t s = sm_sign_of(r->value[k], ref, rule);
-            sign[k] = s;
+            int8_t s = sm_sign_of(r->value[k], rf, rule);
             np += s > 0;
             nm += s < 0;
         }
         by_user->mid[u] = np;
         by_user->ptr[u + 1] = np + nm;
+        if (zero)
+            zero->ptr[u + 1] = (k1 - k0) - np - nm;
     }
     size_t nnz = 0;
     by_user->ptr[0] = 0;
@@ -274,49 +291,113 @@ signmf_status sm_signs_build(const signmf_ratings *r, const sm_sign_options *opt
         by_user->mid[u] = nnz + np;
         nnz += by_user->ptr[u + 1];
         by_user->ptr[u + 1] = nnz;
+        if (zero)
+            zero->ptr[u + 1] += zero->ptr[u];
     }
-    by_user->nnz = by_item->nnz = nnz;
+    by_user->nnz = nnz;
+    by_user->idx = sm_alloc(nnz == 0 ? 1 : nnz, sizeof *by_user->idx);
+    if (zero) {
+        zero->nnz = zero->ptr[users];
+        zero->idx = sm_alloc(zero->nnz == 0 ? 1 : zero->nnz, sizeof *zero->idx);
+    }
+    if (!by_user->idx || (zero && !zero->idx)) {
+        st = sm_fail(err, SIGNMF_ENOMEM, "sign construction: out of memory for %zu signs", nnz);
+        goto out;
+    }
 
-    /* By user: the input is in (user, item) order, so each row is its +1
-     * entries then its -1 entries, both already ascending. */
+    /* The input is in (user, item) order, so each row is its +1 entries
+     * then its -1 entries, both already ascending. */
 #pragma omp parallel for schedule(dynamic, 256) if (par)
     for (size_t u = 0; u < users; u++) {
-        size_t p = by_user->ptr[u], m = by_user->mid[u];
+        size_t p = by_user->ptr[u], m = by_user->mid[u], z = zero ? zero->ptr[u] : 0;
+        const double rf = ref[u];
         for (size_t k = ustart[u]; k < ustart[u + 1]; k++) {
-            if (sign[k] > 0)
+            int8_t s = sm_sign_of(r->value[k], rf, rule);
+            if (s > 0)
                 by_user->idx[p++] = r->item[k];
-            else if (sign[k] < 0)
+            else if (s < 0)
                 by_user->idx[m++] = r->item[k];
+            else if (zero)
+                zero->idx[z++] = r->item[k];
         }
     }
+out:
+    sm_free(ustart);
+    sm_free(ref);
+    if (st != SIGNMF_OK) {
+        sm_signs_release(by_user);
+        sm_zeros_release(zero);
+    }
+    return st;
+}
 
-    /* By item: a stable parallel counting sort. Thread t owns ratings
-     * [count*t/nt, count*(t+1)/nt); chunks are in user order, so giving each
-     * thread offsets after those of earlier threads keeps every segment
-     * ascending by user. */
+/* First row r < rows with ptr[r] >= goal, else rows. */
+static size_t sm_first_from(const size_t *ptr, size_t rows, size_t goal)
+{
+    size_t lo = 0, hi = rows;
+    while (lo < hi) {
+        size_t m = lo + (hi - lo) / 2;
+        if (ptr[m] < goal)
+            lo = m + 1;
+        else
+            hi = m;
+    }
+    return lo;
+}
+
+signmf_status sm_signs_transpose(const sm_signs *by_user, sm_signs *by_item, signmf_error *err)
+{
+    if (by_item)
+        memset(by_item, 0, sizeof *by_item);
+    if (!by_user || !by_item)
+        return sm_fail(err, SIGNMF_EINVAL, "sign transpose: NULL argument");
+    const size_t users = by_user->rows, items = by_user->cols, nnz = by_user->nnz;
+    const int nt = sm_sort_threads(nnz, items);
+    const bool par = nt > 1;
+    size_t hist_len;
+    if (sm_mul_overflows((size_t)nt, 2 * items + 1, &hist_len))
+        return sm_fail(err, SIGNMF_EOVERFLOW, "sign construction: %zu items", items);
+    /* Per thread and item: plus and minus counts, then per-thread offsets
+     * within the item's segments. An item has at most `users` <= 2^32 - 1
+     * entries, so 32 bits suffice and keep the histograms cache-friendly. */
+    uint32_t *hist = sm_calloc(hist_len, sizeof *hist);
+    if (!hist || sm_signs_alloc_rows(by_item, items, users) != SIGNMF_OK ||
+        !(by_item->idx = sm_alloc(nnz == 0 ? 1 : nnz, sizeof *by_item->idx))) {
+        sm_free(hist);
+        sm_signs_release(by_item);
+        return sm_fail(err, SIGNMF_ENOMEM, "sign construction: out of memory for %zu signs", nnz);
+    }
+    by_item->nnz = nnz;
+    const size_t *ptr = by_user->ptr, *mid = by_user->mid;
+    const uint32_t *idx = by_user->idx;
+
+    /* A stable parallel counting sort. Thread t owns the users whose
+     * entries start in [nnz*t/nt, nnz*(t+1)/nt); giving each thread offsets
+     * after those of earlier threads keeps every segment ascending by user. */
 #pragma omp parallel num_threads(nt) if (par)
     {
-        const int t = omp_get_thread_num();
-        const int tn = omp_get_num_threads();
-        const size_t q0 =
-            count / (size_t)tn * (size_t)t + count % (size_t)tn * (size_t)t / (size_t)tn;
-        const size_t q1 = t + 1 == tn ? count
-                                      : count / (size_t)tn * (size_t)(t + 1) +
-                                            count % (size_t)tn * (size_t)(t + 1) / (size_t)tn;
-        uint32_t *h = hist + (size_t)t * 2 * items;
-        for (size_t q = q0; q < q1; q++)
-            if (sign[q] != 0)
-                h[2 * (size_t)r->item[q] + (sign[q] < 0)]++;
+        const size_t t = (size_t)omp_get_thread_num(), tn = (size_t)omp_get_num_threads();
+        const size_t u0 = t == 0 ? 0 : sm_first_from(ptr, users, nnz / tn * t + nnz % tn * t / tn);
+        const size_t u1 =
+            t + 1 == tn ? users
+                        : sm_first_from(ptr, users, nnz / tn * (t + 1) + nnz % tn * (t + 1) / tn);
+        uint32_t *h = hist + t * 2 * items;
+        for (size_t u = u0; u < u1; u++) {
+            for (size_t e = ptr[u]; e < mid[u]; e++)
+                h[2 * (size_t)idx[e]]++;
+            for (size_t e = mid[u]; e < ptr[u + 1]; e++)
+                h[2 * (size_t)idx[e] + 1]++;
+        }
 #pragma omp barrier
 #pragma omp for schedule(static)
         for (size_t s = 0; s < 2 * items; s++) {
             uint32_t run = 0;
-            for (int w = 0; w < tn; w++) {
-                uint32_t c = hist[(size_t)w * 2 * items + s];
-                hist[(size_t)w * 2 * items + s] = run;
+            for (size_t w = 0; w < tn; w++) {
+                uint32_t c = hist[w * 2 * items + s];
+                hist[w * 2 * items + s] = run;
                 run += c;
             }
-            /* Item totals, stashed like the user ones above. */
+            /* Item totals, stashed in mid and ptr + 1. */
             if (s % 2 == 0)
                 by_item->mid[s / 2] = run;
             else
@@ -333,16 +414,35 @@ signmf_status sm_signs_build(const signmf_ratings *r, const sm_sign_options *opt
                 by_item->ptr[j + 1] = acc;
             }
         }
-        for (size_t q = q0; q < q1; q++) {
-            if (sign[q] == 0)
-                continue;
-            size_t j = r->item[q];
-            size_t base = sign[q] > 0 ? by_item->ptr[j] : by_item->mid[j];
-            by_item->idx[base + h[2 * j + (sign[q] < 0)]++] = r->user[q];
+        for (size_t u = u0; u < u1; u++) {
+            for (size_t e = ptr[u]; e < mid[u]; e++) {
+                size_t j = idx[e];
+                by_item->idx[by_item->ptr[j] + h[2 * j]++] = (uint32_t)u;
+            }
+            for (size_t e = mid[u]; e < ptr[u + 1]; e++) {
+                size_t j = idx[e];
+                by_item->idx[by_item->mid[j] + h[2 * j + 1]++] = (uint32_t)u;
+            }
         }
     }
-    sm_free(sign);
-    sm_free(ustart);
     sm_free(hist);
     return SIGNMF_OK;
+}
+
+signmf_status sm_signs_build(const signmf_ratings *r, const sm_sign_options *opt, sm_signs *by_user,
+                             sm_signs *by_item, signmf_error *err)
+{
+    if (by_item)
+        memset(by_item, 0, sizeof *by_item);
+    if (!by_user || !by_item) {
+        if (by_user)
+            memset(by_user, 0, sizeof *by_user);
+        return sm_fail(err, SIGNMF_EINVAL, "sign construction: NULL output");
+    }
+    signmf_status st = sm_signs_build_rows(r, opt, by_user, NULL, err);
+    if (st == SIGNMF_OK)
+        st = sm_signs_transpose(by_user, by_item, err);
+    if (st != SIGNMF_OK)
+        sm_signs_release(by_user);
+    return st;
 }

@@ -58,13 +58,11 @@ void signmf_trainer_free(signmf_trainer *t)
     for (int side = 0; side < 2; ++side) {
         sm_free(t->pofs[side]);
         sm_free(t->mofs[side]);
-        sm_free(t->grad[side]);
     }
     free(t->tasks);
     sm_idmap_release(&t->user_map);
     sm_idmap_release(&t->item_map);
-    sm_free(t->rated_ptr);
-    sm_free(t->rated_idx);
+    sm_zeros_release(&t->zero);
     free(t);
 }
 
@@ -141,15 +139,13 @@ static size_t side_blocks(const signmf_trainer *t, size_t src_rows)
 static signmf_status build_blocks(signmf_trainer *t, int side, signmf_error *err)
 {
     const sm_signs *s = side ? &t->by_item : &t->by_user;
-    size_t nb = t->nblocks[side], rows = s->rows, n, g;
-    if (sm_mul_overflows(nb + 1, rows, &n) || sm_mul_overflows(rows, t->kpad, &g))
+    size_t nb = t->nblocks[side], rows = s->rows, n;
+    if (sm_mul_overflows(nb + 1, rows, &n))
         return sm_fail(err, SIGNMF_EOVERFLOW, "block table size overflows");
     t->pofs[side] = sm_alloc(n ? n : 1, sizeof(uint32_t));
     t->mofs[side] = sm_alloc(n ? n : 1, sizeof(uint32_t));
-    t->grad[side] = sm_calloc_huge(g ? g : 1, t->esize);
-    if (!t->pofs[side] || !t->mofs[side] || !t->grad[side])
-        return sm_fail(err, SIGNMF_ENOMEM, "cannot allocate the blocked gradient of %zu x %zu",
-                       rows, t->dim);
+    if (!t->pofs[side] || !t->mofs[side])
+        return sm_fail(err, SIGNMF_ENOMEM, "cannot allocate the block tables of %zu rows", rows);
     uint32_t *po = t->pofs[side], *mo = t->mofs[side];
 #pragma omp parallel for num_threads(t->threads) schedule(static)
     for (size_t r = 0; r < rows; ++r) {
@@ -281,18 +277,26 @@ static int resolve_threads(int threads)
     return n > 0 ? n : 1;
 }
 
-static signmf_status trainer_new(const signmf_ratings *r, const signmf_params *p,
-                                 signmf_trainer **out, signmf_error *err)
+/* With `own` (== &r), the ratings are freed as soon as D by user is built,
+ * before its transpose and the embeddings take memory, and in every case
+ * *own is NULL on return. */
+static signmf_status trainer_new(const signmf_ratings *r, signmf_ratings **own,
+                                 const signmf_params *p, signmf_trainer **out, signmf_error *err)
 {
     *out = NULL;
-    if (!r || !p)
-        return sm_fail(err, SIGNMF_EINVAL, "ratings and parameters are required");
-    signmf_status st = check_params(p, err);
-    if (st != SIGNMF_OK)
-        return st;
-    signmf_trainer *t = calloc(1, sizeof *t);
-    if (!t)
-        return sm_fail(err, SIGNMF_ENOMEM, "out of memory");
+    signmf_trainer *t = NULL;
+    signmf_status st = SIGNMF_OK;
+    if (!r || !p) {
+        st = sm_fail(err, SIGNMF_EINVAL, "ratings and parameters are required");
+        goto fail;
+    }
+    if ((st = check_params(p, err)) != SIGNMF_OK)
+        goto fail;
+    t = calloc(1, sizeof *t);
+    if (!t) {
+        st = sm_fail(err, SIGNMF_ENOMEM, "out of memory");
+        goto fail;
+    }
     t->params = *p;
     t->users = r->users;
     t->items = r->items;
@@ -303,36 +307,30 @@ static signmf_status trainer_new(const signmf_ratings *r, const signmf_params *p
     t->prefetch = pf && *pf ? (strcmp(pf, "0") != 0) : -1;
     t->last_loss = NAN;
     sm_sign_options so = {p->sign_rule, p->threshold};
-    st = sm_signs_build(r, &so, &t->by_user, &t->by_item, err);
-    if (st == SIGNMF_OK)
-        st = alloc_layout(t, err);
-    if (st == SIGNMF_OK && (sm_idmap_copy(&r->user_map, &t->user_map) != SIGNMF_OK ||
-                            sm_idmap_copy(&r->item_map, &t->item_map) != SIGNMF_OK))
+    if (sm_idmap_copy(&r->user_map, &t->user_map) != SIGNMF_OK ||
+        sm_idmap_copy(&r->item_map, &t->item_map) != SIGNMF_OK) {
         st = sm_fail(err, SIGNMF_ENOMEM, "out of memory");
-    if (st == SIGNMF_OK) {
-        t->rated_ptr = sm_alloc(r->users + 1, sizeof(size_t));
-        t->rated_idx = sm_alloc(r->count ? r->count : 1, sizeof(uint32_t));
-        if (!t->rated_ptr || !t->rated_idx) {
-            st = sm_fail(err, SIGNMF_ENOMEM, "out of memory");
-        } else {
-            /* triplets are sorted by (user, item): the rated rows are a
-             * prefix count away */
-            memset(t->rated_ptr, 0, (r->users + 1) * sizeof(size_t));
-            for (size_t e = 0; e < r->count; ++e)
-                t->rated_ptr[r->user[e] + 1]++;
-            for (size_t u = 0; u < r->users; ++u)
-                t->rated_ptr[u + 1] += t->rated_ptr[u];
-            if (r->count)
-                memcpy(t->rated_idx, r->item, r->count * sizeof(uint32_t));
-            t->data_crc = sm_ratings_crc(r);
-        }
+        goto fail;
     }
-    if (st != SIGNMF_OK) {
-        signmf_trainer_free(t);
-        return st;
+    t->data_crc = sm_ratings_crc(r);
+    if ((st = sm_signs_build_rows(r, &so, &t->by_user, &t->zero, err)) != SIGNMF_OK)
+        goto fail;
+    if (own) {
+        signmf_ratings_free(*own);
+        *own = NULL;
     }
+    if ((st = sm_signs_transpose(&t->by_user, &t->by_item, err)) != SIGNMF_OK ||
+        (st = alloc_layout(t, err)) != SIGNMF_OK)
+        goto fail;
     *out = t;
     return SIGNMF_OK;
+fail:
+    signmf_trainer_free(t);
+    if (own) {
+        signmf_ratings_free(*own);
+        *own = NULL;
+    }
+    return st;
 }
 
 signmf_status signmf_trainer_create(const signmf_ratings *r, const signmf_params *p,
@@ -340,7 +338,26 @@ signmf_status signmf_trainer_create(const signmf_ratings *r, const signmf_params
 {
     if (!out)
         return sm_fail(err, SIGNMF_EINVAL, "out must not be NULL");
-    signmf_status st = trainer_new(r, p, out, err);
+    signmf_status st = trainer_new(r, NULL, p, out, err);
+    if (st == SIGNMF_OK)
+        init_embeddings(*out);
+    return st;
+}
+
+signmf_status signmf_trainer_create_consume(signmf_ratings **r, const signmf_params *p,
+                                            signmf_trainer **out, signmf_error *err)
+{
+    if (!r) {
+        if (out)
+            *out = NULL;
+        return sm_fail(err, SIGNMF_EINVAL, "ratings must not be NULL");
+    }
+    if (!out) {
+        signmf_ratings_free(*r);
+        *r = NULL;
+        return sm_fail(err, SIGNMF_EINVAL, "out must not be NULL");
+    }
+    signmf_status st = trainer_new(*r, r, p, out, err);
     if (st == SIGNMF_OK)
         init_embeddings(*out);
     return st;
@@ -423,10 +440,10 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
             bool pf = t->prefetch > 0 || (t->prefetch < 0 && other * w * t->esize > SM_PF_BYTES);
             size_t nb = t->nblocks[tk->side];
             if (nb > 1) {
-                blocked_task(
-                    t, k, tk, nb, s, w, rows, (const char *)selfb + so * t->esize,
-                    (const char *)srcb + oo * t->esize, a ? (char *)outb + so * t->esize : NULL,
-                    (char *)t->grad[tk->side] + so * t->esize, a ? *a : 0.0, sc, dot, &bad);
+                blocked_task(t, k, tk, nb, s, w, rows, (const char *)selfb + so * t->esize,
+                             (const char *)srcb + oo * t->esize,
+                             a ? (char *)outb + so * t->esize : NULL, (char *)outb + so * t->esize,
+                             a ? *a : 0.0, sc, dot, &bad);
                 continue;
             }
             if (f64) {
@@ -521,17 +538,27 @@ uint64_t signmf_trainer_epochs_done(const signmf_trainer *t)
     return t ? t->epochs : 0;
 }
 
-signmf_status signmf_trainer_model(const signmf_trainer *t, signmf_model **out)
+/* Fill a model allocated for `t`. With `release`, each part of the trainer
+ * is freed as soon as it has been copied, so that the model's pages are
+ * touched only after the trainer's have been given back. */
+static signmf_status fill_model(signmf_trainer *t, signmf_model *m, bool release)
 {
-    if (!t || !out)
-        return SIGNMF_EINVAL;
-    *out = NULL;
-    signmf_model *m;
-    size_t rated = t->rated_ptr[t->users];
-    signmf_status st = sm_model_alloc(t->users, t->items, t->dim, t->params.precision, rated, &m);
-    if (st != SIGNMF_OK)
-        return st;
+    m->rated_ptr[0] = 0;
+    for (size_t u = 0; u < t->users; ++u)
+        m->rated_ptr[u + 1] = m->rated_ptr[u] + sm_rated_count(&t->by_user, &t->zero, u);
+#pragma omp parallel for num_threads(t->threads) schedule(dynamic, 1024)
+    for (size_t u = 0; u < t->users; ++u)
+        sm_rated_row(&t->by_user, &t->zero, u, m->rated_idx + m->rated_ptr[u]);
+    if (release) {
+        sm_signs_release(&t->by_user);
+        sm_signs_release(&t->by_item);
+        sm_zeros_release(&t->zero);
+    }
     sm_from_panels(t, t->P[t->cur], m->P, t->users);
+    if (release) {
+        sm_free(t->P[t->cur]);
+        t->P[t->cur] = NULL;
+    }
     sm_from_panels(t, t->Q[t->cur], m->Qt, t->items);
     sm_model_pack(m);
     m->params = t->params;
@@ -540,35 +567,103 @@ signmf_status signmf_trainer_model(const signmf_trainer *t, signmf_model **out)
     m->last_loss = t->last_loss;
     m->scale_ref = t->scale_ref;
     m->data_crc = t->data_crc;
-    memcpy(m->rated_ptr, t->rated_ptr, (t->users + 1) * sizeof(size_t));
-    if (rated)
-        memcpy(m->rated_idx, t->rated_idx, rated * sizeof(uint32_t));
+    if (release) {
+        m->user_map = t->user_map;
+        m->item_map = t->item_map;
+        t->user_map = t->item_map = (sm_idmap){.direct = true, .count = 0, .ids = NULL};
+        return SIGNMF_OK;
+    }
     if (sm_idmap_copy(&t->user_map, &m->user_map) != SIGNMF_OK ||
-        sm_idmap_copy(&t->item_map, &m->item_map) != SIGNMF_OK) {
-        signmf_model_free(m);
+        sm_idmap_copy(&t->item_map, &m->item_map) != SIGNMF_OK)
         return SIGNMF_ENOMEM;
+    return SIGNMF_OK;
+}
+
+static size_t rated_total(const signmf_trainer *t)
+{
+    return t->by_user.nnz + t->zero.nnz;
+}
+
+signmf_status signmf_trainer_model(const signmf_trainer *t, signmf_model **out)
+{
+    if (!t || !out)
+        return SIGNMF_EINVAL;
+    *out = NULL;
+    signmf_model *m;
+    signmf_status st =
+        sm_model_alloc(t->users, t->items, t->dim, t->params.precision, rated_total(t), &m);
+    if (st != SIGNMF_OK)
+        return st;
+    /* without `release` nothing in t changes */
+    st = fill_model((signmf_trainer *)t, m, false);
+    if (st != SIGNMF_OK) {
+        signmf_model_free(m);
+        return st;
     }
     *out = m;
     return SIGNMF_OK;
 }
 
-signmf_status signmf_trainer_resume(const signmf_ratings *r, const signmf_model *m, int threads,
-                                    signmf_trainer **out, signmf_error *err)
+signmf_status signmf_trainer_into_model(signmf_trainer **tp, signmf_model **out)
 {
-    if (!out || !m)
-        return sm_fail(err, SIGNMF_EINVAL, "model and out must not be NULL");
+    if (!tp || !*tp || !out) {
+        if (out)
+            *out = NULL;
+        return SIGNMF_EINVAL;
+    }
+    signmf_trainer *t = *tp;
+    *tp = NULL;
     *out = NULL;
-    if (r->users != m->users || r->items != m->items)
-        return sm_fail(err, SIGNMF_EINVAL,
-                       "the ratings are %zu x %zu but the model was trained on %zu x %zu", r->users,
-                       r->items, m->users, m->items);
+    /* scratch first: the spare state, loss partials and block tables */
+    const int spare = 1 - t->cur;
+    sm_free(t->P[spare]);
+    sm_free(t->Q[spare]);
+    t->P[spare] = t->Q[spare] = NULL;
+    sm_free(t->dots);
+    t->dots = NULL;
+    for (int side = 0; side < 2; ++side) {
+        sm_free(t->pofs[side]);
+        sm_free(t->mofs[side]);
+        t->pofs[side] = t->mofs[side] = NULL;
+    }
+    signmf_model *m;
+    signmf_status st =
+        sm_model_alloc(t->users, t->items, t->dim, t->params.precision, rated_total(t), &m);
+    if (st == SIGNMF_OK)
+        st = fill_model(t, m, true);
+    signmf_trainer_free(t);
+    if (st != SIGNMF_OK)
+        return st;
+    *out = m;
+    return SIGNMF_OK;
+}
+
+static signmf_status trainer_resume(const signmf_ratings *r, signmf_ratings **own,
+                                    const signmf_model *m, int threads, signmf_trainer **out,
+                                    signmf_error *err)
+{
+    *out = NULL;
+    signmf_status st = SIGNMF_OK;
+    if (!m || !r)
+        st = sm_fail(err, SIGNMF_EINVAL, "ratings and model must not be NULL");
+    else if (r->users != m->users || r->items != m->items)
+        st = sm_fail(err, SIGNMF_EINVAL,
+                     "the ratings are %zu x %zu but the model was trained on %zu x %zu", r->users,
+                     r->items, m->users, m->items);
+    if (st != SIGNMF_OK) {
+        if (own) {
+            signmf_ratings_free(*own);
+            *own = NULL;
+        }
+        return st;
+    }
     signmf_params p = m->params;
     p.dim = m->dim;
     p.precision = m->precision;
     if (threads >= 0)
         p.threads = threads;
     signmf_trainer *t;
-    signmf_status st = trainer_new(r, &p, &t, err);
+    st = trainer_new(r, own, &p, &t, err);
     if (st != SIGNMF_OK)
         return st;
     /* Same shape but other ratings (another split, an edited file) would
@@ -589,4 +684,25 @@ signmf_status signmf_trainer_resume(const signmf_ratings *r, const signmf_model 
     t->scale_ref = m->scale_ref;
     *out = t;
     return SIGNMF_OK;
+}
+
+signmf_status signmf_trainer_resume(const signmf_ratings *r, const signmf_model *m, int threads,
+                                    signmf_trainer **out, signmf_error *err)
+{
+    if (!out)
+        return sm_fail(err, SIGNMF_EINVAL, "model and out must not be NULL");
+    return trainer_resume(r, NULL, m, threads, out, err);
+}
+
+signmf_status signmf_trainer_resume_consume(signmf_ratings **r, const signmf_model *m, int threads,
+                                            signmf_trainer **out, signmf_error *err)
+{
+    if (!r || !out) {
+        if (r) {
+            signmf_ratings_free(*r);
+            *r = NULL;
+        }
+        return sm_fail(err, SIGNMF_EINVAL, "ratings and out must not be NULL");
+    }
+    return trainer_resume(*r, r, m, threads, out, err);
 }

@@ -34,12 +34,13 @@ struct signmf_trainer {
     double *dots; /* npanels x users: per-row loss partials */
     /* Sides whose source is cut into blocks of SM_BLOCK_ROWS (side 0: the
      * items gathered for P; side 1: the users gathered for Q): block
-     * offsets within each row's segments, (nblocks + 1) x rows each, and a
-     * gradient buffer in panel layout. nblocks[side] <= 1: fused path. */
+     * offsets within each row's segments, (nblocks + 1) x rows each.
+     * nblocks[side] <= 1: fused path. Their gradient rows accumulate in
+     * the spare state buffer (P or Q [1 - cur]), which each update then
+     * overwrites row by row, so blocking costs no gradient memory. */
     size_t block_rows; /* SM_BLOCK_ROWS; SIGNMF_BLOCK_ROWS overrides it for tests */
     size_t nblocks[2];
     uint32_t *pofs[2], *mofs[2];
-    void *grad[2];
     sm_task *tasks;
     size_t ntasks;
     int threads;
@@ -49,10 +50,9 @@ struct signmf_trainer {
     double log_scale;
     double last_loss;
     double scale_ref; /* loss estimate the next rescale shift is taken from */
-    /* Carried into models. */
+    /* Carried into models; the rated rows are D's rows plus `zero`. */
     sm_idmap user_map, item_map;
-    size_t *rated_ptr;
-    uint32_t *rated_idx;
+    sm_zeros zero;
     uint32_t data_crc;
 };
 
