@@ -363,32 +363,41 @@ signmf_status signmf_trainer_create_consume(signmf_ratings **r, const signmf_par
     return st;
 }
 
-/* A task on a blocked side: accumulate block after block into the
- * gradient rows, then update. The source block stays in L2 while the
- * task's rows walk over it. */
-static void blocked_task(const signmf_trainer *t, const sm_kernels *k, const sm_task *tk, size_t nb,
-                         const sm_signs *s, size_t w, size_t rows, const void *self,
-                         const void *src, void *out, void *grad, double a, double sc, double *dot,
-                         int *bad)
+/* A run of tasks on a blocked side (consecutive rows of one side and
+ * panel, all of one thread): block after block, every task of the run
+ * accumulates that block into its gradient rows, then every task updates.
+ * Block-outer order keeps one source block in L2 for all the run's rows;
+ * a row still receives its blocks in order, so the bits do not depend on
+ * how rows are cut into tasks or runs. */
+static void blocked_run(const signmf_trainer *t, const sm_kernels *k, const sm_task *run,
+                        size_t nrun, size_t nb, const sm_signs *s, size_t w, size_t rows,
+                        const void *self, const void *src, void *out, void *grad, double a,
+                        double sc, double *dot, int *bad)
 {
-    const uint32_t *po = t->pofs[tk->side], *mo = t->mofs[tk->side];
+    const uint32_t *po = t->pofs[run->side], *mo = t->mofs[run->side];
     /* src rows are indexed globally: block b is simply where its indices
      * point */
-    const char *sb = src;
-    for (size_t b = 0; b < nb; ++b) {
+    for (size_t b = 0; b < nb; ++b)
+        for (size_t i = 0; i < nrun; ++i) {
+            const sm_task *tk = &run[i];
+            if (t->esize == 8)
+                k->accum_f64(s, po + b * rows, po + (b + 1) * rows, mo + b * rows,
+                             mo + (b + 1) * rows, tk->r0, tk->r1, w, (const double *)src,
+                             (double *)grad, b == 0);
+            else
+                k->accum_f32(s, po + b * rows, po + (b + 1) * rows, mo + b * rows,
+                             mo + (b + 1) * rows, tk->r0, tk->r1, w, (const float *)src,
+                             (float *)grad, b == 0);
+        }
+    for (size_t i = 0; i < nrun; ++i) {
+        const sm_task *tk = &run[i];
         if (t->esize == 8)
-            k->accum_f64(s, po + b * rows, po + (b + 1) * rows, mo + b * rows, mo + (b + 1) * rows,
-                         tk->r0, tk->r1, w, (const double *)sb, (double *)grad, b == 0);
+            *bad |= k->update_f64(tk->r0, tk->r1, w, (const double *)self, (const double *)grad,
+                                  (double *)out, a, sc, dot);
         else
-            k->accum_f32(s, po + b * rows, po + (b + 1) * rows, mo + b * rows, mo + (b + 1) * rows,
-                         tk->r0, tk->r1, w, (const float *)sb, (float *)grad, b == 0);
+            *bad |= k->update_f32(tk->r0, tk->r1, w, (const float *)self, (const float *)grad,
+                                  (float *)out, (float)a, (float)sc, dot);
     }
-    if (t->esize == 8)
-        *bad |= k->update_f64(tk->r0, tk->r1, w, (const double *)self, (const double *)grad,
-                              (double *)out, a, sc, dot);
-    else
-        *bad |= k->update_f32(tk->r0, tk->r1, w, (const float *)self, (const float *)grad,
-                              (float *)out, (float)a, (float)sc, dot);
 }
 
 /* Work of a task, for splitting a pass evenly: its signs plus a row each. */
@@ -427,6 +436,16 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
             pos += cost;
             if (!mine)
                 continue;
+            /* on a blocked side, this thread's following tasks of the same
+             * side and panel go with this one, as a run */
+            size_t nrun = 1;
+            if (t->nblocks[tk->side] > 1)
+                while (i + nrun < ntasks && tk[nrun].side == tk->side &&
+                       tk[nrun].panel == tk->panel && pos < hi) {
+                    pos += task_cost(t, &tk[nrun]);
+                    nrun++;
+                }
+            i += nrun - 1;
             size_t c = tk->panel, w = sm_panel_width(t, c);
             size_t rows = tk->side ? t->items : t->users;
             size_t other = tk->side ? t->users : t->items;
@@ -440,10 +459,10 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
             bool pf = t->prefetch > 0 || (t->prefetch < 0 && other * w * t->esize > SM_PF_BYTES);
             size_t nb = t->nblocks[tk->side];
             if (nb > 1) {
-                blocked_task(t, k, tk, nb, s, w, rows, (const char *)selfb + so * t->esize,
-                             (const char *)srcb + oo * t->esize,
-                             a ? (char *)outb + so * t->esize : NULL, (char *)outb + so * t->esize,
-                             a ? *a : 0.0, sc, dot, &bad);
+                blocked_run(t, k, tk, nrun, nb, s, w, rows, (const char *)selfb + so * t->esize,
+                            (const char *)srcb + oo * t->esize,
+                            a ? (char *)outb + so * t->esize : NULL, (char *)outb + so * t->esize,
+                            a ? *a : 0.0, sc, dot, &bad);
                 continue;
             }
             if (f64) {
