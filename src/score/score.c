@@ -24,7 +24,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SM_STRIP        24
+#define SM_STRIP        96
 #define SM_QBLOCK_BYTES (384u * 1024u)
 /* Users per parallel pass: bounds heap memory and the callback latency. */
 #define SM_CHUNK 4096
