@@ -12,6 +12,8 @@
 #define SM_INLINE static inline __attribute__((always_inline))
 #define SM_UNROLL _Pragma("GCC unroll 16")
 
+#include "score_pack.h"
+
 /* Lane masks for the first n (< lane count) elements. */
 SM_INLINE __m256i head_mask32(size_t n)
 {
@@ -50,27 +52,8 @@ SM_INLINE void transpose8_f32(__m256 r[8])
     }
 }
 
-static void sm_pack_avx2_f32(const float *Qt, size_t ldq, size_t ni, size_t dim, float *Qp)
-{
-    for (size_t j0 = 0; j0 < ni; j0 += SM_PANEL) {
-        float *o = Qp + j0 * dim;
-        size_t nr = ni - j0 < SM_PANEL ? ni - j0 : SM_PANEL;
-        for (size_t h = 0; h < 2; ++h) {
-            const float *q = Qt + (j0 + 8 * h) * ldq;
-            size_t hr = nr > 8 * h ? nr - 8 * h : 0;
-            for (size_t t = 0; t < dim; t += 8) {
-                size_t nt = dim - t < 8 ? dim - t : 8;
-                __m256i m = head_mask32(nt);
-                __m256 r[8];
-                SM_UNROLL for (size_t i = 0; i < 8; ++i) r[i] =
-                    i < hr ? _mm256_maskload_ps(q + i * ldq + t, m) : _mm256_setzero_ps();
-                transpose8_f32(r);
-                for (size_t i = 0; i < nt; ++i)
-                    _mm256_store_ps(o + (t + i) * SM_PANEL + 8 * h, r[i]);
-            }
-        }
-    }
-}
+SM_PACK_PANELS(sm_pack_avx2_f32, float, __m256, 8, __m256i, head_mask32, _mm256_maskload_ps,
+               _mm256_setzero_ps, transpose8_f32, _mm256_store_ps)
 
 SM_INLINE void transpose4_f64(__m256d r[4])
 {
@@ -82,27 +65,8 @@ SM_INLINE void transpose4_f64(__m256d r[4])
     r[3] = _mm256_permute2f128_pd(a1, a3, 0x31);
 }
 
-static void sm_pack_avx2_f64(const double *Qt, size_t ldq, size_t ni, size_t dim, double *Qp)
-{
-    for (size_t j0 = 0; j0 < ni; j0 += SM_PANEL) {
-        double *o = Qp + j0 * dim;
-        size_t nr = ni - j0 < SM_PANEL ? ni - j0 : SM_PANEL;
-        for (size_t h = 0; h < 4; ++h) {
-            const double *q = Qt + (j0 + 4 * h) * ldq;
-            size_t hr = nr > 4 * h ? nr - 4 * h : 0;
-            for (size_t t = 0; t < dim; t += 4) {
-                size_t nt = dim - t < 4 ? dim - t : 4;
-                __m256i m = head_mask64(nt);
-                __m256d r[4];
-                SM_UNROLL for (size_t i = 0; i < 4; ++i) r[i] =
-                    i < hr ? _mm256_maskload_pd(q + i * ldq + t, m) : _mm256_setzero_pd();
-                transpose4_f64(r);
-                for (size_t i = 0; i < nt; ++i)
-                    _mm256_store_pd(o + (t + i) * SM_PANEL + 4 * h, r[i]);
-            }
-        }
-    }
-}
+SM_PACK_PANELS(sm_pack_avx2_f64, double, __m256d, 4, __m256i, head_mask64, _mm256_maskload_pd,
+               _mm256_setzero_pd, transpose4_f64, _mm256_store_pd)
 
 /* ---------------------------------------------------------------- */
 /* Micro-kernels                                                    */

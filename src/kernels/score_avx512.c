@@ -18,6 +18,8 @@
 #define SM_INLINE static inline __attribute__((always_inline))
 #define SM_UNROLL _Pragma("GCC unroll 16")
 
+#include "score_pack.h"
+
 /* ---------------------------------------------------------------- */
 /* Packing                                                          */
 /* ---------------------------------------------------------------- */
@@ -55,24 +57,27 @@ SM_INLINE void transpose16_f32(__m512 r[16])
     }
 }
 
-static void sm_pack_avx512_f32(const float *Qt, size_t ldq, size_t ni, size_t dim, float *Qp)
+/* Masks of the first n (<= 16) elements, and loads in the argument order
+ * of score_pack.h. */
+SM_INLINE __mmask16 head16(size_t n)
 {
-    for (size_t j0 = 0; j0 < ni; j0 += SM_PANEL) {
-        float *o = Qp + j0 * dim;
-        size_t nr = ni - j0 < SM_PANEL ? ni - j0 : SM_PANEL;
-        const float *q = Qt + j0 * ldq;
-        for (size_t t = 0; t < dim; t += 16) {
-            size_t nt = dim - t < 16 ? dim - t : 16;
-            __mmask16 m = (__mmask16)(nt == 16 ? 0xFFFFu : (1u << nt) - 1);
-            __m512 r[16];
-            SM_UNROLL for (size_t i = 0; i < 16; ++i) r[i] =
-                i < nr ? _mm512_maskz_loadu_ps(m, q + i * ldq + t) : _mm512_setzero_ps();
-            transpose16_f32(r);
-            for (size_t i = 0; i < nt; ++i)
-                _mm512_store_ps(o + (t + i) * SM_PANEL, r[i]);
-        }
-    }
+    return (__mmask16)((1u << n) - 1);
 }
+SM_INLINE __mmask8 head8(size_t n)
+{
+    return (__mmask8)((1u << n) - 1);
+}
+SM_INLINE __m512 load16(const float *p, __mmask16 m)
+{
+    return _mm512_maskz_loadu_ps(m, p);
+}
+SM_INLINE __m512d load8(const double *p, __mmask8 m)
+{
+    return _mm512_maskz_loadu_pd(m, p);
+}
+
+SM_PACK_PANELS(sm_pack_avx512_f32, float, __m512, 16, __mmask16, head16, load16, _mm512_setzero_ps,
+               transpose16_f32, _mm512_store_ps)
 
 /* r[i] = 8 consecutive elements of row i in; r[t] = element t of rows
  * 0..7 out. */
@@ -102,27 +107,8 @@ SM_INLINE void transpose8_f64(__m512d r[8])
     r[7] = _mm512_shuffle_f64x2(c[1], c[3], 0xDD);
 }
 
-static void sm_pack_avx512_f64(const double *Qt, size_t ldq, size_t ni, size_t dim, double *Qp)
-{
-    for (size_t j0 = 0; j0 < ni; j0 += SM_PANEL) {
-        double *o = Qp + j0 * dim;
-        size_t nr = ni - j0 < SM_PANEL ? ni - j0 : SM_PANEL;
-        for (size_t h = 0; h < 2; ++h) { /* items 8h .. 8h + 7 of the panel */
-            const double *q = Qt + (j0 + 8 * h) * ldq;
-            size_t hr = nr > 8 * h ? nr - 8 * h : 0;
-            for (size_t t = 0; t < dim; t += 8) {
-                size_t nt = dim - t < 8 ? dim - t : 8;
-                __mmask8 m = (__mmask8)((1u << nt) - 1);
-                __m512d r[8];
-                SM_UNROLL for (size_t i = 0; i < 8; ++i) r[i] =
-                    i < hr ? _mm512_maskz_loadu_pd(m, q + i * ldq + t) : _mm512_setzero_pd();
-                transpose8_f64(r);
-                for (size_t i = 0; i < nt; ++i)
-                    _mm512_store_pd(o + (t + i) * SM_PANEL + 8 * h, r[i]);
-            }
-        }
-    }
-}
+SM_PACK_PANELS(sm_pack_avx512_f64, double, __m512d, 8, __mmask8, head8, load8, _mm512_setzero_pd,
+               transpose8_f64, _mm512_store_pd)
 
 /* ---------------------------------------------------------------- */
 /* Micro-kernels                                                    */
@@ -157,61 +143,65 @@ SM_INLINE void tile_f32(const float *P, size_t ldp, const float *Qp, size_t dim,
     }
 }
 
-/* MR users against all ni items: NP panels at a time, then one. */
-SM_INLINE void strip_f32(const float *P, size_t ldp, const float *Qp, size_t ni, size_t dim,
-                         float *S, size_t lds, const int mr, const int np)
-{
-    size_t npan = (ni + SM_PANEL - 1) / SM_PANEL;
-    unsigned tail = (unsigned)(ni - (npan - 1) * SM_PANEL);
-    size_t b = 0;
-    for (; b + (size_t)np <= npan; b += (size_t)np)
-        tile_f32(P, ldp, Qp + b * dim * SM_PANEL, dim, S + b * SM_PANEL, lds, mr, np,
-                 b + (size_t)np == npan ? tail : 16);
-    for (; b < npan; ++b)
-        tile_f32(P, ldp, Qp + b * dim * SM_PANEL, dim, S + b * SM_PANEL, lds, mr, 1,
-                 b + 1 == npan ? tail : 16);
-}
-
-static void strip_f32_8(const float *P, size_t ldp, const float *Qp, size_t ni, size_t dim,
-                        float *S, size_t lds)
-{
-    strip_f32(P, ldp, Qp, ni, dim, S, lds, 8, 3);
-}
-static void strip_f32_4(const float *P, size_t ldp, const float *Qp, size_t ni, size_t dim,
-                        float *S, size_t lds)
-{
-    strip_f32(P, ldp, Qp, ni, dim, S, lds, 4, 4);
-}
-static void strip_f32_2(const float *P, size_t ldp, const float *Qp, size_t ni, size_t dim,
-                        float *S, size_t lds)
-{
-    strip_f32(P, ldp, Qp, ni, dim, S, lds, 2, 4);
-}
-static void strip_f32_1(const float *P, size_t ldp, const float *Qp, size_t ni, size_t dim,
-                        float *S, size_t lds)
-{
-    strip_f32(P, ldp, Qp, ni, dim, S, lds, 1, 4);
-}
-
-static void sm_score_avx512_f32(const float *P, size_t ldp, size_t nu, const float *Qp, size_t ni,
-                                size_t dim, float *S, size_t lds)
-{
-    if (ni == 0)
-        return;
-    size_t u = 0;
-    for (; u + 8 <= nu; u += 8)
-        strip_f32_8(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
-    if (u + 4 <= nu) {
-        strip_f32_4(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
-        u += 4;
+/* The strip and score drivers, one per element type: MR users against all
+ * ni items, NP panels at a time and then one; users go MR at a time, then
+ * 4, 2 and 1. One function per shape, so each gets its own fully
+ * unrolled, register-resident loop. */
+#define SM_SCORE_AVX512(SFX, T, TILE, MR, NPMR, NP4, NP2, NP1)                                     \
+    SM_INLINE void strip_##SFX(const T *P, size_t ldp, const T *Qp, size_t ni, size_t dim, T *S,   \
+                               size_t lds, const int mr, const int np)                             \
+    {                                                                                              \
+        size_t npan = (ni + SM_PANEL - 1) / SM_PANEL;                                              \
+        unsigned tail = (unsigned)(ni - (npan - 1) * SM_PANEL);                                    \
+        size_t b = 0;                                                                              \
+        for (; b + (size_t)np <= npan; b += (size_t)np)                                            \
+            TILE(P, ldp, Qp + b * dim * SM_PANEL, dim, S + b * SM_PANEL, lds, mr, np,              \
+                 b + (size_t)np == npan ? tail : 16);                                              \
+        for (; b < npan; ++b)                                                                      \
+            TILE(P, ldp, Qp + b * dim * SM_PANEL, dim, S + b * SM_PANEL, lds, mr, 1,               \
+                 b + 1 == npan ? tail : 16);                                                       \
+    }                                                                                              \
+    static void strip_##SFX##_mr(const T *P, size_t ldp, const T *Qp, size_t ni, size_t dim, T *S, \
+                                 size_t lds)                                                       \
+    {                                                                                              \
+        strip_##SFX(P, ldp, Qp, ni, dim, S, lds, MR, NPMR);                                        \
+    }                                                                                              \
+    static void strip_##SFX##_4(const T *P, size_t ldp, const T *Qp, size_t ni, size_t dim, T *S,  \
+                                size_t lds)                                                        \
+    {                                                                                              \
+        strip_##SFX(P, ldp, Qp, ni, dim, S, lds, 4, NP4);                                          \
+    }                                                                                              \
+    static void strip_##SFX##_2(const T *P, size_t ldp, const T *Qp, size_t ni, size_t dim, T *S,  \
+                                size_t lds)                                                        \
+    {                                                                                              \
+        strip_##SFX(P, ldp, Qp, ni, dim, S, lds, 2, NP2);                                          \
+    }                                                                                              \
+    static void strip_##SFX##_1(const T *P, size_t ldp, const T *Qp, size_t ni, size_t dim, T *S,  \
+                                size_t lds)                                                        \
+    {                                                                                              \
+        strip_##SFX(P, ldp, Qp, ni, dim, S, lds, 1, NP1);                                          \
+    }                                                                                              \
+    static void sm_score_avx512_##SFX(const T *P, size_t ldp, size_t nu, const T *Qp, size_t ni,   \
+                                      size_t dim, T *S, size_t lds)                                \
+    {                                                                                              \
+        if (ni == 0)                                                                               \
+            return;                                                                                \
+        size_t u = 0;                                                                              \
+        for (; u + (MR) <= nu; u += (MR))                                                          \
+            strip_##SFX##_mr(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);                     \
+        if (u + 4 <= nu) {                                                                         \
+            strip_##SFX##_4(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);                      \
+            u += 4;                                                                                \
+        }                                                                                          \
+        if (u + 2 <= nu) {                                                                         \
+            strip_##SFX##_2(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);                      \
+            u += 2;                                                                                \
+        }                                                                                          \
+        if (u < nu)                                                                                \
+            strip_##SFX##_1(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);                      \
     }
-    if (u + 2 <= nu) {
-        strip_f32_2(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
-        u += 2;
-    }
-    if (u < nu)
-        strip_f32_1(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
-}
+
+SM_SCORE_AVX512(f32, float, tile_f32, 8, 3, 4, 4, 4)
 
 /* Double: a panel is two vectors of 8 items. */
 SM_INLINE void tile_f64(const double *P, size_t ldp, const double *Qp, size_t dim, double *S,
@@ -243,60 +233,7 @@ SM_INLINE void tile_f64(const double *P, size_t ldp, const double *Qp, size_t di
     }
 }
 
-SM_INLINE void strip_f64(const double *P, size_t ldp, const double *Qp, size_t ni, size_t dim,
-                         double *S, size_t lds, const int mr, const int np)
-{
-    size_t npan = (ni + SM_PANEL - 1) / SM_PANEL;
-    unsigned tail = (unsigned)(ni - (npan - 1) * SM_PANEL);
-    size_t b = 0;
-    for (; b + (size_t)np <= npan; b += (size_t)np)
-        tile_f64(P, ldp, Qp + b * dim * SM_PANEL, dim, S + b * SM_PANEL, lds, mr, np,
-                 b + (size_t)np == npan ? tail : 16);
-    for (; b < npan; ++b)
-        tile_f64(P, ldp, Qp + b * dim * SM_PANEL, dim, S + b * SM_PANEL, lds, mr, 1,
-                 b + 1 == npan ? tail : 16);
-}
-
-static void strip_f64_6(const double *P, size_t ldp, const double *Qp, size_t ni, size_t dim,
-                        double *S, size_t lds)
-{
-    strip_f64(P, ldp, Qp, ni, dim, S, lds, 6, 2);
-}
-static void strip_f64_4(const double *P, size_t ldp, const double *Qp, size_t ni, size_t dim,
-                        double *S, size_t lds)
-{
-    strip_f64(P, ldp, Qp, ni, dim, S, lds, 4, 2);
-}
-static void strip_f64_2(const double *P, size_t ldp, const double *Qp, size_t ni, size_t dim,
-                        double *S, size_t lds)
-{
-    strip_f64(P, ldp, Qp, ni, dim, S, lds, 2, 2);
-}
-static void strip_f64_1(const double *P, size_t ldp, const double *Qp, size_t ni, size_t dim,
-                        double *S, size_t lds)
-{
-    strip_f64(P, ldp, Qp, ni, dim, S, lds, 1, 4);
-}
-
-static void sm_score_avx512_f64(const double *P, size_t ldp, size_t nu, const double *Qp, size_t ni,
-                                size_t dim, double *S, size_t lds)
-{
-    if (ni == 0)
-        return;
-    size_t u = 0;
-    for (; u + 6 <= nu; u += 6)
-        strip_f64_6(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
-    if (u + 4 <= nu) {
-        strip_f64_4(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
-        u += 4;
-    }
-    if (u + 2 <= nu) {
-        strip_f64_2(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
-        u += 2;
-    }
-    if (u < nu)
-        strip_f64_1(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds);
-}
+SM_SCORE_AVX512(f64, double, tile_f64, 6, 2, 2, 2, 4)
 
 void sm_score_init_avx512(sm_kernels *k)
 {
