@@ -16,6 +16,7 @@
 #include "bench_common.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
+#include "score/score.h"
 
 #include <math.h>
 #include <omp.h>
@@ -101,9 +102,7 @@ int main(int argc, char **argv)
     double *tp = malloc((size_t)reps * sizeof *tp);
     {
         const sm_kernels *kern = sm_kernels_active();
-        const size_t strip = 24, es = f64 ? 8 : 4;
-        size_t blk = 384 * 1024 / (dim * es);
-        blk = blk < 16 ? 16 : blk - blk % 16;
+        const size_t strip = SM_STRIP, es = f64 ? 8 : 4, blk = sm_item_block(m);
         size_t nstrips = (NU + strip - 1) / strip;
         for (int i = -2; i < reps; ++i) {
             double t0 = sm_now();

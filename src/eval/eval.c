@@ -13,16 +13,17 @@
 #include "../kernels/kernels.h"
 #include "../model/model.h"
 #include "../rng/rng.h"
+#include "../score/score.h"
 
 #include <math.h>
 #include <omp.h>
 #include <stdlib.h>
 #include <string.h>
 
-/* Users scored together, and the item block (bytes of Qt) per kernel call:
- * the same shape the serving engine uses, over the model's packed Q. */
-#define EV_GROUP        24
-#define EV_QBLOCK_BYTES (384u * 1024u)
+/* Users scored together. Fewer than the engine's SM_STRIP: each group's
+ * whole score rows (EV_GROUP x items per thread) are kept for the metrics.
+ * Item blocks are the engine's (sm_item_block), over the packed Q. */
+#define EV_GROUP 24
 
 SIGNMF_API signmf_eval_options signmf_eval_options_default(void)
 {
@@ -426,8 +427,7 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
     /* users go in groups so the kernel scores several rows per pass over
      * an item block (a one-row call streams Qt for a single user) */
     const size_t grp = EV_GROUP, ngrp = (ne + grp - 1) / grp;
-    size_t blk = dim * es != 0 ? EV_QBLOCK_BYTES / (dim * es) : items;
-    blk = blk < SM_PANEL ? SM_PANEL : blk - blk % SM_PANEL;
+    const size_t blk = sm_item_block(m);
     const void *qpk = m->Qp;
     int failed = 0;
 #pragma omp parallel num_threads(nt) reduction(| : failed)

@@ -12,8 +12,7 @@
  * block; the kernel writes the strip x block score tile (L1/L2) and the
  * selection consumes it at once, so no more than that tile of the users x
  * items matrix ever exists. */
-#include "../kernels/kernels.h"
-#include "../model/model.h"
+#include "score.h"
 #include "../signs/signs_internal.h"
 
 #include <math.h>
@@ -24,8 +23,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define SM_STRIP        96
-#define SM_QBLOCK_BYTES (384u * 1024u)
 /* Users per parallel pass: bounds heap memory and the callback latency. */
 #define SM_CHUNK 4096
 
@@ -296,17 +293,6 @@ SM_GROUP_FLOOR(group_floor_f64, double)
 SM_CONSUME(consume_f32, float, not_below_f32, group_floor_f32)
 SM_CONSUME(consume_f64, double, not_below_f64, group_floor_f64)
 
-/* Items per block: an L2-sized slice of the packed panels. */
-static size_t item_block(const signmf_model *m)
-{
-    size_t row = m->dim * sm_elem_size(m->precision);
-    size_t jb = row ? SM_QBLOCK_BYTES / row : m->items;
-    jb -= jb % SM_PANEL;
-    if (jb < SM_PANEL)
-        jb = SM_PANEL;
-    return jb < m->items ? jb : m->items;
-}
-
 /* Scratch per thread: the score tile and a strip of packed query rows. */
 static size_t scratch_elems(const signmf_model *m, size_t jb)
 {
@@ -424,7 +410,7 @@ static signmf_status run_slots(const job *jb, slot *slots, size_t n, int threads
     if (n == 0 || jb->m->items == 0)
         return SIGNMF_OK;
     const signmf_model *m = jb->m;
-    size_t blk = item_block(m);
+    size_t blk = sm_item_block(m);
     size_t per = scratch_elems(m, blk);
     if (n == 1)
         return run_one(jb, slots, threads, blk, per);
