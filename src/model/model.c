@@ -302,10 +302,10 @@ static bool sm_compute_layout(uint64_t users, uint64_t items, uint64_t dim, unsi
         __builtin_add_overflow(users, 1, &t) || __builtin_mul_overflow(t, 8, &L->len[SEC_RPTR]) ||
         __builtin_mul_overflow(rated, 4, &L->len[SEC_RIDX]))
         return false;
-    if (__builtin_add_overflow(items, SM_PANEL - 1, &t) ||
-        __builtin_mul_overflow(t / SM_PANEL * SM_PANEL, dim, &t) ||
-        __builtin_mul_overflow(t, es, &L->len[SEC_QP]))
+    size_t qp;
+    if (!sm_packed_bytes(items, dim, es, &qp))
         return false;
+    L->len[SEC_QP] = qp;
     uint64_t pos = SM_MODEL_HEADER;
     for (int s = 0; s < L->nsec; s++) {
         if (__builtin_add_overflow(pos, 63, &t))

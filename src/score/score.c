@@ -834,27 +834,27 @@ SIGNMF_API signmf_status signmf_similar(const signmf_model *m, int64_t item, siz
     /* |q_j| = sqrt of the kernel's own q_j . q_j (the diagonal of a panel's
      * scores against itself), so that an item's cosine with itself would
      * be 1 to rounding. */
-    void *sq = st == SIGNMF_OK ? sm_alloc(SM_PANEL * SM_PANEL, es) : NULL;
-    if (st == SIGNMF_OK && sq == NULL)
-        st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu items", fn, m->items);
+    union {
+        double d[SM_PANEL * SM_PANEL];
+        float f[SM_PANEL * SM_PANEL];
+    } sq;
     for (size_t j0 = 0; st == SIGNMF_OK && j0 < m->items; j0 += SM_PANEL) {
         size_t nr = m->items - j0 < SM_PANEL ? m->items - j0 : SM_PANEL;
         const char *q = (const char *)m->Qt + j0 * dim * es;
         const char *qp = (const char *)m->Qp + j0 * dim * es;
         if (m->precision == SIGNMF_F64) {
-            double *s = sq;
+            double *s = sq.d;
             jb.kern->score_f64((const double *)q, dim, nr, (const double *)qp, nr, dim, s,
                                SM_PANEL);
             for (size_t r = 0; r < nr; ++r)
                 norm[j0 + r] = sqrt(s[r * SM_PANEL + r]);
         } else {
-            float *s = sq;
+            float *s = sq.f;
             jb.kern->score_f32((const float *)q, dim, nr, (const float *)qp, nr, dim, s, SM_PANEL);
             for (size_t r = 0; r < nr; ++r)
                 norm[j0 + r] = sqrt((double)s[r * SM_PANEL + r]);
         }
     }
-    sm_free(sq);
     if (st == SIGNMF_OK) {
         jb.norm = norm;
         jb.vec_norm = norm[i];
