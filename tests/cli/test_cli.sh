@@ -232,9 +232,12 @@ else
 fi
 
 # ---- demo (synthetic: no MovieLens reachable from here) -------------------
+# The demo also looks in ./data and ../shared/data, so it runs two levels
+# inside the scratch directory, where neither can exist whatever /tmp holds.
+mkdir -p "$tmp/demo/cwd"
 (
     unset SIGNMF_DATA_DIR
-    "$exe" demo --data "$tmp/none" --dim 4 --epochs 2 --quiet >out 2>err
+    cd "$tmp/demo/cwd" && "$exe" demo --data "$tmp/none" --dim 4 --epochs 2 --quiet >"$tmp/out" 2>"$tmp/err"
 )
 rc=$?
 check "demo without MovieLens: synthetic data, recommendations" \
