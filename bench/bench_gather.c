@@ -1,20 +1,24 @@
-/* The gather roofline behind the blocked training pass: random 256-byte
- * rows (one float32 panel row) summed into registers, from tables of
- * growing size, as the gradient kernels gather source rows. The rate in
+/* The gather roofline behind the training pass: random rows (one panel
+ * row: 64, 128 or 256 bytes of float32) summed into registers, from tables
+ * of growing size, as the gradient kernels gather source rows. The rate in
  * GB/s of gathered rows is the ceiling for an epoch whose sources come
  * from a table of that size; `bench_epoch` reports the achieved rate as
- * signs x k per second (x 4 bytes for float32).
+ * signs x k per second (x 4 bytes for float32). Tables sit on transparent
+ * huge pages where the kernel allows, as the trainer's embeddings do.
  *
- *   bench_gather [--threads T] [--gathers N]
+ *   bench_gather [--threads T] [--gathers N] [--row-bytes 64|128|256]
  *
- * AVX-512 loads when the CPU has them (chosen at run time), else plain C
- * that the compiler vectorises for the baseline. */
+ * AVX-512 or AVX2 loads when the CPU has them (chosen at run time), else
+ * plain C that the compiler vectorises for the baseline. */
 #include <omp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#if defined(__linux__)
+#include <sys/mman.h>
+#endif
 #if defined(__x86_64__)
 #include <immintrin.h>
 #endif
@@ -40,18 +44,49 @@ __attribute__((target("avx512f"))) static float sum_avx512(const float *T, const
     }
     return _mm512_reduce_add_ps(_mm512_add_ps(_mm512_add_ps(a0, a1), _mm512_add_ps(a2, a3)));
 }
+
+__attribute__((target("avx2"), always_inline)) static inline float
+sum_avx2_nv(const float *T, const uint32_t *idx, size_t n, const int nv)
+{
+    __m256 a[8];
+    for (int v = 0; v < 8; ++v)
+        a[v] = _mm256_setzero_ps();
+    for (size_t i = 0; i < n; ++i) {
+        const float *r = T + (size_t)idx[i] * 8 * (size_t)nv;
+        for (int v = 0; v < nv; ++v)
+            a[v] = _mm256_add_ps(a[v], _mm256_load_ps(r + 8 * v));
+    }
+    for (int v = 1; v < 8; ++v)
+        a[0] = _mm256_add_ps(a[0], a[v]);
+    float o[8];
+    _mm256_storeu_ps(o, a[0]);
+    return o[0] + o[1] + o[2] + o[3] + o[4] + o[5] + o[6] + o[7];
+}
+
+__attribute__((target("avx2"))) static float sum_avx2(const float *T, const uint32_t *idx, size_t n,
+                                                      size_t row_floats)
+{
+    switch (row_floats) {
+    case 16:
+        return sum_avx2_nv(T, idx, n, 2);
+    case 32:
+        return sum_avx2_nv(T, idx, n, 4);
+    default:
+        return sum_avx2_nv(T, idx, n, 8);
+    }
+}
 #endif
 
-static float sum_plain(const float *T, const uint32_t *idx, size_t n)
+static float sum_plain(const float *T, const uint32_t *idx, size_t n, size_t rf)
 {
     float acc[64] = {0};
     for (size_t i = 0; i < n; ++i) {
-        const float *r = T + (size_t)idx[i] * 64;
-        for (int t = 0; t < 64; ++t)
+        const float *r = T + (size_t)idx[i] * rf;
+        for (size_t t = 0; t < rf; ++t)
             acc[t] += r[t];
     }
     float s = 0;
-    for (int t = 0; t < 64; ++t)
+    for (size_t t = 0; t < rf; ++t)
         s += acc[t];
     return s;
 }
@@ -59,36 +94,54 @@ static float sum_plain(const float *T, const uint32_t *idx, size_t n)
 int main(int argc, char **argv)
 {
     int threads = 2;
-    size_t n = 20000000;
+    size_t n = 20000000, row_bytes = 256;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--gathers") && i + 1 < argc)
             n = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--row-bytes") && i + 1 < argc)
+            row_bytes = strtoul(argv[++i], NULL, 10);
         else {
-            fprintf(stderr, "usage: bench_gather [--threads T] [--gathers N]\n");
+            fprintf(stderr, "usage: bench_gather [--threads T] [--gathers N] "
+                            "[--row-bytes 64|128|256]\n");
             return 2;
         }
     }
-    int wide = 0;
+    if (row_bytes != 64 && row_bytes != 128 && row_bytes != 256) {
+        fprintf(stderr, "bench_gather: --row-bytes must be 64, 128 or 256\n");
+        return 2;
+    }
+    size_t rf = row_bytes / 4;
+    int isa = 0; /* 0 baseline, 1 AVX2, 2 AVX-512 */
 #if defined(__x86_64__)
     __builtin_cpu_init();
-    wide = __builtin_cpu_supports("avx512f");
+    isa = __builtin_cpu_supports("avx512f") && rf == 64 ? 2
+          : __builtin_cpu_supports("avx2")              ? 1
+                                                        : 0;
 #endif
-    const size_t rows[] = {1024, 4096, 8192, 16384, 65536, 262144};
+    /* the same bytes per row count, whatever the row width */
+    const size_t sizes[] = {256u << 10, 512u << 10, 1u << 20, 2u << 20,
+                            4u << 20,   16u << 20,  64u << 20};
     uint32_t *idx = malloc(n * sizeof *idx);
     if (idx == NULL || threads < 1)
         return 1;
-    printf("# random 256-byte row gathers, %d threads, %s loads\n", threads,
-           wide ? "AVX-512" : "baseline");
+    printf("# random %zu-byte row gathers, %d threads, %s loads\n", row_bytes, threads,
+           isa == 2   ? "AVX-512"
+           : isa == 1 ? "AVX2"
+                      : "baseline");
     printf("%9s %9s %12s\n", "rows", "MB", "GB_per_s");
     uint64_t x = 88172645463325252ull;
-    for (size_t s = 0; s < sizeof rows / sizeof *rows; ++s) {
-        size_t R = rows[s];
-        float *T = aligned_alloc(64, R * 256);
+    for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s) {
+        size_t R = sizes[s] / row_bytes,
+               bytes = (R * row_bytes + (2u << 20) - 1) & ~(size_t)((2u << 20) - 1);
+        float *T = aligned_alloc(2u << 20, bytes);
         if (T == NULL)
             return 1;
-        for (size_t i = 0; i < R * 64; ++i)
+#if defined(MADV_HUGEPAGE)
+        madvise(T, bytes, MADV_HUGEPAGE);
+#endif
+        for (size_t i = 0; i < R * rf; ++i)
             T[i] = 1.0f;
         for (size_t i = 0; i < n; ++i) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
@@ -103,16 +156,18 @@ int main(int argc, char **argv)
                 size_t T0 = (size_t)omp_get_thread_num(), TN = (size_t)omp_get_num_threads();
                 size_t a = n * T0 / TN, b = n * (T0 + 1) / TN;
 #if defined(__x86_64__)
-                sink += wide ? sum_avx512(T, idx + a, b - a) : sum_plain(T, idx + a, b - a);
+                sink += isa == 2   ? sum_avx512(T, idx + a, b - a)
+                        : isa == 1 ? sum_avx2(T, idx + a, b - a, rf)
+                                   : sum_plain(T, idx + a, b - a, rf);
 #else
-                sink += sum_plain(T, idx + a, b - a);
+                sink += sum_plain(T, idx + a, b - a, rf);
 #endif
             }
             double t = now() - t0;
             best = t < best ? t : best;
         }
-        printf("%9zu %9.1f %12.1f%s\n", R, (double)R * 256 / 1e6, (double)n * 256 / best / 1e9,
-               sink == 0 ? " (?)" : "");
+        printf("%9zu %9.2f %12.1f%s\n", R, (double)R * row_bytes / 1e6,
+               (double)n * row_bytes / best / 1e9, sink == 0 ? " (?)" : "");
         free(T);
     }
     free(idx);

@@ -1,11 +1,17 @@
-/* AVX2 gather kernels: the AVX-512 design on 16 ymm registers. The
- * canonical 16-lane (float) and 8-lane (double) dot order is kept by giving
- * each group of lanes its own double accumulator. */
+/* AVX2 kernels: the AVX-512 design on 16 ymm registers, with every slot
+ * filled (gather, its prefetching form, and the blocked accumulate and
+ * update), so that no AVX2 machine falls back to portable code on large
+ * data. The canonical 16-lane (float) and 8-lane (double) dot order is kept
+ * by giving each group of lanes its own double accumulator. The blocked
+ * accumulate does not prefetch: its rows come from one block, and a
+ * prefetch SM_PFD signs ahead lands in the next block's list as often as
+ * not (measured slower on the 25M-shaped set). */
 #include "kernels.h"
 
 #include <immintrin.h>
 
 #define SM_NV     8
+#define SM_PFD    16
 #define SM_INLINE static inline __attribute__((always_inline))
 
 /* 4 double lanes folded h = 2, 1. */
@@ -15,24 +21,31 @@ SM_INLINE double fold4(__m256d a)
     return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
 }
 
-/* d[0..3] hold double lanes 0-3, 4-7, 8-11, 12-15 of the float dot. */
-SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
-                         const float *src, size_t w, const float *me, float *o, __m256 va,
-                         __m256 vsc, __m256d *d, __m256 *bad, const int nv)
+/* Adds (sub = 0) or subtracts the src rows listed in [p, e) into acc. The
+ * _pf form also prefetches the row SM_PFD signs ahead, for src panels
+ * beyond L2; prefetching changes no arithmetic. */
+SM_INLINE void run_f32(__m256 *acc, const uint32_t *p, const uint32_t *e, const uint32_t *end,
+                       const float *src, size_t w, const int sub, const int nv, const int pf)
 {
-    __m256 acc[SM_NV];
-    for (int v = 0; v < nv; ++v)
-        acc[v] = _mm256_setzero_ps();
-    for (const uint32_t *p = ib; p < im; ++p) {
+    for (; p < e; ++p) {
+        if (pf) {
+            const uint32_t *q = p + SM_PFD < end ? p + SM_PFD : end - 1;
+            const char *f = (const char *)(src + (size_t)*q * w);
+            for (int l = 0; l < nv / 2; ++l)
+                _mm_prefetch(f + 64 * l, _MM_HINT_T0);
+        }
         const float *x = src + (size_t)*p * w;
         for (int v = 0; v < nv; ++v)
-            acc[v] = _mm256_add_ps(acc[v], _mm256_loadu_ps(x + 8 * v));
+            acc[v] = sub ? _mm256_sub_ps(acc[v], _mm256_loadu_ps(x + 8 * v))
+                         : _mm256_add_ps(acc[v], _mm256_loadu_ps(x + 8 * v));
     }
-    for (const uint32_t *p = im; p < ie; ++p) {
-        const float *x = src + (size_t)*p * w;
-        for (int v = 0; v < nv; ++v)
-            acc[v] = _mm256_sub_ps(acc[v], _mm256_loadu_ps(x + 8 * v));
-    }
+}
+
+/* A row's strip once its sum is in acc: the dot and the update.
+ * d[0..3] hold double lanes 0-3, 4-7, 8-11, 12-15 of the float dot. */
+SM_INLINE void finish_f32(const __m256 *acc, const float *me, float *o, __m256 va, __m256 vsc,
+                          __m256d *d, __m256 *bad, const int nv)
+{
     for (int v = 0; v < nv; ++v) {
         __m256 m = _mm256_loadu_ps(me + 8 * v);
         if (d) {
@@ -53,68 +66,39 @@ SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t 
     }
 }
 
-static int sm_gather_avx2_f32(const sm_signs *s, size_t r0, size_t r1, size_t w, const float *src,
-                              const float *self, float *out, float a, float sc, double *dot)
+SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
+                         const uint32_t *end, const float *src, size_t w, const float *me, float *o,
+                         __m256 va, __m256 vsc, __m256d *d, __m256 *bad, const int nv, const int pf)
 {
-    const __m256 va = _mm256_set1_ps(a), vsc = _mm256_set1_ps(sc);
-    __m256 bad = _mm256_setzero_ps();
-    for (size_t r = r0; r < r1; ++r) {
-        const uint32_t *ib = s->idx + s->ptr[r];
-        const uint32_t *im = s->idx + s->mid[r];
-        const uint32_t *ie = s->idx + s->ptr[r + 1];
-        __m256d d[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
-                        _mm256_setzero_pd()};
-        __m256d *pd = dot ? d : NULL;
-        size_t t0 = 0;
-        for (; t0 + 8 * SM_NV <= w; t0 += 8 * SM_NV)
-            strip_f32(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      vsc, pd, &bad, SM_NV);
-        /* w and t0 are multiples of 16 floats: tails are 2, 4 or 6 vectors */
-        switch ((w - t0) / 8) {
-        case 0:
-            break;
-        case 2:
-            strip_f32(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      vsc, pd, &bad, 2);
-            break;
-        case 4:
-            strip_f32(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      vsc, pd, &bad, 4);
-            break;
-        default:
-            strip_f32(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      vsc, pd, &bad, 6);
-            break;
+    __m256 acc[SM_NV];
+    for (int v = 0; v < nv; ++v)
+        acc[v] = _mm256_setzero_ps();
+    run_f32(acc, ib, im, end, src, w, 0, nv, pf);
+    run_f32(acc, im, ie, end, src, w, 1, nv, pf);
+    finish_f32(acc, me, o, va, vsc, d, bad, nv);
+}
+
+SM_INLINE void run_f64(__m256d *acc, const uint32_t *p, const uint32_t *e, const uint32_t *end,
+                       const double *src, size_t w, const int sub, const int nv, const int pf)
+{
+    for (; p < e; ++p) {
+        if (pf) {
+            const uint32_t *q = p + SM_PFD < end ? p + SM_PFD : end - 1;
+            const char *f = (const char *)(src + (size_t)*q * w);
+            for (int l = 0; l < nv / 2; ++l)
+                _mm_prefetch(f + 64 * l, _MM_HINT_T0);
         }
-        if (dot) {
-            /* h = 8: lanes 0-7 += lanes 8-15; h = 4: 0-3 += 4-7; then 2, 1 */
-            __m256d a0 = _mm256_add_pd(d[0], d[2]);
-            __m256d a1 = _mm256_add_pd(d[1], d[3]);
-            dot[r] = fold4(_mm256_add_pd(a0, a1));
-        }
+        const double *x = src + (size_t)*p * w;
+        for (int v = 0; v < nv; ++v)
+            acc[v] = sub ? _mm256_sub_pd(acc[v], _mm256_loadu_pd(x + 4 * v))
+                         : _mm256_add_pd(acc[v], _mm256_loadu_pd(x + 4 * v));
     }
-    __m256 u = _mm256_cmp_ps(bad, bad, _CMP_UNORD_Q);
-    return _mm256_movemask_ps(u) != 0;
 }
 
 /* d[0], d[1] hold double lanes 0-3 and 4-7. */
-SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
-                         const double *src, size_t w, const double *me, double *o, __m256d va,
-                         __m256d vsc, __m256d *d, __m256d *bad, const int nv)
+SM_INLINE void finish_f64(const __m256d *acc, const double *me, double *o, __m256d va, __m256d vsc,
+                          __m256d *d, __m256d *bad, const int nv)
 {
-    __m256d acc[SM_NV];
-    for (int v = 0; v < nv; ++v)
-        acc[v] = _mm256_setzero_pd();
-    for (const uint32_t *p = ib; p < im; ++p) {
-        const double *x = src + (size_t)*p * w;
-        for (int v = 0; v < nv; ++v)
-            acc[v] = _mm256_add_pd(acc[v], _mm256_loadu_pd(x + 4 * v));
-    }
-    for (const uint32_t *p = im; p < ie; ++p) {
-        const double *x = src + (size_t)*p * w;
-        for (int v = 0; v < nv; ++v)
-            acc[v] = _mm256_sub_pd(acc[v], _mm256_loadu_pd(x + 4 * v));
-    }
     for (int v = 0; v < nv; ++v) {
         __m256d m = _mm256_loadu_pd(me + 4 * v);
         if (d)
@@ -127,43 +111,166 @@ SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t 
     }
 }
 
-static int sm_gather_avx2_f64(const sm_signs *s, size_t r0, size_t r1, size_t w, const double *src,
-                              const double *self, double *out, double a, double sc, double *dot)
+SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
+                         const uint32_t *end, const double *src, size_t w, const double *me,
+                         double *o, __m256d va, __m256d vsc, __m256d *d, __m256d *bad, const int nv,
+                         const int pf)
 {
-    const __m256d va = _mm256_set1_pd(a), vsc = _mm256_set1_pd(sc);
-    __m256d bad = _mm256_setzero_pd();
-    for (size_t r = r0; r < r1; ++r) {
-        const uint32_t *ib = s->idx + s->ptr[r];
-        const uint32_t *im = s->idx + s->mid[r];
-        const uint32_t *ie = s->idx + s->ptr[r + 1];
-        __m256d d[2] = {_mm256_setzero_pd(), _mm256_setzero_pd()};
-        __m256d *pd = dot ? d : NULL;
-        size_t t0 = 0;
-        for (; t0 + 4 * SM_NV <= w; t0 += 4 * SM_NV)
-            strip_f64(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      vsc, pd, &bad, SM_NV);
-        switch ((w - t0) / 4) {
-        case 0:
-            break;
-        case 2:
-            strip_f64(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      vsc, pd, &bad, 2);
-            break;
-        case 4:
-            strip_f64(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      vsc, pd, &bad, 4);
-            break;
-        default:
-            strip_f64(ib, im, ie, src + t0, w, self + r * w + t0, out ? out + r * w + t0 : NULL, va,
-                      vsc, pd, &bad, 6);
-            break;
-        }
-        if (dot)
-            dot[r] = fold4(_mm256_add_pd(d[0], d[1]));
-    }
-    __m256d u = _mm256_cmp_pd(bad, bad, _CMP_UNORD_Q);
-    return _mm256_movemask_pd(u) != 0;
+    __m256d acc[SM_NV];
+    for (int v = 0; v < nv; ++v)
+        acc[v] = _mm256_setzero_pd();
+    run_f64(acc, ib, im, end, src, w, 0, nv, pf);
+    run_f64(acc, im, ie, end, src, w, 1, nv, pf);
+    finish_f64(acc, me, o, va, vsc, d, bad, nv);
 }
+
+/* Per-type pieces for the shared drivers below. LANES is elements per
+ * vector; the dot's double lanes fold to one double as the canonical order
+ * says. */
+SM_INLINE double dot_f32(const __m256d *d)
+{
+    /* h = 8: lanes 0-7 += lanes 8-15; h = 4: 0-3 += 4-7; then 2, 1 */
+    return fold4(_mm256_add_pd(_mm256_add_pd(d[0], d[2]), _mm256_add_pd(d[1], d[3])));
+}
+SM_INLINE double dot_f64(const __m256d *d)
+{
+    return fold4(_mm256_add_pd(d[0], d[1]));
+}
+#define LANES_f32   8
+#define LANES_f64   4
+#define ZERO_f32    _mm256_setzero_ps
+#define ZERO_f64    _mm256_setzero_pd
+#define SET1_f32    _mm256_set1_ps
+#define SET1_f64    _mm256_set1_pd
+#define LOAD_f32    _mm256_loadu_ps
+#define LOAD_f64    _mm256_loadu_pd
+#define STORE_f32   _mm256_storeu_ps
+#define STORE_f64   _mm256_storeu_pd
+#define NANS_f32(v) _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q))
+#define NANS_f64(v) _mm256_movemask_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q))
+
+/* Panels are multiples of 16 floats or 8 doubles wide, so after the full
+ * strips of SM_NV vectors the tail is 2, 4 or 6 vectors; the switch gives
+ * each a strip with a constant vector count. */
+#define SM_STRIPS(SFX, W, CALL)                                                                    \
+    do {                                                                                           \
+        size_t t0 = 0;                                                                             \
+        for (; t0 + LANES_##SFX * SM_NV <= (W); t0 += LANES_##SFX * SM_NV)                         \
+            CALL(t0, SM_NV);                                                                       \
+        switch (((W)-t0) / LANES_##SFX) {                                                          \
+        case 2:                                                                                    \
+            CALL(t0, 2);                                                                           \
+            break;                                                                                 \
+        case 4:                                                                                    \
+            CALL(t0, 4);                                                                           \
+            break;                                                                                 \
+        case 6:                                                                                    \
+            CALL(t0, 6);                                                                           \
+            break;                                                                                 \
+        default:                                                                                   \
+            break;                                                                                 \
+        }                                                                                          \
+    } while (0)
+
+#define SM_DEFINE_AVX2(SFX, T, V)                                                                  \
+    SM_INLINE int gather_##SFX(const sm_signs *s, size_t r0, size_t r1, size_t w, const T *src,    \
+                               const T *self, T *out, T a, T sc, double *dot, const int pf)        \
+    {                                                                                              \
+        const V va = SET1_##SFX(a), vsc = SET1_##SFX(sc);                                          \
+        V bad = ZERO_##SFX();                                                                      \
+        const uint32_t *end = s->idx + s->nnz;                                                     \
+        for (size_t r = r0; r < r1; ++r) {                                                         \
+            const uint32_t *ib = s->idx + s->ptr[r];                                               \
+            const uint32_t *im = s->idx + s->mid[r];                                               \
+            const uint32_t *ie = s->idx + s->ptr[r + 1];                                           \
+            __m256d d[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),         \
+                            _mm256_setzero_pd()};                                                  \
+            __m256d *pd = dot ? d : NULL;                                                          \
+            T *o = out ? out + r * w : NULL;                                                       \
+            SM_STRIPS(SFX, w, GATHER_STRIP_##SFX);                                                 \
+            if (dot)                                                                               \
+                dot[r] = dot_##SFX(d);                                                             \
+        }                                                                                          \
+        return NANS_##SFX(bad) != 0;                                                               \
+    }                                                                                              \
+    static int sm_gather_avx2_##SFX(const sm_signs *s, size_t r0, size_t r1, size_t w,             \
+                                    const T *src, const T *self, T *out, T a, T sc, double *dot)   \
+    {                                                                                              \
+        return gather_##SFX(s, r0, r1, w, src, self, out, a, sc, dot, 0);                          \
+    }                                                                                              \
+    static int sm_gather_avx2_pf_##SFX(const sm_signs *s, size_t r0, size_t r1, size_t w,          \
+                                       const T *src, const T *self, T *out, T a, T sc,             \
+                                       double *dot)                                                \
+    {                                                                                              \
+        return gather_##SFX(s, r0, r1, w, src, self, out, a, sc, dot, 1);                          \
+    }                                                                                              \
+    /* A row with nothing in this block keeps its accumulator (adding                              \
+     * nothing changes no bit), so it is skipped, or zeroed in the first                           \
+     * block. */                                                                                   \
+    static void sm_accum_avx2_##SFX(const sm_signs *s, const uint32_t *pb0, const uint32_t *pb1,   \
+                                    const uint32_t *mb0, const uint32_t *mb1, size_t r0,           \
+                                    size_t r1, size_t w, const T *src, T *acc, int first)          \
+    {                                                                                              \
+        const uint32_t *end = s->idx + s->nnz;                                                     \
+        for (size_t r = r0; r < r1; ++r) {                                                         \
+            T *ac = acc + r * w;                                                                   \
+            if (pb1[r] == pb0[r] && mb1[r] == mb0[r]) {                                            \
+                if (first)                                                                         \
+                    for (size_t t = 0; t < w; t += LANES_##SFX)                                    \
+                        STORE_##SFX(ac + t, ZERO_##SFX());                                         \
+                continue;                                                                          \
+            }                                                                                      \
+            const uint32_t *ip = s->idx + s->ptr[r], *im = s->idx + s->mid[r];                     \
+            SM_STRIPS(SFX, w, ACCUM_STRIP_##SFX);                                                  \
+        }                                                                                          \
+    }                                                                                              \
+    static int sm_update_avx2_##SFX(size_t r0, size_t r1, size_t w, const T *self, const T *acc,   \
+                                    T *out, T a, T sc, double *dot)                                \
+    {                                                                                              \
+        const V va = SET1_##SFX(a), vsc = SET1_##SFX(sc);                                          \
+        V bad = ZERO_##SFX();                                                                      \
+        for (size_t r = r0; r < r1; ++r) {                                                         \
+            __m256d d[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),         \
+                            _mm256_setzero_pd()};                                                  \
+            __m256d *pd = dot ? d : NULL;                                                          \
+            T *o = out ? out + r * w : NULL;                                                       \
+            SM_STRIPS(SFX, w, UPDATE_STRIP_##SFX);                                                 \
+            if (dot)                                                                               \
+                dot[r] = dot_##SFX(d);                                                             \
+        }                                                                                          \
+        return NANS_##SFX(bad) != 0;                                                               \
+    }
+
+/* The strip bodies, with t0 and the constant nv. */
+#define GATHER_STRIP(SFX, t0, nv)                                                                  \
+    strip_##SFX(ib, im, ie, end, src + (t0), w, self + r * w + (t0), o ? o + (t0) : NULL, va, vsc, \
+                pd, &bad, nv, pf)
+#define ACCUM_STRIP(SFX, V, t0, nv)                                                                \
+    do {                                                                                           \
+        V x[SM_NV];                                                                                \
+        for (int v = 0; v < (nv); ++v)                                                             \
+            x[v] = first ? ZERO_##SFX() : LOAD_##SFX(ac + (t0) + LANES_##SFX * v);                 \
+        run_##SFX(x, ip + pb0[r], ip + pb1[r], end, src + (t0), w, 0, nv, 0);                      \
+        run_##SFX(x, im + mb0[r], im + mb1[r], end, src + (t0), w, 1, nv, 0);                      \
+        for (int v = 0; v < (nv); ++v)                                                             \
+            STORE_##SFX(ac + (t0) + LANES_##SFX * v, x[v]);                                        \
+    } while (0)
+#define UPDATE_STRIP(SFX, V, t0, nv)                                                               \
+    do {                                                                                           \
+        V x[SM_NV];                                                                                \
+        for (int v = 0; v < (nv); ++v)                                                             \
+            x[v] = LOAD_##SFX(acc + r * w + (t0) + LANES_##SFX * v);                               \
+        finish_##SFX(x, self + r * w + (t0), o ? o + (t0) : NULL, va, vsc, pd, &bad, nv);          \
+    } while (0)
+#define GATHER_STRIP_f32(t0, nv) GATHER_STRIP(f32, t0, nv)
+#define GATHER_STRIP_f64(t0, nv) GATHER_STRIP(f64, t0, nv)
+#define ACCUM_STRIP_f32(t0, nv)  ACCUM_STRIP(f32, __m256, t0, nv)
+#define ACCUM_STRIP_f64(t0, nv)  ACCUM_STRIP(f64, __m256d, t0, nv)
+#define UPDATE_STRIP_f32(t0, nv) UPDATE_STRIP(f32, __m256, t0, nv)
+#define UPDATE_STRIP_f64(t0, nv) UPDATE_STRIP(f64, __m256d, t0, nv)
+
+SM_DEFINE_AVX2(f32, float, __m256)
+SM_DEFINE_AVX2(f64, double, __m256d)
 
 void sm_kernels_init_avx2(sm_kernels *k)
 {
@@ -171,7 +278,11 @@ void sm_kernels_init_avx2(sm_kernels *k)
     k->isa = SM_ISA_AVX2;
     k->gather_f32 = sm_gather_avx2_f32;
     k->gather_f64 = sm_gather_avx2_f64;
-    k->gather_pf_f32 = sm_gather_avx2_f32;
-    k->gather_pf_f64 = sm_gather_avx2_f64;
+    k->gather_pf_f32 = sm_gather_avx2_pf_f32;
+    k->gather_pf_f64 = sm_gather_avx2_pf_f64;
+    k->accum_f32 = sm_accum_avx2_f32;
+    k->accum_f64 = sm_accum_avx2_f64;
+    k->update_f32 = sm_update_avx2_f32;
+    k->update_f64 = sm_update_avx2_f64;
     sm_score_init_avx2(k);
 }
