@@ -36,27 +36,55 @@ static void sm_rng_generate(sm_rng *r)
     }
     y = (r->mt[SM_MT_N - 1] & SM_MT_UPPER) | (r->mt[0] & SM_MT_LOWER);
     r->mt[SM_MT_N - 1] = r->mt[SM_MT_M - 1] ^ (y >> 1) ^ (-(y & 1U) & SM_MT_MATRIX_A);
+    /* tempering all 624 at once vectorises, one at a time does not */
+    for (i = 0; i < SM_MT_N; i++) {
+        y = r->mt[i];
+        y ^= y >> 11;
+        y ^= (y << 7) & 0x9d2c5680U;
+        y ^= (y << 15) & 0xefc60000U;
+        y ^= y >> 18;
+        r->out[i] = y;
+    }
     r->pos = 0;
+}
+
+static inline uint32_t next_u32(sm_rng *r)
+{
+    if (r->pos >= SM_MT_N)
+        sm_rng_generate(r);
+    return r->out[r->pos++];
+}
+
+static inline double next_double(sm_rng *r)
+{
+    /* Evaluation order matters: a is drawn before b. */
+    uint32_t a = next_u32(r) >> 5;
+    uint32_t b = next_u32(r) >> 6;
+    return ((double)a * 67108864.0 + (double)b) / 9007199254740992.0;
 }
 
 uint32_t sm_rng_u32(sm_rng *r)
 {
-    if (r->pos >= SM_MT_N)
-        sm_rng_generate(r);
-    uint32_t y = r->mt[r->pos++];
-    y ^= y >> 11;
-    y ^= (y << 7) & 0x9d2c5680U;
-    y ^= (y << 15) & 0xefc60000U;
-    y ^= y >> 18;
-    return y;
+    return next_u32(r);
 }
 
 double sm_rng_double(sm_rng *r)
 {
-    /* Evaluation order matters: a is drawn before b. */
-    uint32_t a = sm_rng_u32(r) >> 5;
-    uint32_t b = sm_rng_u32(r) >> 6;
-    return ((double)a * 67108864.0 + (double)b) / 9007199254740992.0;
+    return next_double(r);
+}
+
+/* One accepted polar pair: x1, x2 and r2 = x1^2 + x2^2 in (0, 1). */
+static inline double polar_pair(sm_rng *r, double *x1, double *x2)
+{
+    double a, b, r2;
+    do {
+        a = 2.0 * next_double(r) - 1.0;
+        b = 2.0 * next_double(r) - 1.0;
+        r2 = a * a + b * b;
+    } while (r2 >= 1.0 || r2 == 0.0);
+    *x1 = a;
+    *x2 = b;
+    return r2;
 }
 
 double sm_rng_gauss(sm_rng *r)
@@ -67,15 +95,41 @@ double sm_rng_gauss(sm_rng *r)
         r->gauss = 0.0;
         return g;
     }
-    double x1, x2, r2;
-    do {
-        x1 = 2.0 * sm_rng_double(r) - 1.0;
-        x2 = 2.0 * sm_rng_double(r) - 1.0;
-        r2 = x1 * x1 + x2 * x2;
-    } while (r2 >= 1.0 || r2 == 0.0);
+    double x1, x2, r2 = polar_pair(r, &x1, &x2);
     /* Polar method; the cached value is f*x1, the returned one f*x2. */
     double f = sqrt(-2.0 * log(r2) / r2);
     r->gauss = f * x1;
     r->has_gauss = 1;
     return f * x2;
+}
+
+/* The pairs are drawn a batch ahead of their logarithms: the draws are a
+ * serial chain through the generator's state and the logs are not, so
+ * separating them lets the logs of a batch overlap. */
+#define SM_GAUSS_BATCH 256
+
+void sm_rng_gauss_fill(sm_rng *r, double *out, size_t n)
+{
+    size_t i = 0;
+    if (n > 0 && r->has_gauss) {
+        out[i++] = r->gauss;
+        r->has_gauss = 0;
+        r->gauss = 0.0;
+    }
+    double x1[SM_GAUSS_BATCH], x2[SM_GAUSS_BATCH], r2[SM_GAUSS_BATCH];
+    while (i < n) {
+        size_t want = (n - i + 1) / 2, nb = want < SM_GAUSS_BATCH ? want : SM_GAUSS_BATCH;
+        for (size_t b = 0; b < nb; ++b)
+            r2[b] = polar_pair(r, &x1[b], &x2[b]);
+        for (size_t b = 0; b < nb; ++b) {
+            double f = sqrt(-2.0 * log(r2[b]) / r2[b]);
+            out[i++] = f * x2[b];
+            if (i < n) {
+                out[i++] = f * x1[b];
+            } else {
+                r->gauss = f * x1[b];
+                r->has_gauss = 1;
+            }
+        }
+    }
 }

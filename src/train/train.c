@@ -249,24 +249,38 @@ static void init_embeddings(signmf_trainer *t)
     sm_rng_seed(&rng, t->params.seed);
     bool f64 = t->params.precision == SIGNMF_F64;
     void *P = t->P[t->cur], *Q = t->Q[t->cur];
+    /* a row of draws at a time; without the buffer, one draw at a time */
+    size_t most = t->dim > t->items ? t->dim : t->items;
+    double one, *buf = most > 1 ? malloc(most * sizeof *buf) : NULL;
+    size_t chunk = buf ? most : 1;
+    if (!buf)
+        buf = &one;
     for (size_t i = 0; i < t->users; ++i)
-        for (size_t kk = 0; kk < t->dim; ++kk) {
-            double g = sm_rng_gauss(&rng);
-            size_t at = panel_index(t, t->users, i, kk);
-            if (f64)
-                ((double *)P)[at] = g;
-            else
-                ((float *)P)[at] = (float)g;
+        for (size_t k0 = 0; k0 < t->dim; k0 += chunk) {
+            size_t n = t->dim - k0 < chunk ? t->dim - k0 : chunk;
+            sm_rng_gauss_fill(&rng, buf, n);
+            for (size_t kk = k0; kk < k0 + n; ++kk) {
+                size_t at = panel_index(t, t->users, i, kk);
+                if (f64)
+                    ((double *)P)[at] = buf[kk - k0];
+                else
+                    ((float *)P)[at] = (float)buf[kk - k0];
+            }
         }
     for (size_t kk = 0; kk < t->dim; ++kk)
-        for (size_t j = 0; j < t->items; ++j) {
-            double g = sm_rng_gauss(&rng);
-            size_t at = panel_index(t, t->items, j, kk);
-            if (f64)
-                ((double *)Q)[at] = g;
-            else
-                ((float *)Q)[at] = (float)g;
+        for (size_t j0 = 0; j0 < t->items; j0 += chunk) {
+            size_t n = t->items - j0 < chunk ? t->items - j0 : chunk;
+            sm_rng_gauss_fill(&rng, buf, n);
+            for (size_t j = j0; j < j0 + n; ++j) {
+                size_t at = panel_index(t, t->items, j, kk);
+                if (f64)
+                    ((double *)Q)[at] = buf[j - j0];
+                else
+                    ((float *)Q)[at] = (float)buf[j - j0];
+            }
         }
+    if (buf != &one)
+        free(buf);
 }
 
 static int resolve_threads(int threads)
