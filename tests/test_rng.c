@@ -89,6 +89,34 @@ Test(rng, reseed_clears_cached_gauss)
     cr_assert(memcmp(&a0, &b0, sizeof a0) == 0);
 }
 
+/* sm_rng_gauss_fill is n calls of sm_rng_gauss: same values, same state
+ * after (the cached second value too), for odd and even counts, counts
+ * around its batch size, and fills that start with a cached value. */
+Test(rng, fill_equals_single_draws)
+{
+    static const size_t counts[] = {0, 1, 2, 3, 255, 256, 257, 511, 512, 513, 1001, 5};
+    sm_rng a, b;
+    sm_rng_seed(&a, 1);
+    sm_rng_seed(&b, 1);
+    double buf[1001];
+    size_t drawn = 0, bad = 0;
+    for (size_t c = 0; c < sizeof counts / sizeof *counts; ++c) {
+        size_t n = counts[c];
+        sm_rng_gauss_fill(&a, buf, n);
+        for (size_t i = 0; i < n; ++i) {
+            double want = sm_rng_gauss(&b);
+            if (memcmp(&want, &buf[i], sizeof want) != 0 && bad++ == 0)
+                cr_log_error("count %zu, draw %zu (overall %zu): fill %a, single %a", n, i,
+                             drawn + i, buf[i], want);
+        }
+        drawn += n;
+        cr_assert_eq(a.has_gauss, b.has_gauss, "after %zu draws: cached flag differs", drawn);
+        cr_assert(memcmp(&a.gauss, &b.gauss, sizeof a.gauss) == 0, "after %zu draws", drawn);
+        cr_assert_eq(a.pos, b.pos, "after %zu draws: generator position differs", drawn);
+    }
+    cr_assert_eq(bad, 0, "%zu of %zu filled draws differ from single draws", bad, drawn);
+}
+
 Test(rng, double_range)
 {
     sm_rng r;
