@@ -88,8 +88,8 @@ int main(int argc, char **argv)
     signmf_error err;
     printf("# data: %s (%zu x %zu, %zu ratings)\n", what, signmf_ratings_users(r),
            signmf_ratings_items(r), signmf_ratings_count(r));
-    printf("%-8s %-4s %3s %5s %10s %10s %14s %8s %8s\n", "isa", "prec", "thr", "k", "epoch_ms",
-           "probe_ms", "Gsignk_per_s", "min_ms", "pmin_ms");
+    printf("%-8s %-4s %3s %5s %10s %10s %14s %8s %8s %6s\n", "isa", "prec", "thr", "k", "epoch_ms",
+           "probe_ms", "Gsignk_per_s", "min_ms", "pmin_ms", "row_B");
     for (int isa = SM_ISA_COUNT - 1; isa >= 0; --isa) {
         const sm_kernels *k = sm_kernels_for((sm_isa)isa);
         if (!k || (quick && isa != SM_ISA_COUNT - 1 && sm_kernels_for(SM_ISA_COUNT - 1)))
@@ -112,9 +112,9 @@ int main(int argc, char **argv)
                     double emin, pmin;
                     double e = time_pass(t, k, reps, false, &emin);
                     double pr = time_pass(t, k, reps, true, &pmin);
-                    printf("%-8s %-4s %3d %5zu %10.3f %10.3f %14.2f %8.3f %8.3f\n", k->name,
+                    printf("%-8s %-4s %3d %5zu %10.3f %10.3f %14.2f %8.3f %8.3f %6zu\n", k->name,
                            prec ? "f64" : "f32", ths[ti], p.dim, e * 1e3, pr * 1e3,
-                           2.0 * work / e * 1e-9, emin * 1e3, pmin * 1e3);
+                           2.0 * work / e * 1e-9, emin * 1e3, pmin * 1e3, t->panel * t->esize);
                     fflush(stdout);
                     signmf_trainer_free(t);
                 }
