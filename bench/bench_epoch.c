@@ -4,7 +4,10 @@
  * the rate in signs x k per second, plus the load-floor probe (the same
  * gathers with no dot and no stores).
  *
- *   bench_epoch [--quick] [--ratings FILE] [--k LIST] [--threads LIST] */
+ *   bench_epoch [--quick] [--ratings FILE] [--k LIST] [--threads LIST] [--prec f32|f64]
+ *
+ * --quick: only the kernels the library would choose (SIGNMF_ISA applies),
+ * and k = 512 unless --k is given. */
 #include "bench_common.h"
 #include "train/train.h"
 
@@ -58,7 +61,7 @@ static double time_pass(signmf_trainer *t, const sm_kernels *k, int reps, bool p
 
 int main(int argc, char **argv)
 {
-    int quick = 0, k_given = 0;
+    int quick = 0, k_given = 0, prec_lo = 0, prec_hi = 1;
     const char *file = NULL;
     size_t ks[16] = {16, 32, 64, 128, 256, 512, 1024}, nk = 7;
     int ths[4] = {1, 2}, nth = 2;
@@ -72,6 +75,9 @@ int main(int argc, char **argv)
             k_given = 1;
             for (char *s = strtok(argv[++i], ","); s && nk < 16; s = strtok(NULL, ","))
                 ks[nk++] = strtoul(s, NULL, 10);
+        } else if (!strcmp(argv[i], "--prec") && i + 1 < argc) {
+            ++i;
+            prec_lo = prec_hi = !strcmp(argv[i], "f64");
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             nth = 0;
             for (char *s = strtok(argv[++i], ","); s && nth < 4; s = strtok(NULL, ","))
@@ -92,9 +98,9 @@ int main(int argc, char **argv)
            "probe_ms", "Gsignk_per_s", "min_ms", "pmin_ms", "row_B");
     for (int isa = SM_ISA_COUNT - 1; isa >= 0; --isa) {
         const sm_kernels *k = sm_kernels_for((sm_isa)isa);
-        if (!k || (quick && isa != SM_ISA_COUNT - 1 && sm_kernels_for(SM_ISA_COUNT - 1)))
+        if (!k || (quick && k != sm_kernels_active()))
             continue;
-        for (int prec = 0; prec < 2; ++prec)
+        for (int prec = prec_lo; prec <= prec_hi; ++prec)
             for (size_t ki = 0; ki < nk; ++ki)
                 for (int ti = 0; ti < nth; ++ti) {
                     signmf_params p = signmf_params_default();

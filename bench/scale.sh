@@ -3,7 +3,9 @@
 # set (162,541 users, 59,047 items, 25,000,095 ratings), its generation and
 # load times, the epoch time at k = 128 as (t(E2 epochs) - t(E1 epochs)) /
 # (E2 - E1) from the CLI's own progress lines, and peak memory under
-# /usr/bin/time -v, next to the size of P, Q, their gradients and the signs.
+# /usr/bin/time -v, next to the size of P, Q, their gradients and the signs;
+# then the kernel epoch per sign x k against ua.base at k = 512 (bench_epoch,
+# ua.base from SIGNMF_DATA_DIR, else a synthetic set of its shape).
 #
 #   bash bench/scale.sh [--build DIR] [--dim 128] [--threads 2] [--keep FILE]
 set -euo pipefail
@@ -56,3 +58,16 @@ signs = nnz * 4 * 2 + (m + n) * 16
 print("needed: P, Q and gradients %.0f MB + signs (at most) %.0f MB = %.0f MB; 1.25x = %.0f MB"
       % (pq / 1e6, signs / 1e6, (pq + signs) / 1e6, 1.25 * (pq + signs) / 1e6))
 PY
+# Time per sign x k against ua.base at k = 512, side by side: the kernel
+# epoch of bench_epoch (the library's own kernels, f32, same threads) on
+# both sets, one after the other in this run.
+B=$PWD/$BUILD/bench/bench_epoch
+if [ -x "$B" ]; then
+  small=$("$B" --quick --prec f32 --threads "$THREADS" --k 512 | awk '$1 !~ /^#|^isa/ {print $5, $7}')
+  big=$("$B" --quick --prec f32 --threads "$THREADS" --k "$DIM" --ratings "$data" | awk '$1 !~ /^#|^isa/ {print $5, $7}')
+  awk -v s="$small" -v b="$big" -v k="$DIM" 'BEGIN {
+    split(s, a, " "); split(b, c, " ");
+    printf "kernel epoch: ua.base k = 512 %.3f ms (%.2f G sign x k / s); this set k = %d %.1f ms (%.2f G sign x k / s, %.0f signs)\n",
+      a[1], a[2], k, c[1], c[2], c[2] * 1e9 * c[1] / 1e3 / (2 * k);
+    printf "time per sign x k: %.2fx the ua.base figure (target: at most 2x)\n", a[2] / c[2] }'
+fi
