@@ -164,6 +164,35 @@ static void list_metrics(const uint32_t *list, size_t c, size_t k, size_t nrel,
 
 /* AUC over the unrated items (mask 0 = in N, 2 = relevant, 1 = rated in
  * training) with scores `s`; `buf` has room for `items` doubles. */
+/* How many of b[0..n) are above t (or equal, with ge). Written with GNU C
+ * vectors because compilers leave the plain count loop scalar (a compare,
+ * a set and an add a number: most of eval's time, by perf, before). */
+static size_t count_above(const double *b, size_t n, double t, int ge)
+{
+    size_t i = 0, cnt = 0;
+#if defined(__GNUC__)
+    typedef double v2d __attribute__((vector_size(16), aligned(8), may_alias));
+    typedef long long v2l __attribute__((vector_size(16)));
+    const v2d tv = {t, t};
+    v2l a0 = {0, 0}, a1 = {0, 0};
+    if (ge)
+        for (; i + 4 <= n; i += 4) {
+            a0 -= (v2l)(*(const v2d *)(b + i) >= tv);
+            a1 -= (v2l)(*(const v2d *)(b + i + 2) >= tv);
+        }
+    else
+        for (; i + 4 <= n; i += 4) {
+            a0 -= (v2l)(*(const v2d *)(b + i) > tv);
+            a1 -= (v2l)(*(const v2d *)(b + i + 2) > tv);
+        }
+    v2l a = a0 + a1;
+    cnt = (size_t)(a[0] + a[1]);
+#endif
+    for (; i < n; ++i)
+        cnt += ge ? b[i] >= t : b[i] > t;
+    return cnt;
+}
+
 static double user_auc(const double *s, size_t items, const unsigned char *mask,
                        const uint32_t *rel, size_t nrel, size_t nneg, double *buf)
 {
@@ -196,12 +225,8 @@ static double user_auc(const double *s, size_t items, const unsigned char *mask,
             for (; j < r; ++j)
                 pre += mask[j] == 0;
             double sr = s[r];
-            size_t cnt = 0;
-            for (size_t i = 0; i < pre; ++i)
-                cnt += buf[i] >= sr;
-            for (size_t i = pre; i < n; ++i)
-                cnt += buf[i] > sr;
-            pairs_above += (double)cnt;
+            pairs_above +=
+                (double)(count_above(buf, pre, sr, 1) + count_above(buf + pre, n - pre, sr, 0));
         }
     }
     return 1.0 - pairs_above / ((double)nrel * (double)nneg);
