@@ -3,20 +3,16 @@
  * update), so that no AVX2 machine falls back to portable code on large
  * data. The canonical 16-lane (float) and 8-lane (double) dot order is kept
  * by giving each group of lanes its own double accumulator. The blocked
- * accumulate does not prefetch: its rows come from one block, and a
- * prefetch SM_PFD signs ahead lands in the next block's list as often as
- * not (measured slower on the 25M-shaped set). What it does prefetch, SM_RPD
- * rows ahead, is the accumulator row and the start of the row's index
- * segment: every segment's sum starts from its accumulator, so a miss there
- * stalls the whole segment (25M-shaped epoch, k = 128, Zen 3: 1.04-1.30 s
- * without, 0.60-0.73 s with). */
+ * accumulate does not prefetch the rows it gathers: a row's segment in one
+ * block is short, and a prefetch SM_PFD signs ahead lands in the next
+ * block's list as often as not (measured slower on the 25M-shaped set); it
+ * prefetches the accumulator rows instead (SM_PREFETCH_ACCUM_ROW, kernels.h). */
 #include "kernels.h"
 
 #include <immintrin.h>
 
 #define SM_NV     8
 #define SM_PFD    16
-#define SM_RPD    4
 #define SM_INLINE static inline __attribute__((always_inline))
 
 /* 4 double lanes folded h = 2, 1. */
@@ -26,25 +22,34 @@ SM_INLINE double fold4(__m256d a)
     return _mm_cvtsd_f64(_mm_add_sd(b, _mm_unpackhi_pd(b, b)));
 }
 
-/* Adds (sub = 0) or subtracts the src rows listed in [p, e) into acc. The
- * _pf form also prefetches the row SM_PFD signs ahead, for src panels
- * beyond L2; prefetching changes no arithmetic. */
-SM_INLINE void run_f32(__m256 *acc, const uint32_t *p, const uint32_t *e, const uint32_t *end,
-                       const float *src, size_t w, const int sub, const int nv, const int pf)
+/* Per-type pieces for the shared drivers below. LANES is elements per
+ * vector; the dot's double lanes fold to one double as the canonical order
+ * says. */
+SM_INLINE double dot_f32(const __m256d *d)
 {
-    for (; p < e; ++p) {
-        if (pf) {
-            const uint32_t *q = p + SM_PFD < end ? p + SM_PFD : end - 1;
-            const char *f = (const char *)(src + (size_t)*q * w);
-            for (int l = 0; l < nv / 2; ++l)
-                _mm_prefetch(f + 64 * l, _MM_HINT_T0);
-        }
-        const float *x = src + (size_t)*p * w;
-        for (int v = 0; v < nv; ++v)
-            acc[v] = sub ? _mm256_sub_ps(acc[v], _mm256_loadu_ps(x + 8 * v))
-                         : _mm256_add_ps(acc[v], _mm256_loadu_ps(x + 8 * v));
-    }
+    /* h = 8: lanes 0-7 += lanes 8-15; h = 4: 0-3 += 4-7; then 2, 1 */
+    return fold4(_mm256_add_pd(_mm256_add_pd(d[0], d[2]), _mm256_add_pd(d[1], d[3])));
 }
+SM_INLINE double dot_f64(const __m256d *d)
+{
+    return fold4(_mm256_add_pd(d[0], d[1]));
+}
+#define LANES_f32   8
+#define LANES_f64   4
+#define ZERO_f32    _mm256_setzero_ps
+#define ZERO_f64    _mm256_setzero_pd
+#define SET1_f32    _mm256_set1_ps
+#define SET1_f64    _mm256_set1_pd
+#define LOAD_f32    _mm256_loadu_ps
+#define LOAD_f64    _mm256_loadu_pd
+#define STORE_f32   _mm256_storeu_ps
+#define STORE_f64   _mm256_storeu_pd
+#define ADD_f32     _mm256_add_ps
+#define ADD_f64     _mm256_add_pd
+#define SUB_f32     _mm256_sub_ps
+#define SUB_f64     _mm256_sub_pd
+#define NANS_f32(v) _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q))
+#define NANS_f64(v) _mm256_movemask_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q))
 
 /* A row's strip once its sum is in acc: the dot and the update.
  * d[0..3] hold double lanes 0-3, 4-7, 8-11, 12-15 of the float dot. */
@@ -71,35 +76,6 @@ SM_INLINE void finish_f32(const __m256 *acc, const float *me, float *o, __m256 v
     }
 }
 
-SM_INLINE void strip_f32(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
-                         const uint32_t *end, const float *src, size_t w, const float *me, float *o,
-                         __m256 va, __m256 vsc, __m256d *d, __m256 *bad, const int nv, const int pf)
-{
-    __m256 acc[SM_NV];
-    for (int v = 0; v < nv; ++v)
-        acc[v] = _mm256_setzero_ps();
-    run_f32(acc, ib, im, end, src, w, 0, nv, pf);
-    run_f32(acc, im, ie, end, src, w, 1, nv, pf);
-    finish_f32(acc, me, o, va, vsc, d, bad, nv);
-}
-
-SM_INLINE void run_f64(__m256d *acc, const uint32_t *p, const uint32_t *e, const uint32_t *end,
-                       const double *src, size_t w, const int sub, const int nv, const int pf)
-{
-    for (; p < e; ++p) {
-        if (pf) {
-            const uint32_t *q = p + SM_PFD < end ? p + SM_PFD : end - 1;
-            const char *f = (const char *)(src + (size_t)*q * w);
-            for (int l = 0; l < nv / 2; ++l)
-                _mm_prefetch(f + 64 * l, _MM_HINT_T0);
-        }
-        const double *x = src + (size_t)*p * w;
-        for (int v = 0; v < nv; ++v)
-            acc[v] = sub ? _mm256_sub_pd(acc[v], _mm256_loadu_pd(x + 4 * v))
-                         : _mm256_add_pd(acc[v], _mm256_loadu_pd(x + 4 * v));
-    }
-}
-
 /* d[0], d[1] hold double lanes 0-3 and 4-7. */
 SM_INLINE void finish_f64(const __m256d *acc, const double *me, double *o, __m256d va, __m256d vsc,
                           __m256d *d, __m256d *bad, const int nv)
@@ -116,43 +92,40 @@ SM_INLINE void finish_f64(const __m256d *acc, const double *me, double *o, __m25
     }
 }
 
-SM_INLINE void strip_f64(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,
-                         const uint32_t *end, const double *src, size_t w, const double *me,
-                         double *o, __m256d va, __m256d vsc, __m256d *d, __m256d *bad, const int nv,
-                         const int pf)
-{
-    __m256d acc[SM_NV];
-    for (int v = 0; v < nv; ++v)
-        acc[v] = _mm256_setzero_pd();
-    run_f64(acc, ib, im, end, src, w, 0, nv, pf);
-    run_f64(acc, im, ie, end, src, w, 1, nv, pf);
-    finish_f64(acc, me, o, va, vsc, d, bad, nv);
-}
-
-/* Per-type pieces for the shared drivers below. LANES is elements per
- * vector; the dot's double lanes fold to one double as the canonical order
- * says. */
-SM_INLINE double dot_f32(const __m256d *d)
-{
-    /* h = 8: lanes 0-7 += lanes 8-15; h = 4: 0-3 += 4-7; then 2, 1 */
-    return fold4(_mm256_add_pd(_mm256_add_pd(d[0], d[2]), _mm256_add_pd(d[1], d[3])));
-}
-SM_INLINE double dot_f64(const __m256d *d)
-{
-    return fold4(_mm256_add_pd(d[0], d[1]));
-}
-#define LANES_f32   8
-#define LANES_f64   4
-#define ZERO_f32    _mm256_setzero_ps
-#define ZERO_f64    _mm256_setzero_pd
-#define SET1_f32    _mm256_set1_ps
-#define SET1_f64    _mm256_set1_pd
-#define LOAD_f32    _mm256_loadu_ps
-#define LOAD_f64    _mm256_loadu_pd
-#define STORE_f32   _mm256_storeu_ps
-#define STORE_f64   _mm256_storeu_pd
-#define NANS_f32(v) _mm256_movemask_ps(_mm256_cmp_ps(v, v, _CMP_UNORD_Q))
-#define NANS_f64(v) _mm256_movemask_pd(_mm256_cmp_pd(v, v, _CMP_UNORD_Q))
+/* run_*: adds (sub = 0) or subtracts the src rows listed in [p, e) into
+ * acc. With pf it also prefetches the row SM_PFD signs ahead, for src
+ * panels beyond L2; prefetching changes no arithmetic.
+ * strip_*: a row's whole strip: its +1 rows, its -1 rows, then finish_*. */
+#define SM_DEFINE_RUN(SFX, T, V)                                                                   \
+    SM_INLINE void run_##SFX(V *acc, const uint32_t *p, const uint32_t *e, const uint32_t *end,    \
+                             const T *src, size_t w, const int sub, const int nv, const int pf)    \
+    {                                                                                              \
+        for (; p < e; ++p) {                                                                       \
+            if (pf) {                                                                              \
+                const uint32_t *q = p + SM_PFD < end ? p + SM_PFD : end - 1;                       \
+                const char *f = (const char *)(src + (size_t)*q * w);                              \
+                for (int l = 0; l < nv / 2; ++l)                                                   \
+                    _mm_prefetch(f + 64 * l, _MM_HINT_T0);                                         \
+            }                                                                                      \
+            const T *x = src + (size_t)*p * w;                                                     \
+            for (int v = 0; v < nv; ++v)                                                           \
+                acc[v] = sub ? SUB_##SFX(acc[v], LOAD_##SFX(x + LANES_##SFX * v))                  \
+                             : ADD_##SFX(acc[v], LOAD_##SFX(x + LANES_##SFX * v));                 \
+        }                                                                                          \
+    }                                                                                              \
+    SM_INLINE void strip_##SFX(const uint32_t *ib, const uint32_t *im, const uint32_t *ie,         \
+                               const uint32_t *end, const T *src, size_t w, const T *me, T *o,     \
+                               V va, V vsc, __m256d *d, V *bad, const int nv, const int pf)        \
+    {                                                                                              \
+        V acc[SM_NV];                                                                              \
+        for (int v = 0; v < nv; ++v)                                                               \
+            acc[v] = ZERO_##SFX();                                                                 \
+        run_##SFX(acc, ib, im, end, src, w, 0, nv, pf);                                            \
+        run_##SFX(acc, im, ie, end, src, w, 1, nv, pf);                                            \
+        finish_##SFX(acc, me, o, va, vsc, d, bad, nv);                                             \
+    }
+SM_DEFINE_RUN(f32, float, __m256)
+SM_DEFINE_RUN(f64, double, __m256d)
 
 /* Panels are multiples of 16 floats or 8 doubles wide, so after the full
  * strips of SM_NV vectors the tail is 2, 4 or 6 vectors; the switch gives
@@ -219,14 +192,7 @@ SM_INLINE double dot_f64(const __m256d *d)
         const uint32_t *end = s->idx + s->nnz;                                                     \
         for (size_t r = r0; r < r1; ++r) {                                                         \
             T *ac = acc + r * w;                                                                   \
-            if (r + SM_RPD < r1) {                                                                 \
-                size_t q = r + SM_RPD;                                                             \
-                const char *na = (const char *)(acc + q * w);                                      \
-                for (size_t l = 0; l < w * sizeof(T); l += 64)                                     \
-                    _mm_prefetch(na + l, _MM_HINT_T0);                                             \
-                _mm_prefetch((const char *)(s->idx + s->ptr[q] + pb0[q]), _MM_HINT_T0);            \
-                _mm_prefetch((const char *)(s->idx + s->mid[q] + mb0[q]), _MM_HINT_T0);            \
-            }                                                                                      \
+            SM_PREFETCH_ACCUM_ROW(s, pb0, mb0, acc, w, r, r1);                                     \
             if (pb1[r] == pb0[r] && mb1[r] == mb0[r]) {                                            \
                 if (first)                                                                         \
                     for (size_t t = 0; t < w; t += LANES_##SFX)                                    \

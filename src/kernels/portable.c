@@ -131,26 +131,6 @@ void sm_kernels_init_portable(sm_kernels *k)
     sm_score_init_portable(k);
 }
 
-/* Every segment's sum starts from its accumulator row, streamed from
- * memory: fetch it and the start of the row's index segments a few rows
- * ahead (as the AVX2 kernel does; a hint, no arithmetic). */
-#define SM_RPD 4
-#if defined(__GNUC__)
-#define SM_PREFETCH_ROW(s, pb0, mb0, acc, w, r, r1)                                                \
-    do {                                                                                           \
-        if ((r) + SM_RPD < (r1)) {                                                                 \
-            size_t q_ = (r) + SM_RPD;                                                              \
-            const char *na_ = (const char *)((acc) + q_ * (w));                                    \
-            for (size_t l_ = 0; l_ < (w) * sizeof *(acc); l_ += 64)                                \
-                __builtin_prefetch(na_ + l_, 1);                                                   \
-            __builtin_prefetch((s)->idx + (s)->ptr[q_] + (pb0)[q_]);                               \
-            __builtin_prefetch((s)->idx + (s)->mid[q_] + (mb0)[q_]);                               \
-        }                                                                                          \
-    } while (0)
-#else
-#define SM_PREFETCH_ROW(s, pb0, mb0, acc, w, r, r1) ((void)0)
-#endif
-
 #define SM_ACCUM_PORTABLE(NAME, T, V, LANES, PS)                                                   \
     static void NAME(const sm_signs *s, const uint32_t *pb0, const uint32_t *pb1,                  \
                      const uint32_t *mb0, const uint32_t *mb1, size_t r0, size_t r1, size_t w,     \
@@ -159,7 +139,7 @@ void sm_kernels_init_portable(sm_kernels *k)
         for (size_t r = r0; r < r1; ++r) {                                                         \
             const uint32_t *ip = s->idx + s->ptr[r], *im = s->idx + s->mid[r];                     \
             T *ac = acc + r * w;                                                                   \
-            SM_PREFETCH_ROW(s, pb0, mb0, acc, w, r, r1);                                           \
+            SM_PREFETCH_ACCUM_ROW(s, pb0, mb0, acc, w, r, r1);                                     \
             size_t t0 = 0;                                                                         \
             for (; t0 + PS <= w; t0 += PS)                                                         \
                 SM_VSUM(T, V, ac + t0, first ? NULL : ac + t0, ip + pb0[r], ip + pb1[r],           \
