@@ -263,44 +263,45 @@ void sm_from_panels(const signmf_trainer *t, const void *panels, void *rowmajor,
         }
 }
 
+/* n draws into a side (`rows` rows) in panel layout, the i-th at row
+ * r0 + i (along = rows) or column c0 + i (along columns), from row r0,
+ * column c0. */
+static void draw_run(const signmf_trainer *t, sm_rng *rng, double *buf, size_t n, void *side,
+                     size_t rows, size_t r0, size_t c0, bool along_rows)
+{
+    sm_rng_gauss_fill(rng, buf, n);
+    for (size_t i = 0; i < n; ++i) {
+        size_t at =
+            along_rows ? panel_index(t, rows, r0 + i, c0) : panel_index(t, rows, r0, c0 + i);
+        if (t->params.precision == SIGNMF_F64)
+            ((double *)side)[at] = buf[i];
+        else
+            ((float *)side)[at] = (float)buf[i];
+    }
+}
+
 /* np.random.seed(s); Usr = normal(size=(users, k)); Itm = normal(size=(k,
- * items)) -- the same draws, in the same order, into the panel layout. */
+ * items)) -- the same draws, in the same order, into the panel layout: a
+ * row of P or of Q at a time (one draw at a time if the buffer cannot be
+ * had). */
 static void init_embeddings(signmf_trainer *t)
 {
     sm_rng rng;
     sm_rng_seed(&rng, t->params.seed);
-    bool f64 = t->params.precision == SIGNMF_F64;
     void *P = t->P[t->cur], *Q = t->Q[t->cur];
-    /* a row of draws at a time; without the buffer, one draw at a time */
     size_t most = t->dim > t->items ? t->dim : t->items;
     double one, *buf = most > 1 ? malloc(most * sizeof *buf) : NULL;
     size_t chunk = buf ? most : 1;
     if (!buf)
         buf = &one;
     for (size_t i = 0; i < t->users; ++i)
-        for (size_t k0 = 0; k0 < t->dim; k0 += chunk) {
-            size_t n = t->dim - k0 < chunk ? t->dim - k0 : chunk;
-            sm_rng_gauss_fill(&rng, buf, n);
-            for (size_t kk = k0; kk < k0 + n; ++kk) {
-                size_t at = panel_index(t, t->users, i, kk);
-                if (f64)
-                    ((double *)P)[at] = buf[kk - k0];
-                else
-                    ((float *)P)[at] = (float)buf[kk - k0];
-            }
-        }
+        for (size_t k0 = 0; k0 < t->dim; k0 += chunk)
+            draw_run(t, &rng, buf, t->dim - k0 < chunk ? t->dim - k0 : chunk, P, t->users, i, k0,
+                     false);
     for (size_t kk = 0; kk < t->dim; ++kk)
-        for (size_t j0 = 0; j0 < t->items; j0 += chunk) {
-            size_t n = t->items - j0 < chunk ? t->items - j0 : chunk;
-            sm_rng_gauss_fill(&rng, buf, n);
-            for (size_t j = j0; j < j0 + n; ++j) {
-                size_t at = panel_index(t, t->items, j, kk);
-                if (f64)
-                    ((double *)Q)[at] = buf[j - j0];
-                else
-                    ((float *)Q)[at] = (float)buf[j - j0];
-            }
-        }
+        for (size_t j0 = 0; j0 < t->items; j0 += chunk)
+            draw_run(t, &rng, buf, t->items - j0 < chunk ? t->items - j0 : chunk, Q, t->items, j0,
+                     kk, true);
     if (buf != &one)
         free(buf);
 }
