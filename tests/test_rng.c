@@ -89,9 +89,10 @@ Test(rng, reseed_clears_cached_gauss)
     cr_assert(memcmp(&a0, &b0, sizeof a0) == 0);
 }
 
-/* sm_rng_gauss_fill is n calls of sm_rng_gauss: same values, same state
- * after (the cached second value too), for odd and even counts, counts
- * around its batch size, and fills that start with a cached value. */
+/* sm_rng_gauss_fill is n calls of sm_rng_gauss (a fill of one, checked
+ * against numpy above): same values, same state after (the cached second
+ * value too), for odd and even counts, counts around the batch size, and
+ * fills that start with a cached value. */
 Test(rng, fill_equals_single_draws)
 {
     static const size_t counts[] = {0, 1, 2, 3, 255, 256, 257, 511, 512, 513, 1001, 5};

@@ -89,23 +89,16 @@ static inline double polar_pair(sm_rng *r, double *x1, double *x2)
 
 double sm_rng_gauss(sm_rng *r)
 {
-    if (r->has_gauss) {
-        r->has_gauss = 0;
-        double g = r->gauss;
-        r->gauss = 0.0;
-        return g;
-    }
-    double x1, x2, r2 = polar_pair(r, &x1, &x2);
-    /* Polar method; the cached value is f*x1, the returned one f*x2. */
-    double f = sqrt(-2.0 * log(r2) / r2);
-    r->gauss = f * x1;
-    r->has_gauss = 1;
-    return f * x2;
+    double g;
+    sm_rng_gauss_fill(r, &g, 1);
+    return g;
 }
 
-/* The pairs are drawn a batch ahead of their logarithms: the draws are a
- * serial chain through the generator's state and the logs are not, so
- * separating them lets the logs of a batch overlap. */
+/* Polar method: of an accepted pair, f*x2 is returned first and f*x1
+ * second, or cached for the next call (numpy's has_gauss). The pairs are
+ * drawn a batch ahead of their logarithms: the draws are a serial chain
+ * through the generator's state and the logs are not, so separating them
+ * lets the logs of a batch overlap. */
 #define SM_GAUSS_BATCH 256
 
 void sm_rng_gauss_fill(sm_rng *r, double *out, size_t n)
