@@ -285,6 +285,7 @@ SM_DEFINE_GATHER(f64, double, __m512d, 8, _mm512_set1_pd, _mm512_setzero_pd, SM_
     {                                                                                              \
         size_t pend = r1;                                                                          \
         for (size_t r = r0; r < r1; ++r) {                                                         \
+            SM_PREFETCH_ACCUM_ROW(s, pb0, mb0, acc, w, r, r1);                                     \
             if (pb1[r] == pb0[r] && mb1[r] == mb0[r]) {                                            \
                 if (first)                                                                         \
                     for (size_t t = 0; t < w; t += LANES)                                          \
