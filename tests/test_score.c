@@ -548,6 +548,81 @@ Test(score, ties_to_lower_index_across_blocks)
     signmf_model_free(m);
 }
 
+Test(score, rows_over_several_tiles_and_chunks_f64)
+{
+    /* dim 1024 in float64: 48-item blocks, 1,344-item tile rows, so 1,500
+     * items take two tile rows and three selection chunks */
+    signmf_model *m = model(3, 1500, 1024, SIGNMF_F64, rate_mixed, false, 41);
+    check_model(m, 0);
+    signmf_model_free(m);
+}
+
+/* The selection helpers against their definitions (kernels.h), in every
+ * ISA, on values that make comparisons hard: NaN, infinities, signed
+ * zeros, ties, and every exclusion pattern density. */
+Test(score_kernels, selection_helpers_match_their_definition)
+{
+    enum { NG = 9 };
+    float sf[16 * NG];
+    double sd[16 * NG];
+    uint16_t ex[NG], mk[NG];
+    const double pool[] = {NAN, INFINITY, -INFINITY, 0.0, -0.0, 1.0, -1.0, 0.5, 2.0, 0.5};
+    uint64_t x = 88172645463325252u;
+    for (int trial = 0; trial < 400; trial++) {
+        for (int i = 0; i < 16 * NG; i++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            double v = (x % 3 == 0) ? pool[(x >> 8) % 10] : (double)((int64_t)(x >> 20) % 7) / 4;
+            sf[i] = (float)v, sd[i] = v;
+        }
+        for (int g = 0; g < NG; g++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            /* none, all, or sparse to dense */
+            ex[g] = trial % 5 == 0   ? 0
+                    : trial % 5 == 1 ? 0xFFFF
+                                     : (uint16_t)(x & (x >> 16) & (x >> 32));
+        }
+        for (size_t ng = 0; ng <= NG; ng++) {
+            double wf = -INFINITY, wd = -INFINITY;
+            for (size_t i = 0; i < 16 * ng; i++)
+                if (!((ex[i / 16] >> (i % 16)) & 1u)) {
+                    if (sf[i] > wf)
+                        wf = sf[i];
+                    if (sd[i] > wd)
+                        wd = sd[i];
+                }
+            double thr = pool[trial % 10];
+            for (int isa = 0; isa < SM_ISA_COUNT; isa++) {
+                const sm_kernels *k = sm_kernels_for((sm_isa)isa);
+                if (k == NULL)
+                    continue;
+                float gf = k->emax_f32(sf, ng, ex);
+                double gd = k->emax_f64(sd, ng, ex);
+                /* == : +0 and -0 are the same threshold */
+                cr_assert(gf == wf, "%s emax f32 trial %d ng %zu: %g, expected %g", k->name, trial,
+                          ng, (double)gf, wf);
+                cr_assert(gd == wd, "%s emax f64 trial %d ng %zu: %g, expected %g", k->name, trial,
+                          ng, gd, wd);
+                k->screen_f32(sf, ng, (float)thr, mk);
+                for (size_t g = 0; g < ng; g++)
+                    for (unsigned i = 0; i < 16; i++) {
+                        int want = !(sf[16 * g + i] < (float)thr), got = (mk[g] >> i) & 1u;
+                        if (want != got)
+                            cr_assert_fail("%s screen f32 trial %d g %zu lane %u", k->name, trial,
+                                           g, i);
+                    }
+                k->screen_f64(sd, ng, thr, mk);
+                for (size_t g = 0; g < ng; g++)
+                    for (unsigned i = 0; i < 16; i++) {
+                        int want = !(sd[16 * g + i] < thr), got = (mk[g] >> i) & 1u;
+                        if (want != got)
+                            cr_assert_fail("%s screen f64 trial %d g %zu lane %u", k->name, trial,
+                                           g, i);
+                    }
+            }
+        }
+    }
+}
+
 static int collect(void *ctx, int64_t user, const signmf_rec *recs, size_t count)
 {
     signmf_rec *dst = ctx;

@@ -118,6 +118,18 @@ typedef void (*sm_score_f32_fn)(const float *P, size_t ldp, size_t nu, const flo
 typedef void (*sm_score_f64_fn)(const double *P, size_t ldp, size_t nu, const double *Qp, size_t ni,
                                 size_t dim, double *S, size_t lds);
 
+/* Selection helpers for top-k over a row of scores in groups of 16
+ * (score.c):
+ * sm_emax_*: the largest S[16g + i] over g < ng, i < 16, whose bit i of
+ * ex[g] is clear; -inf when there is none. A NaN never wins.
+ * sm_screen_*: m[g] = the bits i for which S[16g + i] is not below thr
+ * (a NaN counts), g < ng.
+ * Comparisons only, so every ISA gives the same bits. */
+typedef float (*sm_emax_f32_fn)(const float *S, size_t ng, const uint16_t *ex);
+typedef double (*sm_emax_f64_fn)(const double *S, size_t ng, const uint16_t *ex);
+typedef void (*sm_screen_f32_fn)(const float *S, size_t ng, float thr, uint16_t *m);
+typedef void (*sm_screen_f64_fn)(const double *S, size_t ng, double thr, uint16_t *m);
+
 typedef enum sm_isa {
     SM_ISA_PORTABLE = 0,
     SM_ISA_AVX2 = 1,
@@ -141,6 +153,10 @@ typedef struct sm_kernels {
     sm_pack_f64_fn pack_f64;
     sm_score_f32_fn score_f32;
     sm_score_f64_fn score_f64;
+    sm_emax_f32_fn emax_f32;
+    sm_emax_f64_fn emax_f64;
+    sm_screen_f32_fn screen_f32;
+    sm_screen_f64_fn screen_f64;
 } sm_kernels;
 
 /* Per-ISA registration: each fills the slots it implements. The portable

@@ -8,6 +8,7 @@
 #include "kernels.h"
 
 #include <immintrin.h>
+#include <math.h>
 
 #define SM_INLINE static inline __attribute__((always_inline))
 #define SM_UNROLL _Pragma("GCC unroll 16")
@@ -160,8 +161,78 @@ SM_STRIP_AVX2(strip_f64, double, 8, tile_f64)
 SM_SCORE_AVX2(sm_score_avx2_f32, float, strip_f32)
 SM_SCORE_AVX2(sm_score_avx2_f64, double, strip_f64)
 
+/* Selection helpers (kernels.h). A group's exclusion bits become lane
+ * masks by testing a broadcast of them against each lane's bit. */
+static float sm_emax_avx2_f32(const float *S, size_t ng, const uint16_t *ex)
+{
+    const __m256i lo = _mm256_setr_epi32(1, 2, 4, 8, 16, 32, 64, 128);
+    const __m256i hi = _mm256_slli_epi32(lo, 8);
+    const __m256 ninf = _mm256_set1_ps(-INFINITY);
+    __m256 m0 = ninf, m1 = ninf;
+    for (size_t g = 0; g < ng; ++g) {
+        __m256i e = _mm256_set1_epi32(ex[g]);
+        __m256 k0 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(e, lo), lo));
+        __m256 k1 = _mm256_castsi256_ps(_mm256_cmpeq_epi32(_mm256_and_si256(e, hi), hi));
+        /* excluded lanes become -inf; max returns its second operand, the
+         * running maximum, when the score is NaN */
+        m0 = _mm256_max_ps(_mm256_blendv_ps(_mm256_loadu_ps(S + 16 * g), ninf, k0), m0);
+        m1 = _mm256_max_ps(_mm256_blendv_ps(_mm256_loadu_ps(S + 16 * g + 8), ninf, k1), m1);
+    }
+    __m256 m = _mm256_max_ps(m0, m1);
+    __m128 h = _mm_max_ps(_mm256_castps256_ps128(m), _mm256_extractf128_ps(m, 1));
+    h = _mm_max_ps(h, _mm_movehl_ps(h, h));
+    h = _mm_max_ss(h, _mm_shuffle_ps(h, h, 1));
+    return _mm_cvtss_f32(h);
+}
+static double sm_emax_avx2_f64(const double *S, size_t ng, const uint16_t *ex)
+{
+    const __m256d ninf = _mm256_set1_pd(-INFINITY);
+    __m256d m[4] = {ninf, ninf, ninf, ninf};
+    for (size_t g = 0; g < ng; ++g) {
+        __m256i e = _mm256_set1_epi64x(ex[g]);
+        for (int v = 0; v < 4; ++v) {
+            __m256i bit =
+                _mm256_setr_epi64x(1 << (4 * v), 2 << (4 * v), 4 << (4 * v), 8 << (4 * v));
+            __m256d k = _mm256_castsi256_pd(_mm256_cmpeq_epi64(_mm256_and_si256(e, bit), bit));
+            m[v] =
+                _mm256_max_pd(_mm256_blendv_pd(_mm256_loadu_pd(S + 16 * g + 4 * v), ninf, k), m[v]);
+        }
+    }
+    __m256d a = _mm256_max_pd(_mm256_max_pd(m[0], m[1]), _mm256_max_pd(m[2], m[3]));
+    __m128d h = _mm_max_pd(_mm256_castpd256_pd128(a), _mm256_extractf128_pd(a, 1));
+    h = _mm_max_sd(h, _mm_unpackhi_pd(h, h));
+    return _mm_cvtsd_f64(h);
+}
+static void sm_screen_avx2_f32(const float *S, size_t ng, float thr, uint16_t *m)
+{
+    const __m256 t = _mm256_set1_ps(thr);
+    for (size_t g = 0; g < ng; ++g) {
+        unsigned a = (unsigned)_mm256_movemask_ps(
+            _mm256_cmp_ps(_mm256_loadu_ps(S + 16 * g), t, _CMP_NLT_UQ));
+        unsigned b = (unsigned)_mm256_movemask_ps(
+            _mm256_cmp_ps(_mm256_loadu_ps(S + 16 * g + 8), t, _CMP_NLT_UQ));
+        m[g] = (uint16_t)(a | b << 8);
+    }
+}
+static void sm_screen_avx2_f64(const double *S, size_t ng, double thr, uint16_t *m)
+{
+    const __m256d t = _mm256_set1_pd(thr);
+    for (size_t g = 0; g < ng; ++g) {
+        unsigned b = 0;
+        for (int v = 0; v < 4; ++v)
+            b |= (unsigned)_mm256_movemask_pd(
+                     _mm256_cmp_pd(_mm256_loadu_pd(S + 16 * g + 4 * v), t, _CMP_NLT_UQ))
+                 << (4 * v);
+        m[g] = (uint16_t)b;
+    }
+}
+
 void sm_score_init_avx2(sm_kernels *k)
 {
+    k->emax_f32 = sm_emax_avx2_f32;
+    k->emax_f64 = sm_emax_avx2_f64;
+    k->screen_f32 = sm_screen_avx2_f32;
+    k->screen_f64 = sm_screen_avx2_f64;
     k->pack_f32 = sm_pack_avx2_f32;
     k->pack_f64 = sm_pack_avx2_f64;
     k->score_f32 = sm_score_avx2_f32;

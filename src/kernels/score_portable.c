@@ -42,8 +42,35 @@ SM_PACK_PORTABLE(sm_pack_portable_f64, double)
 SM_SCORE_PORTABLE(sm_score_portable_f32, float, fmaf)
 SM_SCORE_PORTABLE(sm_score_portable_f64, double, fma)
 
+#define SM_SELECT_PORTABLE(EMAX, SCREEN, T)                                                        \
+    static T EMAX(const T *S, size_t ng, const uint16_t *ex)                                       \
+    {                                                                                              \
+        T m = -(T)INFINITY;                                                                        \
+        for (size_t g = 0; g < ng; ++g)                                                            \
+            for (unsigned i = 0; i < 16; ++i) {                                                    \
+                T v = ((ex[g] >> i) & 1u) ? -(T)INFINITY : S[16 * g + i];                          \
+                m = v > m ? v : m; /* NaN never wins */                                            \
+            }                                                                                      \
+        return m;                                                                                  \
+    }                                                                                              \
+    static void SCREEN(const T *S, size_t ng, T thr, uint16_t *m)                                  \
+    {                                                                                              \
+        for (size_t g = 0; g < ng; ++g) {                                                          \
+            unsigned b = 0;                                                                        \
+            for (unsigned i = 0; i < 16; ++i)                                                      \
+                b |= (unsigned)!(S[16 * g + i] < thr) << i;                                        \
+            m[g] = (uint16_t)b;                                                                    \
+        }                                                                                          \
+    }
+SM_SELECT_PORTABLE(sm_emax_portable_f32, sm_screen_portable_f32, float)
+SM_SELECT_PORTABLE(sm_emax_portable_f64, sm_screen_portable_f64, double)
+
 void sm_score_init_portable(sm_kernels *k)
 {
+    k->emax_f32 = sm_emax_portable_f32;
+    k->emax_f64 = sm_emax_portable_f64;
+    k->screen_f32 = sm_screen_portable_f32;
+    k->screen_f64 = sm_screen_portable_f64;
     k->pack_f32 = sm_pack_portable_f32;
     k->pack_f64 = sm_pack_portable_f64;
     k->score_f32 = sm_score_portable_f32;

@@ -17,9 +17,6 @@
 
 #include <math.h>
 #include <omp.h>
-#if defined(__SSE2__)
-#include <emmintrin.h>
-#endif
 #include <stdlib.h>
 #include <string.h>
 
@@ -155,98 +152,50 @@ static inline void offer(slot *s, size_t cap, double score, size_t j)
     insert(s, cap, make_cand(score, j));
 }
 
-/* Bit i set when s[i] is not below thr (a NaN counts), i < 16: one
- * branch screens 16 scores; baseline SSE2 where there is one. */
-static inline unsigned not_below_f32(const float *s, float thr)
-{
-#if defined(__SSE2__)
-    __m128 t = _mm_set1_ps(thr);
-    return (unsigned)_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(s), t)) |
-           (unsigned)_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(s + 4), t)) << 4 |
-           (unsigned)_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(s + 8), t)) << 8 |
-           (unsigned)_mm_movemask_ps(_mm_cmpnlt_ps(_mm_loadu_ps(s + 12), t)) << 12;
-#else
-    unsigned m = 0;
-    for (unsigned i = 0; i < 16; ++i)
-        m |= (unsigned)!(s[i] < thr) << i;
-    return m;
-#endif
-}
-
-static inline unsigned not_below_f64(const double *s, double thr)
-{
-#if defined(__SSE2__)
-    __m128d t = _mm_set1_pd(thr);
-    unsigned m = 0;
-    for (unsigned i = 0; i < 16; i += 2)
-        m |= (unsigned)_mm_movemask_pd(_mm_cmpnlt_pd(_mm_loadu_pd(s + i), t)) << i;
-    return m;
-#else
-    unsigned m = 0;
-    for (unsigned i = 0; i < 16; ++i)
-        m |= (unsigned)!(s[i] < thr) << i;
-    return m;
-#endif
-}
-
 /* Items per exclusion chunk (see consume), and so at most this many
  * groups of 16 reach group_floor at once. */
 #define SM_XCHUNK       1024
 #define SM_FLOOR_GROUPS (SM_XCHUNK / 16)
+/* Groups screened against one threshold: the k-th best score only
+ * rises, so a fresh one every few groups lets fewer candidates through. */
+#define SM_SCREEN_GROUPS 8
 
-/* A floor for the first block a slot sees, so that the heap does not
- * fill with whatever comes first and churn: the cap-th largest of the
- * per-16 group maxima over items the slot may get (`ex` marks the others).
- * Each such maximum is the score of a distinct eligible item, so at least
- * cap items score at or above the floor and anything strictly below it
- * cannot be in the top cap. (A group with no eligible number has maximum
- * -inf, which only lowers the floor.) -inf when there are too few groups. */
-#define SM_GROUP_FLOOR(NAME, T)                                                                    \
-    static double NAME(size_t cap, const T *S, size_t ng, const uint16_t *ex)                      \
+/* A floor for the first chunk a slot sees, so that the heap does not
+ * fill with whatever comes first and churn. The chunk's groups of 16 are
+ * cut into cap runs of consecutive groups; the floor is the least of the
+ * runs' maxima over items the slot may get (`ex` marks the others). Each
+ * run's maximum is the score of a distinct eligible item, so at least cap
+ * items score at or above the floor and anything strictly below it cannot
+ * be in the top cap. (A run with no eligible number has maximum -inf,
+ * which only lowers the floor.) -inf when there are fewer groups than cap.
+ * It replaces the cap-th largest of the group maxima by counting ranks,
+ * whose cost grew with the square of the groups. */
+#define SM_GROUP_FLOOR(NAME, T, EMAX)                                                              \
+    static double NAME(const sm_kernels *k, size_t cap, const T *S, size_t ng, const uint16_t *ex) \
     {                                                                                              \
         if (cap == 0 || ng < cap || ng > SM_FLOOR_GROUPS)                                          \
             return -INFINITY;                                                                      \
-        T mx[SM_FLOOR_GROUPS];                                                                     \
-        for (size_t g = 0; g < ng; ++g) {                                                          \
-            const T *x = S + 16 * g;                                                               \
-            /* four independent chains: one would wait on every max */                             \
-            T m4[4] = {-(T)INFINITY, -(T)INFINITY, -(T)INFINITY, -(T)INFINITY};                    \
-            for (unsigned i = 0; i < 16; ++i) {                                                    \
-                T v = ((ex[g] >> i) & 1u) ? -(T)INFINITY : x[i];                                   \
-                m4[i % 4] = v > m4[i % 4] ? v : m4[i % 4]; /* NaN never wins */                    \
-            }                                                                                      \
-            T m01 = m4[0] > m4[1] ? m4[0] : m4[1], m23 = m4[2] > m4[3] ? m4[2] : m4[3];            \
-            mx[g] = m01 > m23 ? m01 : m23;                                                         \
-        }                                                                                          \
-        /* The cap-th largest by counting ranks, without a branch on the                           \
-         * data (insertion into a sorted list mispredicted about once a                            \
-         * group: a third of the selection's mispredictions, by callgrind).                        \
-         * mx[g] is it when fewer than cap maxima are above it and at least                        \
-         * cap are not below it. */                                                                \
-        T floor = -(T)INFINITY;                                                                    \
-        for (size_t g = 0; g < ng; ++g) {                                                          \
-            unsigned gt = 0, ge = 0;                                                               \
-            for (size_t j = 0; j < ng; ++j) {                                                      \
-                gt += mx[j] > mx[g];                                                               \
-                ge += mx[j] >= mx[g];                                                              \
-            }                                                                                      \
-            floor = (gt < cap && cap <= ge) ? mx[g] : floor;                                       \
+        T floor = (T)INFINITY;                                                                     \
+        for (size_t r = 0; r < cap; ++r) {                                                         \
+            size_t g0 = ng * r / cap, g1 = ng * (r + 1) / cap;                                     \
+            T mx = k->EMAX(S + 16 * g0, g1 - g0, ex + g0);                                         \
+            floor = mx < floor ? mx : floor;                                                       \
         }                                                                                          \
         return (double)floor;                                                                      \
     }
-SM_GROUP_FLOOR(group_floor_f32, float)
-SM_GROUP_FLOOR(group_floor_f64, double)
+SM_GROUP_FLOOR(group_floor_f32, float, emax_f32)
+SM_GROUP_FLOOR(group_floor_f64, double, emax_f64)
 
 /* Feed one row of a score tile (items j0 .. j0 + nj) to a slot's heap. The
  * row goes in chunks of up to SM_XCHUNK items. A chunk's excluded items
  * become a bitmap first, in one walk of the slot's sorted list, so that no
  * candidate needs a walk of its own. Most scores fall below the current
- * k-th: once the heap is full, groups of 16 are screened with one branch,
- * and only a group holding a score not below the k-th (or a NaN) goes
- * through the exact path. The screen compares in the tile's own
- * precision, in which the k-th score is exact, so it never drops a
- * candidate. */
-#define SM_CONSUME(NAME, T, NOT_BELOW, GROUP_FLOOR)                                                \
+ * k-th: groups of 16 are screened by the SIMD kernel against it (or, until
+ * the heap is full, against the chunk's floor), and only scores not below
+ * it (or NaN) go through the exact path. The screen compares in the
+ * tile's own precision, in which the k-th score is exact, so it never
+ * drops a candidate. */
+#define SM_CONSUME(NAME, T, SCREEN, GROUP_FLOOR)                                                   \
     static void NAME(const job *jb, slot *s, const T *S, size_t j0, size_t nj)                     \
     {                                                                                              \
         size_t cap = jb->cap;                                                                      \
@@ -260,15 +209,16 @@ SM_GROUP_FLOOR(group_floor_f64, double)
             }                                                                                      \
             return;                                                                                \
         }                                                                                          \
+        const sm_kernels *k = jb->kern;                                                            \
         /* a local copy lets the compiler keep the cursor, count and worst                         \
          * score in registers across the loop */                                                   \
         slot l = *s;                                                                               \
         for (size_t c0 = 0; c0 < nj; c0 += SM_XCHUNK) {                                            \
             const T *x = S + c0;                                                                   \
             size_t cn = nj - c0 < SM_XCHUNK ? nj - c0 : SM_XCHUNK, ng = cn / 16;                   \
-            size_t ja = j0 + c0;                                                                   \
+            size_t ngt = (cn + 15) / 16, ja = j0 + c0;                                             \
             uint16_t ex[SM_XCHUNK / 16];                                                           \
-            memset(ex, 0, (cn + 15) / 16 * sizeof *ex);                                            \
+            memset(ex, 0, ngt * sizeof *ex);                                                       \
             while (l.ex < l.ex_end && *l.ex < ja)                                                  \
                 l.ex++;                                                                            \
             for (; l.ex < l.ex_end && *l.ex < ja + cn; l.ex++)                                     \
@@ -276,50 +226,56 @@ SM_GROUP_FLOOR(group_floor_f64, double)
             /* Below `floor` nothing can make the top k (see group_floor).                         \
              * Until the heap is full it is the screen; then the worst kept                        \
              * score, which is not below it, takes over. */                                        \
-            double floor = l.n == 0 ? GROUP_FLOOR(cap, x, ng, ex) : -INFINITY;                     \
-            for (size_t g = 0; g < (cn + 15) / 16; ++g) {                                          \
-                size_t gn = cn - 16 * g < 16 ? cn - 16 * g : 16;                                   \
+            double floor = l.n == 0 ? GROUP_FLOOR(k, cap, x, ng, ex) : -INFINITY;                  \
+            for (size_t g0 = 0; g0 < ngt; g0 += SM_SCREEN_GROUPS) {                                \
+                size_t g1 = ngt - g0 < SM_SCREEN_GROUPS ? ngt : g0 + SM_SCREEN_GROUPS;             \
+                size_t gf = g1 < ng ? g1 : ng; /* full groups end here */                          \
                 double thr = l.n == cap ? l.worst : floor;                                         \
-                unsigned mask;                                                                     \
-                if (gn == 16) {                                                                    \
-                    mask = NOT_BELOW(x + 16 * g, (T)thr);                                          \
-                } else {                                                                           \
-                    mask = 0;                                                                      \
-                    for (size_t i = 0; i < gn; ++i)                                                \
-                        mask |= (unsigned)!((double)x[16 * g + i] < thr) << i;                     \
+                uint16_t mk[SM_SCREEN_GROUPS];                                                     \
+                if (gf > g0)                                                                       \
+                    k->SCREEN(x + 16 * g0, gf - g0, (T)thr, mk);                                   \
+                if (gf < g1) { /* the chunk's last, partial group */                               \
+                    unsigned b = 0;                                                                \
+                    for (size_t i = 16 * gf; i < cn; ++i)                                          \
+                        b |= (unsigned)!((double)x[i] < thr) << (i - 16 * gf);                     \
+                    mk[gf - g0] = (uint16_t)b;                                                     \
                 }                                                                                  \
-                mask &= ~(unsigned)ex[g];                                                          \
-                while (mask != 0) {                                                                \
-                    size_t i = 16 * g + (size_t)__builtin_ctz(mask);                               \
-                    mask &= mask - 1;                                                              \
-                    if (!((double)x[i] < (l.n == cap ? l.worst : floor)))                          \
-                        insert(&l, cap, make_cand((double)x[i], ja + i));                          \
+                for (size_t g = g0; g < g1; ++g) {                                                 \
+                    unsigned mask = (unsigned)mk[g - g0] & ~(unsigned)ex[g];                       \
+                    while (mask != 0) {                                                            \
+                        size_t i = 16 * g + (size_t)__builtin_ctz(mask);                           \
+                        mask &= mask - 1;                                                          \
+                        if (!((double)x[i] < (l.n == cap ? l.worst : floor)))                      \
+                            insert(&l, cap, make_cand((double)x[i], ja + i));                      \
+                    }                                                                              \
                 }                                                                                  \
             }                                                                                      \
         }                                                                                          \
         *s = l;                                                                                    \
     }
-SM_CONSUME(consume_f32, float, not_below_f32, group_floor_f32)
-SM_CONSUME(consume_f64, double, not_below_f64, group_floor_f64)
+SM_CONSUME(consume_f32, float, screen_f32, group_floor_f32)
+SM_CONSUME(consume_f64, double, screen_f64, group_floor_f64)
 
 /* Scratch per thread: the score tile and a strip of packed query rows. */
-static size_t scratch_elems(const signmf_model *m, size_t jb)
+static size_t scratch_elems(const signmf_model *m, size_t wide)
 {
-    return SM_STRIP * jb + SM_STRIP * m->dim + SM_PANEL;
+    return SM_STRIP * wide + SM_STRIP * m->dim + SM_PANEL;
 }
 
 /* Score and select for strips [s0, s1) of `slots` (n of them) against
- * items [ja, jz); ja is a multiple of SM_PANEL. */
+ * items [ja, jz); ja is a multiple of SM_PANEL. A strip's tile row is
+ * `wide` items (sm_tile_width), filled one L2 item block of `blk` at a
+ * time, so that the kernel's micro-rows share a block from L2 while each
+ * user's row is selected from in one pass. */
 static void run_strips(const job *jb, slot *slots, size_t n, size_t s0, size_t s1, size_t ja,
-                       size_t jz, size_t blk, void *scratch)
+                       size_t jz, size_t blk, size_t wide, void *scratch)
 {
     const signmf_model *m = jb->m;
     const size_t dim = m->dim, es = sm_elem_size(m->precision);
     char *tile = scratch;
-    char *pack = tile + SM_STRIP * blk * es;
-    for (size_t j0 = ja; j0 < jz; j0 += blk) {
-        size_t nj = jz - j0 < blk ? jz - j0 : blk;
-        const char *qp = (const char *)m->Qp + j0 * dim * es; /* panel j0 / 16 */
+    char *pack = tile + SM_STRIP * wide * es;
+    for (size_t w0 = ja; w0 < jz; w0 += wide) {
+        size_t nw = jz - w0 < wide ? jz - w0 : wide;
         for (size_t st = s0; st < s1; ++st) {
             size_t u0 = st * SM_STRIP, nu = n - u0 < SM_STRIP ? n - u0 : SM_STRIP;
             /* rows adjacent in memory (a range of model users) go as they
@@ -335,18 +291,21 @@ static void run_strips(const job *jb, slot *slots, size_t n, size_t s0, size_t s
                     memcpy(pack + r * dim * es, slots[u0 + r].vec, dim * es);
                 rows = pack;
             }
-            if (m->precision == SIGNMF_F64) {
-                double *S = (double *)tile;
-                jb->kern->score_f64((const double *)rows, dim, nu, (const double *)qp, nj, dim, S,
-                                    blk);
-                for (size_t r = 0; r < nu; ++r)
-                    consume_f64(jb, &slots[u0 + r], S + r * blk, j0, nj);
-            } else {
-                float *S = (float *)tile;
-                jb->kern->score_f32((const float *)rows, dim, nu, (const float *)qp, nj, dim, S,
-                                    blk);
-                for (size_t r = 0; r < nu; ++r)
-                    consume_f32(jb, &slots[u0 + r], S + r * blk, j0, nj);
+            for (size_t j0 = w0; j0 < w0 + nw; j0 += blk) {
+                size_t nj = w0 + nw - j0 < blk ? w0 + nw - j0 : blk;
+                const char *qp = (const char *)m->Qp + j0 * dim * es; /* panel j0 / 16 */
+                if (m->precision == SIGNMF_F64)
+                    jb->kern->score_f64((const double *)rows, dim, nu, (const double *)qp, nj, dim,
+                                        (double *)tile + (j0 - w0), wide);
+                else
+                    jb->kern->score_f32((const float *)rows, dim, nu, (const float *)qp, nj, dim,
+                                        (float *)tile + (j0 - w0), wide);
+            }
+            for (size_t r = 0; r < nu; ++r) {
+                if (m->precision == SIGNMF_F64)
+                    consume_f64(jb, &slots[u0 + r], (const double *)tile + r * wide, w0, nw);
+                else
+                    consume_f32(jb, &slots[u0 + r], (const float *)tile + r * wide, w0, nw);
             }
         }
     }
@@ -364,7 +323,8 @@ static int thread_count(int threads)
  * multiply-adds the fork is not worth it. */
 #define SM_SPLIT_MIN ((size_t)1 << 17)
 
-static signmf_status run_one(const job *jb, slot *s, int threads, size_t blk, size_t per)
+static signmf_status run_one(const job *jb, slot *s, int threads, size_t blk, size_t wide,
+                             size_t per)
 {
     const signmf_model *m = jb->m;
     const size_t es = sm_elem_size(m->precision);
@@ -387,7 +347,7 @@ static signmf_status run_one(const job *jb, slot *s, int threads, size_t blk, si
         return SIGNMF_ENOMEM;
     }
     if (nt == 1) {
-        run_strips(jb, s, 1, 0, 1, 0, m->items, blk, scratch);
+        run_strips(jb, s, 1, 0, 1, 0, m->items, blk, wide, scratch);
     } else {
         for (size_t t = 0; t < nt; ++t) {
             part[t] = *s;
@@ -401,7 +361,7 @@ static signmf_status run_one(const job *jb, slot *s, int threads, size_t blk, si
             if (jz > m->items)
                 jz = m->items;
             if (ja < jz)
-                run_strips(jb, &part[t], 1, 0, 1, ja, jz, blk, scratch + t * per * es);
+                run_strips(jb, &part[t], 1, 0, 1, ja, jz, blk, wide, scratch + t * per * es);
         }
         for (size_t t = 0; t < nt; ++t)
             for (size_t i = 0; i < part[t].n; ++i)
@@ -419,10 +379,10 @@ static signmf_status run_slots(const job *jb, slot *slots, size_t n, int threads
     if (n == 0 || jb->m->items == 0)
         return SIGNMF_OK;
     const signmf_model *m = jb->m;
-    size_t blk = sm_item_block(m);
-    size_t per = scratch_elems(m, blk);
+    size_t blk = sm_item_block(m), wide = sm_tile_width(m, blk);
+    size_t per = scratch_elems(m, wide);
     if (n == 1)
-        return run_one(jb, slots, threads, blk, per);
+        return run_one(jb, slots, threads, blk, wide, per);
     size_t strips = (n + SM_STRIP - 1) / SM_STRIP;
     size_t nt = (size_t)thread_count(threads);
     if (nt > strips)
@@ -435,15 +395,18 @@ static signmf_status run_slots(const job *jb, slot *slots, size_t n, int threads
         return SIGNMF_ENOMEM;
     size_t stride = per * sm_elem_size(m->precision);
     if (nt == 1 || m->items == 0) {
-        run_strips(jb, slots, n, 0, strips, 0, m->items, blk, scratch);
+        run_strips(jb, slots, n, 0, strips, 0, m->items, blk, wide, scratch);
     } else {
-        /* contiguous strip ranges: each user's result depends only on its
-         * own row, so any split gives the same bits */
+        /* strips are handed out as threads come free: a shared machine's
+         * cores do not run at one speed, and a static split leaves one
+         * waiting at the end. Each user's result depends only on its own
+         * row, so any split gives the same bits. */
 #pragma omp parallel num_threads((int)nt)
         {
-            size_t t = (size_t)omp_get_thread_num(), T = (size_t)omp_get_num_threads();
-            run_strips(jb, slots, n, strips * t / T, strips * (t + 1) / T, 0, m->items, blk,
-                       scratch + t * stride);
+            char *mine = scratch + (size_t)omp_get_thread_num() * stride;
+#pragma omp for schedule(dynamic, 1)
+            for (size_t st = 0; st < strips; ++st)
+                run_strips(jb, slots, n, st, st + 1, 0, m->items, blk, wide, mine);
         }
     }
     sm_free(scratch);
