@@ -7,11 +7,11 @@
  *
  *   bench_score [--dim K] [--threads T] [--k K] [--reps R] [--f64]
  *
- * OpenBLAS spins its threads for a while after a call, which steals the
- * cores from OpenMP; so the two never interleave rep by rep. They run in
- * three alternating rounds with a pause between, and the ratio is the
- * median of the rounds' ratios, so that a slow spell of the shared machine
- * does not land on one side only.
+ * Each rep is a triple, ours, the products alone and sgemm, with pauses
+ * between (OpenBLAS spins its threads for a while after a call, which
+ * would steal the cores from OpenMP), and each ratio quoted is the median
+ * of the triples' own ratios, with quartiles: a slow spell of the shared
+ * machine then lands on both sides of most ratios.
  * The BLAS line names the kernel OpenBLAS picked: a DYNAMIC_ARCH build
  * that does not know the CPU falls back to an old one (Debian's 0.3.21
  * says "Prescott" on Sapphire Rapids); OPENBLAS_CORETYPE=SkylakeX (or
@@ -59,10 +59,59 @@ static double time_blas(int f64, size_t NU, size_t NI, size_t dim, const signmf_
 }
 #endif
 
+/* First and third quartiles (sorts v). */
+static void quartiles(double *v, int n, double *q1, double *q3)
+{
+    qsort(v, (size_t)n, sizeof *v, bench_cmp_double);
+    *q1 = v[(n - 1) / 4];
+    *q3 = v[(3 * (n - 1) + 3) / 4];
+}
+
+/* OpenBLAS's workers spin for about 2^28 cycles after a call (its
+ * THREAD_TIMEOUT), taking the cores from whatever runs next. */
+#define SM_BLAS_SPIN_MS 150
+
+/* The products alone, through the same kernel, strips and L2 blocks as
+ * the engine (score.c) but with no selection: what top-k adds is the
+ * difference between this and the engine. */
+static double time_products(const signmf_model *m, int threads, bool f64)
+{
+    const sm_kernels *kern = sm_kernels_active();
+    const size_t strip = SM_STRIP, es = f64 ? 8 : 4, blk = sm_item_block(m);
+    const size_t wide = sm_tile_width(m, blk);
+    const size_t NU = m->users, NI = m->items, dim = m->dim;
+    size_t nstrips = (NU + strip - 1) / strip;
+    double t0 = sm_now();
+#pragma omp parallel num_threads(threads)
+    {
+        char *S = sm_alloc(strip * wide, es);
+#pragma omp for schedule(dynamic, 1)
+        for (size_t st = 0; st < nstrips; ++st) {
+            size_t u0 = st * strip, nu = NU - u0 < strip ? NU - u0 : strip;
+            for (size_t w0 = 0; w0 < NI; w0 += wide) {
+                size_t nw = NI - w0 < wide ? NI - w0 : wide;
+                for (size_t j0 = w0; j0 < w0 + nw; j0 += blk) {
+                    size_t nj = w0 + nw - j0 < blk ? w0 + nw - j0 : blk;
+                    if (f64)
+                        kern->score_f64((const double *)m->P + u0 * dim, dim, nu,
+                                        (const double *)m->Qp + j0 * dim, nj, dim,
+                                        (double *)S + (j0 - w0), wide);
+                    else
+                        kern->score_f32((const float *)m->P + u0 * dim, dim, nu,
+                                        (const float *)m->Qp + j0 * dim, nj, dim,
+                                        (float *)S + (j0 - w0), wide);
+                }
+            }
+        }
+        sm_free(S);
+    }
+    return sm_now() - t0;
+}
+
 int main(int argc, char **argv)
 {
     size_t dim = 512, k = 10;
-    int threads = 2, reps = 21;
+    int threads = 2, reps = 31;
     bool f64 = false;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--dim") && i + 1 < argc)
@@ -108,85 +157,54 @@ int main(int argc, char **argv)
     signmf_rec *out = malloc(NU * k * sizeof *out);
     size_t *counts = malloc(NU * sizeof *counts);
     double *t = malloc((size_t)(reps > 200 ? reps : 200) * sizeof *t);
-    /* Ours and the sgemm comparator run in alternating rounds of `reps`
-     * each, with a pause between, so that the shared machine's slow spells
-     * hit both and neither runs while the other's idle threads still spin
-     * (OpenBLAS workers spin for a while after a call). The ratio quoted is
-     * the median over rounds of each round's ratio of medians. */
-    const int rounds = 3;
-    double ours_r[3], blas_r[3], ratio_r[3], ours_min = 1e30, blas_min = 1e30;
+    double *tours = malloc((size_t)reps * sizeof *tours),
+           *tprod = malloc((size_t)reps * sizeof *tprod);
+    double *tblas = malloc((size_t)reps * sizeof *tblas),
+           *ratio = malloc((size_t)reps * sizeof *ratio);
+    double *pratio = malloc((size_t)reps * sizeof *pratio);
+    void *C = NULL;
 #if defined(SM_HAVE_OPENBLAS)
     openblas_set_num_threads(threads);
-    void *C = sm_alloc(NU * NI, f64 ? 8 : 4);
+    C = sm_alloc(NU * NI, f64 ? 8 : 4);
 #endif
-    for (int rd = 0; rd < rounds; ++rd) {
-        for (int i = -2; i < reps; ++i) {
+    /* Interleaved triples: ours, the products alone, sgemm, each after a
+     * pause, and the ratio quoted is the median of the triples' own
+     * ratios, so that a slow spell of the shared machine (they last from
+     * milliseconds to seconds) lands on both sides of most ratios. */
+    for (int i = -2; i < reps; ++i) {
+        double a = 0, b = 0, c = 0;
+        /* each side is timed on the second of two back-to-back calls, so
+         * that both run warm: caches, clocks and their own threads (the
+         * first call after a pause is up to 1.4x slower) */
+        for (int w = 0; w < 2; ++w) {
             double t0 = sm_now();
             if (signmf_recommend_many(m, NULL, NU, k, threads, out, counts, &err) != SIGNMF_OK) {
                 fprintf(stderr, "bench_score: %s\n", err.message);
                 return 1;
             }
-            if (i >= 0)
-                t[i] = sm_now() - t0;
+            a = sm_now() - t0;
         }
-        ours_r[rd] = median(t, reps);
-        ours_min = t[0] < ours_min ? t[0] : ours_min;
-        pause_ms(200);
+        pause_ms(5);
+        for (int w = 0; w < 2; ++w)
+            b = time_products(m, threads, f64);
 #if defined(SM_HAVE_OPENBLAS)
-        for (int i = -2; i < reps; ++i) {
-            double tb = time_blas(f64, NU, NI, dim, m, C);
-            if (i >= 0)
-                t[i] = tb;
-        }
-        blas_r[rd] = median(t, reps);
-        blas_min = t[0] < blas_min ? t[0] : blas_min;
-        ratio_r[rd] = ours_r[rd] / blas_r[rd];
-        pause_ms(200);
-#else
-        blas_r[rd] = ratio_r[rd] = 0;
+        pause_ms(5);
+        for (int w = 0; w < 2; ++w)
+            c = time_blas(f64, NU, NI, dim, m, C);
+        pause_ms(SM_BLAS_SPIN_MS);
 #endif
-    }
-    double ours = median(ours_r, rounds);
-    printf("all-users top-%zu (signmf)    median %8.3f ms  min %8.3f ms\n", k, ours * 1e3,
-           ours_min * 1e3);
-
-    /* The products alone, through the same kernel, strips and L2 blocks as
-     * the engine (score.c) but with no selection: what top-k adds is the
-     * difference from the line above. */
-    double *tp = malloc((size_t)reps * sizeof *tp);
-    {
-        const sm_kernels *kern = sm_kernels_active();
-        const size_t strip = SM_STRIP, es = f64 ? 8 : 4, blk = sm_item_block(m);
-        size_t nstrips = (NU + strip - 1) / strip;
-        for (int i = -2; i < reps; ++i) {
-            double t0 = sm_now();
-#pragma omp parallel num_threads(threads)
-            {
-                void *S = sm_alloc(strip * blk, es);
-                int T = omp_get_num_threads(), me = omp_get_thread_num();
-                size_t s0 = nstrips * (size_t)me / (size_t)T;
-                size_t s1 = nstrips * (size_t)(me + 1) / (size_t)T;
-                for (size_t j0 = 0; j0 < NI; j0 += blk) {
-                    size_t nj = NI - j0 < blk ? NI - j0 : blk;
-                    for (size_t st = s0; st < s1; ++st) {
-                        size_t u0 = st * strip, nu = NU - u0 < strip ? NU - u0 : strip;
-                        if (f64)
-                            kern->score_f64((const double *)m->P + u0 * dim, dim, nu,
-                                            (const double *)m->Qp + j0 * dim, nj, dim, S, blk);
-                        else
-                            kern->score_f32((const float *)m->P + u0 * dim, dim, nu,
-                                            (const float *)m->Qp + j0 * dim, nj, dim, S, blk);
-                    }
-                }
-                sm_free(S);
-            }
-            if (i >= 0)
-                tp[i] = sm_now() - t0;
+        if (i >= 0) {
+            tours[i] = a, tprod[i] = b, tblas[i] = c;
+            ratio[i] = c > 0 ? a / c : 0, pratio[i] = c > 0 ? b / c : 0;
         }
     }
-    double prod = median(tp, reps);
-    printf("products alone (no top-k)     median %8.3f ms  min %8.3f ms\n", prod * 1e3,
-           tp[0] * 1e3);
+    double q1, q3;
+    quartiles(tours, reps, &q1, &q3);
+    printf("all-users top-%zu (signmf)    median %8.3f ms  quartiles %.3f-%.3f ms\n", k,
+           median(tours, reps) * 1e3, q1 * 1e3, q3 * 1e3);
+    quartiles(tprod, reps, &q1, &q3);
+    printf("products alone (no top-k)     median %8.3f ms  quartiles %.3f-%.3f ms\n",
+           median(tprod, reps) * 1e3, q1 * 1e3, q3 * 1e3);
 
     /* one user at a time, cycling through users so no answer is cached;
      * with 1 thread and with `threads` (the items split between them) */
@@ -207,23 +225,26 @@ int main(int argc, char **argv)
     }
 
 #if defined(SM_HAVE_OPENBLAS)
-    double blas = median(blas_r, rounds);
-    printf("%s alone (OpenBLAS %s) median %8.3f ms  min %8.3f ms\n", f64 ? "dgemm" : "sgemm",
-           openblas_get_corename(), blas * 1e3, blas_min * 1e3);
-    /* median() sorts in place: keep the rounds' ratios in run order */
-    double ratio_sorted[3];
-    memcpy(ratio_sorted, ratio_r, sizeof ratio_r);
-    printf("ratio signmf / %s: %.3f (median of %d rounds:", f64 ? "dgemm" : "sgemm",
-           median(ratio_sorted, rounds), rounds);
-    for (int rd = 0; rd < rounds; ++rd)
-        printf(" %.3f", ratio_r[rd]);
-    printf("), %.3f (mins)\n", ours_min / blas_min);
-    printf("ratio products alone / %s: %.3f (medians)\n", f64 ? "dgemm" : "sgemm", prod / blas);
+    quartiles(tblas, reps, &q1, &q3);
+    printf("%s alone (OpenBLAS %s) median %8.3f ms  quartiles %.3f-%.3f ms\n",
+           f64 ? "dgemm" : "sgemm", openblas_get_corename(), median(tblas, reps) * 1e3, q1 * 1e3,
+           q3 * 1e3);
+    quartiles(ratio, reps, &q1, &q3);
+    printf("ratio signmf / %s: %.3f (median of %d interleaved ratios; quartiles %.3f-%.3f)\n",
+           f64 ? "dgemm" : "sgemm", median(ratio, reps), reps, q1, q3);
+    quartiles(pratio, reps, &q1, &q3);
+    printf("ratio products alone / %s: %.3f (quartiles %.3f-%.3f)\n", f64 ? "dgemm" : "sgemm",
+           median(pratio, reps), q1, q3);
     sm_free(C);
 #else
+    (void)C;
     printf("(built without OpenBLAS: no sgemm comparison)\n");
 #endif
-    free(tp);
+    free(tours);
+    free(tprod);
+    free(tblas);
+    free(ratio);
+    free(pratio);
     free(out);
     free(counts);
     free(t);
