@@ -71,39 +71,14 @@ static void quartiles(double *v, int n, double *q1, double *q3)
  * THREAD_TIMEOUT), taking the cores from whatever runs next. */
 #define SM_BLAS_SPIN_MS 150
 
-/* The products alone, through the same kernel, strips and L2 blocks as
- * the engine (score.c) but with no selection: what top-k adds is the
- * difference between this and the engine. */
-static double time_products(const signmf_model *m, int threads, bool f64)
+/* The products alone, through the engine's own strips, blocks and tiles
+ * (score.c) but with no selection: what top-k adds is the difference. */
+static double time_products(const signmf_model *m, int threads)
 {
-    const sm_kernels *kern = sm_kernels_active();
-    const size_t strip = SM_STRIP, es = f64 ? 8 : 4, blk = sm_item_block(m);
-    const size_t wide = sm_tile_width(m, blk);
-    const size_t NU = m->users, NI = m->items, dim = m->dim;
-    size_t nstrips = (NU + strip - 1) / strip;
     double t0 = sm_now();
-#pragma omp parallel num_threads(threads)
-    {
-        char *S = sm_alloc(strip * wide, es);
-#pragma omp for schedule(dynamic, 1)
-        for (size_t st = 0; st < nstrips; ++st) {
-            size_t u0 = st * strip, nu = NU - u0 < strip ? NU - u0 : strip;
-            for (size_t w0 = 0; w0 < NI; w0 += wide) {
-                size_t nw = NI - w0 < wide ? NI - w0 : wide;
-                for (size_t j0 = w0; j0 < w0 + nw; j0 += blk) {
-                    size_t nj = w0 + nw - j0 < blk ? w0 + nw - j0 : blk;
-                    if (f64)
-                        kern->score_f64((const double *)m->P + u0 * dim, dim, nu,
-                                        (const double *)m->Qp + j0 * dim, nj, dim,
-                                        (double *)S + (j0 - w0), wide);
-                    else
-                        kern->score_f32((const float *)m->P + u0 * dim, dim, nu,
-                                        (const float *)m->Qp + j0 * dim, nj, dim,
-                                        (float *)S + (j0 - w0), wide);
-                }
-            }
-        }
-        sm_free(S);
+    if (sm_score_products_only(m, threads) != SIGNMF_OK) {
+        fprintf(stderr, "bench_score: out of memory\n");
+        exit(1);
     }
     return sm_now() - t0;
 }
@@ -186,7 +161,7 @@ int main(int argc, char **argv)
         }
         pause_ms(5);
         for (int w = 0; w < 2; ++w)
-            b = time_products(m, threads, f64);
+            b = time_products(m, threads);
 #if defined(SM_HAVE_OPENBLAS)
         pause_ms(5);
         for (int w = 0; w < 2; ++w)

@@ -107,6 +107,7 @@ typedef struct job {
     /* similar: score = dot / (vec_norm * norm[j]), 0 when either is 0 */
     const double *norm;
     double vec_norm;
+    bool select; /* false: the products alone, for the benchmark */
 } job;
 
 /* Up to this many results are kept as an array sorted best first
@@ -304,7 +305,7 @@ static void run_strips(const job *jb, slot *slots, size_t n, size_t s0, size_t s
                     jb->kern->score_f32((const float *)rows, dim, nu, (const float *)qp, nj, dim,
                                         (float *)tile + (j0 - w0), wide);
             }
-            for (size_t r = 0; r < nu; ++r) {
+            for (size_t r = 0; r < nu && jb->select; ++r) {
                 if (m->precision == SIGNMF_F64)
                     consume_f64(jb, &slots[u0 + r], (const double *)tile + r * wide, w0, nw);
                 else
@@ -456,8 +457,22 @@ static void user_slot(const signmf_model *m, size_t u, slot *s)
 
 static job make_job(const signmf_model *m, size_t k)
 {
-    job jb = {m, sm_kernels_active(), k < m->items ? k : m->items, NULL, 0};
+    job jb = {m, sm_kernels_active(), k < m->items ? k : m->items, NULL, 0, true};
     return jb;
+}
+
+signmf_status sm_score_products_only(const signmf_model *m, int threads)
+{
+    job jb = make_job(m, 1);
+    jb.select = false;
+    slot *slots = sm_alloc(m->users ? m->users : 1, sizeof *slots);
+    if (slots == NULL)
+        return SIGNMF_ENOMEM;
+    for (size_t u = 0; u < m->users; ++u)
+        user_slot(m, u, &slots[u]);
+    signmf_status st = run_slots(&jb, slots, m->users, threads);
+    sm_free(slots);
+    return st;
 }
 
 SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, size_t k,

@@ -40,4 +40,8 @@ static inline size_t sm_tile_width(const signmf_model *m, size_t blk)
     return w < m->items ? w : m->items;
 }
 
+/* Every user's scores through the engine's strips, blocks and tiles, with
+ * no selection: what top-k adds is the difference (bench_score). */
+signmf_status sm_score_products_only(const signmf_model *m, int threads);
+
 #endif
