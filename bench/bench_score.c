@@ -20,12 +20,9 @@
  * (AVX2) kernels, so that the comparison is with OpenBLAS at its best. */
 #define _POSIX_C_SOURCE 200809L
 #include "bench_common.h"
-#include "kernels/kernels.h"
 #include "model/model.h"
 #include "score/score.h"
 
-#include <math.h>
-#include <omp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>

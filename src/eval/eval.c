@@ -162,8 +162,6 @@ static void list_metrics(const uint32_t *list, size_t c, size_t k, size_t nrel,
     f->v[4] = hits > 0 ? 1.0 : 0.0;
 }
 
-/* AUC over the unrated items (mask 0 = in N, 2 = relevant, 1 = rated in
- * training) with scores `s`; `buf` has room for `items` doubles. */
 /* How many of b[0..n) are above t (or equal, with ge). Written with GNU C
  * vectors because compilers leave the plain count loop scalar (a compare,
  * a set and an add a number: most of eval's time, by perf, before). */
@@ -193,6 +191,8 @@ static size_t count_above(const double *b, size_t n, double t, int ge)
     return cnt;
 }
 
+/* AUC over the unrated items (mask 0 = in N, 2 = relevant, 1 = rated in
+ * training) with scores `s`; `buf` has room for `items` doubles. */
 static double user_auc(const double *s, size_t items, const unsigned char *mask,
                        const uint32_t *rel, size_t nrel, size_t nneg, double *buf)
 {

@@ -153,10 +153,8 @@ static inline void offer(slot *s, size_t cap, double score, size_t j)
     insert(s, cap, make_cand(score, j));
 }
 
-/* Items per exclusion chunk (see consume), and so at most this many
- * groups of 16 reach group_floor at once. */
-#define SM_XCHUNK       1024
-#define SM_FLOOR_GROUPS (SM_XCHUNK / 16)
+/* Items per exclusion chunk (see consume). */
+#define SM_XCHUNK 1024
 /* Groups screened against one threshold: the k-th best score only
  * rises, so a fresh one every few groups lets fewer candidates through,
  * but each screen is a kernel call. Selection cycles per ua.base call (1
@@ -177,7 +175,7 @@ static inline void offer(slot *s, size_t cap, double score, size_t j)
 #define SM_GROUP_FLOOR(NAME, T, EMAX)                                                              \
     static double NAME(const sm_kernels *k, size_t cap, const T *S, size_t ng, const uint16_t *ex) \
     {                                                                                              \
-        if (cap == 0 || ng < cap || ng > SM_FLOOR_GROUPS)                                          \
+        if (cap == 0 || ng < cap)                                                                  \
             return -INFINITY;                                                                      \
         T floor = (T)INFINITY;                                                                     \
         for (size_t r = 0; r < cap; ++r) {                                                         \
