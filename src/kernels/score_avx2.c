@@ -203,28 +203,44 @@ static double sm_emax_avx2_f64(const double *S, size_t ng, const uint16_t *ex)
     h = _mm_max_sd(h, _mm_unpackhi_pd(h, h));
     return _mm_cvtsd_f64(h);
 }
-static void sm_screen_avx2_f32(const float *S, size_t ng, float thr, uint16_t *m)
+/* A group's candidate bits to positions. Groups without one, the common
+ * case, cost a well-predicted branch. */
+static inline size_t emit(unsigned m, size_t base, uint16_t *pos, size_t n)
+{
+    while (m != 0) {
+        pos[n++] = (uint16_t)(base + (size_t)__builtin_ctz(m));
+        m &= m - 1;
+    }
+    return n;
+}
+static size_t sm_screen_avx2_f32(const float *S, size_t ng, float thr, const uint16_t *ex,
+                                 uint16_t *pos)
 {
     const __m256 t = _mm256_set1_ps(thr);
+    size_t n = 0;
     for (size_t g = 0; g < ng; ++g) {
         unsigned a = (unsigned)_mm256_movemask_ps(
             _mm256_cmp_ps(_mm256_loadu_ps(S + 16 * g), t, _CMP_NLT_UQ));
         unsigned b = (unsigned)_mm256_movemask_ps(
             _mm256_cmp_ps(_mm256_loadu_ps(S + 16 * g + 8), t, _CMP_NLT_UQ));
-        m[g] = (uint16_t)(a | b << 8);
+        n = emit((a | b << 8) & ~(unsigned)ex[g], 16 * g, pos, n);
     }
+    return n;
 }
-static void sm_screen_avx2_f64(const double *S, size_t ng, double thr, uint16_t *m)
+static size_t sm_screen_avx2_f64(const double *S, size_t ng, double thr, const uint16_t *ex,
+                                 uint16_t *pos)
 {
     const __m256d t = _mm256_set1_pd(thr);
+    size_t n = 0;
     for (size_t g = 0; g < ng; ++g) {
         unsigned b = 0;
         for (int v = 0; v < 4; ++v)
             b |= (unsigned)_mm256_movemask_pd(
                      _mm256_cmp_pd(_mm256_loadu_pd(S + 16 * g + 4 * v), t, _CMP_NLT_UQ))
                  << (4 * v);
-        m[g] = (uint16_t)b;
+        n = emit(b & ~(unsigned)ex[g], 16 * g, pos, n);
     }
+    return n;
 }
 
 void sm_score_init_avx2(sm_kernels *k)

@@ -245,12 +245,20 @@ SM_SCORE_AVX512(f64, double, tile_f64, 6, 2, 2, 2, 4)
 /* Selection helpers (kernels.h): the exclusion bits are a lane mask as
  * they are. The masked max keeps the running maximum in excluded lanes,
  * and returns it, its second operand, where the score is NaN. */
+/* Calls see about a dozen groups, so the max's latency, not its
+ * throughput, bounds them: pairs of groups go to separate chains. */
 static float sm_emax_avx512_f32(const float *S, size_t ng, const uint16_t *ex)
 {
-    __m512 m = _mm512_set1_ps(-INFINITY);
-    for (size_t g = 0; g < ng; ++g)
-        m = _mm512_mask_max_ps(m, (__mmask16)~ex[g], _mm512_loadu_ps(S + 16 * g), m);
-    return _mm512_reduce_max_ps(m);
+    __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0;
+    size_t g = 0;
+    for (; g + 2 <= ng; g += 2) {
+        m0 = _mm512_mask_max_ps(m0, (__mmask16)~ex[g], _mm512_loadu_ps(S + 16 * g), m0);
+        m1 = _mm512_mask_max_ps(m1, (__mmask16)~ex[g + 1], _mm512_loadu_ps(S + 16 * g + 16), m1);
+    }
+    if (g < ng)
+        m0 = _mm512_mask_max_ps(m0, (__mmask16)~ex[g], _mm512_loadu_ps(S + 16 * g), m0);
+    /* both operands are NaN-free here */
+    return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
 }
 static double sm_emax_avx512_f64(const double *S, size_t ng, const uint16_t *ex)
 {
@@ -261,20 +269,39 @@ static double sm_emax_avx512_f64(const double *S, size_t ng, const uint16_t *ex)
     }
     return _mm512_reduce_max_pd(_mm512_max_pd(m0, m1));
 }
-static void sm_screen_avx512_f32(const float *S, size_t ng, float thr, uint16_t *m)
+/* Positions are compressed in a register and stored as a whole group:
+ * no branch on the data. (A compressing store to memory would write only
+ * the count, but it is microcoded and slow on Zen 4.) */
+static inline size_t emit(__mmask16 m, size_t base, uint16_t *pos, size_t n)
+{
+    const __m512i lane = _mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15);
+    __m512i p =
+        _mm512_maskz_compress_epi32(m, _mm512_add_epi32(lane, _mm512_set1_epi32((int)base)));
+    _mm256_storeu_si256((__m256i *)(pos + n), _mm512_cvtepi32_epi16(p));
+    return n + (size_t)__builtin_popcount((unsigned)m);
+}
+static size_t sm_screen_avx512_f32(const float *S, size_t ng, float thr, const uint16_t *ex,
+                                   uint16_t *pos)
 {
     const __m512 t = _mm512_set1_ps(thr);
+    size_t n = 0;
     for (size_t g = 0; g < ng; ++g)
-        m[g] = (uint16_t)_mm512_cmp_ps_mask(_mm512_loadu_ps(S + 16 * g), t, _CMP_NLT_UQ);
+        n = emit(
+            _mm512_mask_cmp_ps_mask((__mmask16)~ex[g], _mm512_loadu_ps(S + 16 * g), t, _CMP_NLT_UQ),
+            16 * g, pos, n);
+    return n;
 }
-static void sm_screen_avx512_f64(const double *S, size_t ng, double thr, uint16_t *m)
+static size_t sm_screen_avx512_f64(const double *S, size_t ng, double thr, const uint16_t *ex,
+                                   uint16_t *pos)
 {
     const __m512d t = _mm512_set1_pd(thr);
-    for (size_t g = 0; g < ng; ++g)
-        m[g] =
-            (uint16_t)(_mm512_cmp_pd_mask(_mm512_loadu_pd(S + 16 * g), t, _CMP_NLT_UQ) |
-                       (unsigned)_mm512_cmp_pd_mask(_mm512_loadu_pd(S + 16 * g + 8), t, _CMP_NLT_UQ)
-                           << 8);
+    size_t n = 0;
+    for (size_t g = 0; g < ng; ++g) {
+        unsigned lo = _mm512_cmp_pd_mask(_mm512_loadu_pd(S + 16 * g), t, _CMP_NLT_UQ);
+        unsigned hi = _mm512_cmp_pd_mask(_mm512_loadu_pd(S + 16 * g + 8), t, _CMP_NLT_UQ);
+        n = emit((__mmask16)((lo | hi << 8) & ~(unsigned)ex[g]), 16 * g, pos, n);
+    }
+    return n;
 }
 
 void sm_score_init_avx512(sm_kernels *k)

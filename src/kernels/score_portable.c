@@ -53,14 +53,13 @@ SM_SCORE_PORTABLE(sm_score_portable_f64, double, fma)
             }                                                                                      \
         return m;                                                                                  \
     }                                                                                              \
-    static void SCREEN(const T *S, size_t ng, T thr, uint16_t *m)                                  \
+    static size_t SCREEN(const T *S, size_t ng, T thr, const uint16_t *ex, uint16_t *pos)          \
     {                                                                                              \
-        for (size_t g = 0; g < ng; ++g) {                                                          \
-            unsigned b = 0;                                                                        \
-            for (unsigned i = 0; i < 16; ++i)                                                      \
-                b |= (unsigned)!(S[16 * g + i] < thr) << i;                                        \
-            m[g] = (uint16_t)b;                                                                    \
-        }                                                                                          \
+        size_t n = 0;                                                                              \
+        for (size_t i = 0; i < 16 * ng; ++i)                                                       \
+            if (!((ex[i / 16] >> (i % 16)) & 1u) && !(S[i] < thr))                                 \
+                pos[n++] = (uint16_t)i;                                                            \
+        return n;                                                                                  \
     }
 SM_SELECT_PORTABLE(sm_emax_portable_f32, sm_screen_portable_f32, float)
 SM_SELECT_PORTABLE(sm_emax_portable_f64, sm_screen_portable_f64, double)

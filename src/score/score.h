@@ -24,7 +24,7 @@ static inline size_t sm_item_block(const signmf_model *m)
 
 /* Bytes of scores a strip's tile may hold. A tile row spans whole item
  * blocks, so each user's row is selected from in one go: the first
- * 1,024 items then give a floor from 64 groups rather than a block's 12,
+ * 2,048 items then give a floor from 128 groups rather than a block's 12,
  * and the per-visit costs (exclusion walk, floor, setup) come once per
  * user instead of once per block. ua.base k = 512, 1 thread: selection
  * 15 % of the time with 192-item rows. */
