@@ -289,7 +289,13 @@ SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, s
  * all cores) once the model has 2^17 or more item x dim values; the
  * result does not depend on the split. For one thread per query in a
  * server that parallelises across requests, call signmf_recommend_many
- * with n = 1 and threads = 1. */
+ * with n = 1 and threads = 1. The split pays off while OpenMP's workers
+ * are awake; after an idle spell libgomp has parked them and the call
+ * waits for one to wake, which on a busy virtual machine can take
+ * milliseconds (bench_score's "after 20 ms idle" lines). Sporadic
+ * latency-bound queries are better served by threads = 1, or with the
+ * workers kept spinning (GOMP_SPINCOUNT, OMP_WAIT_POLICY=active) at the
+ * cost of the cores they spin on. */
 
 /* Receives one user's ranked results; return non-zero to stop. */
 typedef int (*signmf_recs_fn)(void *ctx, int64_t user, const signmf_rec *recs, size_t count);
