@@ -244,9 +244,9 @@ SM_SCORE_AVX512(f64, double, tile_f64, 6, 2, 2, 2, 4)
 
 /* Selection helpers (kernels.h): the exclusion bits are a lane mask as
  * they are. The masked max keeps the running maximum in excluded lanes,
- * and returns it, its second operand, where the score is NaN. */
-/* Calls see about a dozen groups, so the max's latency, not its
- * throughput, bounds them: pairs of groups go to separate chains. */
+ * and returns it, its second operand, where the score is NaN. emax calls
+ * see about a dozen groups, so the max's latency, not its throughput,
+ * bounds them: pairs of groups go to separate chains. */
 static float sm_emax_avx512_f32(const float *S, size_t ng, const uint16_t *ex)
 {
     __m512 m0 = _mm512_set1_ps(-INFINITY), m1 = m0;
