@@ -286,35 +286,33 @@ static inline size_t emit(unsigned m, size_t base, uint16_t *pos, size_t n)
     }
     return n;
 }
-static size_t sm_screen_avx2_f32(const float *S, size_t ng, float thr, const uint16_t *ex,
-                                 uint16_t *pos)
+/* Bit i set when s[i] is not below t (a NaN counts), i < 16. */
+SM_INLINE unsigned not_below16_f32(const float *s, __m256 t)
 {
-    const __m256 t = _mm256_set1_ps(thr);
-    size_t n = 0;
-    for (size_t g = 0; g < ng; ++g) {
-        unsigned a = (unsigned)_mm256_movemask_ps(
-            _mm256_cmp_ps(_mm256_loadu_ps(S + 16 * g), t, _CMP_NLT_UQ));
-        unsigned b = (unsigned)_mm256_movemask_ps(
-            _mm256_cmp_ps(_mm256_loadu_ps(S + 16 * g + 8), t, _CMP_NLT_UQ));
-        n = emit((a | b << 8) & ~(unsigned)ex[g], 16 * g, pos, n);
-    }
-    return n;
+    unsigned a = (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s), t, _CMP_NLT_UQ));
+    unsigned b =
+        (unsigned)_mm256_movemask_ps(_mm256_cmp_ps(_mm256_loadu_ps(s + 8), t, _CMP_NLT_UQ));
+    return a | b << 8;
 }
-static size_t sm_screen_avx2_f64(const double *S, size_t ng, double thr, const uint16_t *ex,
-                                 uint16_t *pos)
+SM_INLINE unsigned not_below16_f64(const double *s, __m256d t)
 {
-    const __m256d t = _mm256_set1_pd(thr);
-    size_t n = 0;
-    for (size_t g = 0; g < ng; ++g) {
-        unsigned b = 0;
-        for (int v = 0; v < 4; ++v)
-            b |= (unsigned)_mm256_movemask_pd(
-                     _mm256_cmp_pd(_mm256_loadu_pd(S + 16 * g + 4 * v), t, _CMP_NLT_UQ))
-                 << (4 * v);
-        n = emit(b & ~(unsigned)ex[g], 16 * g, pos, n);
-    }
-    return n;
+    unsigned b = 0;
+    for (int v = 0; v < 4; ++v)
+        b |= (unsigned)_mm256_movemask_pd(_mm256_cmp_pd(_mm256_loadu_pd(s + 4 * v), t, _CMP_NLT_UQ))
+             << (4 * v);
+    return b;
 }
+#define SM_SCREEN_AVX2(NAME, T, V, SET1, NOT_BELOW)                                                \
+    static size_t NAME(const T *S, size_t ng, T thr, const uint16_t *ex, uint16_t *pos)            \
+    {                                                                                              \
+        const V t = SET1(thr);                                                                     \
+        size_t n = 0;                                                                              \
+        for (size_t g = 0; g < ng; ++g)                                                            \
+            n = emit(NOT_BELOW(S + 16 * g, t) & ~(unsigned)ex[g], 16 * g, pos, n);                 \
+        return n;                                                                                  \
+    }
+SM_SCREEN_AVX2(sm_screen_avx2_f32, float, __m256, _mm256_set1_ps, not_below16_f32)
+SM_SCREEN_AVX2(sm_screen_avx2_f64, double, __m256d, _mm256_set1_pd, not_below16_f64)
 
 void sm_score_init_avx2(sm_kernels *k)
 {

@@ -280,29 +280,30 @@ static inline size_t emit(__mmask16 m, size_t base, uint16_t *pos, size_t n)
     _mm256_storeu_si256((__m256i *)(pos + n), _mm512_cvtepi32_epi16(p));
     return n + (size_t)__builtin_popcount((unsigned)m);
 }
-static size_t sm_screen_avx512_f32(const float *S, size_t ng, float thr, const uint16_t *ex,
-                                   uint16_t *pos)
+/* Bit i set when s[i] is not below t (a NaN counts) and bit i of `keep`
+ * is set, i < 16. */
+SM_INLINE __mmask16 not_below16_f32(const float *s, __m512 t, __mmask16 keep)
 {
-    const __m512 t = _mm512_set1_ps(thr);
-    size_t n = 0;
-    for (size_t g = 0; g < ng; ++g)
-        n = emit(
-            _mm512_mask_cmp_ps_mask((__mmask16)~ex[g], _mm512_loadu_ps(S + 16 * g), t, _CMP_NLT_UQ),
-            16 * g, pos, n);
-    return n;
+    return _mm512_mask_cmp_ps_mask(keep, _mm512_loadu_ps(s), t, _CMP_NLT_UQ);
 }
-static size_t sm_screen_avx512_f64(const double *S, size_t ng, double thr, const uint16_t *ex,
-                                   uint16_t *pos)
+SM_INLINE __mmask16 not_below16_f64(const double *s, __m512d t, __mmask16 keep)
 {
-    const __m512d t = _mm512_set1_pd(thr);
-    size_t n = 0;
-    for (size_t g = 0; g < ng; ++g) {
-        unsigned lo = _mm512_cmp_pd_mask(_mm512_loadu_pd(S + 16 * g), t, _CMP_NLT_UQ);
-        unsigned hi = _mm512_cmp_pd_mask(_mm512_loadu_pd(S + 16 * g + 8), t, _CMP_NLT_UQ);
-        n = emit((__mmask16)((lo | hi << 8) & ~(unsigned)ex[g]), 16 * g, pos, n);
+    unsigned lo = _mm512_mask_cmp_pd_mask((__mmask8)keep, _mm512_loadu_pd(s), t, _CMP_NLT_UQ);
+    unsigned hi =
+        _mm512_mask_cmp_pd_mask((__mmask8)(keep >> 8), _mm512_loadu_pd(s + 8), t, _CMP_NLT_UQ);
+    return (__mmask16)(lo | hi << 8);
+}
+#define SM_SCREEN_AVX512(NAME, T, V, SET1, NOT_BELOW)                                              \
+    static size_t NAME(const T *S, size_t ng, T thr, const uint16_t *ex, uint16_t *pos)            \
+    {                                                                                              \
+        const V t = SET1(thr);                                                                     \
+        size_t n = 0;                                                                              \
+        for (size_t g = 0; g < ng; ++g)                                                            \
+            n = emit(NOT_BELOW(S + 16 * g, t, (__mmask16)~ex[g]), 16 * g, pos, n);                 \
+        return n;                                                                                  \
     }
-    return n;
-}
+SM_SCREEN_AVX512(sm_screen_avx512_f32, float, __m512, _mm512_set1_ps, not_below16_f32)
+SM_SCREEN_AVX512(sm_screen_avx512_f64, double, __m512d, _mm512_set1_pd, not_below16_f64)
 
 void sm_score_init_avx512(sm_kernels *k)
 {
