@@ -84,6 +84,27 @@ static double time_products(const signmf_model *m, int threads)
     return sm_now() - t0;
 }
 
+/* One user's top-k on `th` threads, n timed calls after `warm` untimed
+ * ones, cycling through users so that no answer is cached, with `idle_ms`
+ * of idle before each call. The times go to t (sorted: t[0] is the
+ * least); returns their median. */
+static double time_one_user(const signmf_model *m, size_t k, int th, int n, int warm, int idle_ms,
+                            signmf_rec *out, double *t)
+{
+    size_t users = signmf_model_users(m);
+    for (int i = -warm; i < n; ++i) {
+        size_t got;
+        int64_t uid = signmf_model_user_id(m, (size_t)(i + warm) * 37 % users);
+        if (idle_ms > 0)
+            pause_ms(idle_ms);
+        double t0 = sm_now();
+        signmf_recommend_many(m, &uid, 1, k, th, out, &got, NULL);
+        if (i >= 0)
+            t[i] = sm_now() - t0;
+    }
+    return median(t, n);
+}
+
 #if defined(SM_HAVE_OPENBLAS)
 /* Re-run under OPENBLAS_CORETYPE when OpenBLAS chose kernels older than
  * the CPU's vector width (it reads the variable only when it loads). */
@@ -217,38 +238,19 @@ int main(int argc, char **argv)
     printf("products alone (no top-k)     median %8.3f ms  quartiles %.3f-%.3f ms\n",
            median(tprod, reps) * 1e3, q1 * 1e3, q3 * 1e3);
 
-    /* one user at a time, cycling through users so no answer is cached;
-     * with 1 thread and with `threads` (the items split between them) */
-    int singles = 200;
+    /* one user at a time, with 1 thread and with `threads` (the items
+     * split between them): back to back, then after 20 ms idle, as
+     * sporadic requests see it (Q has left the caches, and a second thread
+     * has to be woken: OpenMP parks its workers after a short spin) */
     for (int pass = 0; pass < 2; ++pass) {
         int th = pass ? threads : 1;
-        for (int i = -20; i < singles; ++i) {
-            size_t n;
-            int64_t uid = signmf_model_user_id(m, (size_t)(i + 20) * 37 % NU);
-            double t0 = sm_now();
-            signmf_recommend_many(m, &uid, 1, k, th, out, &n, NULL);
-            if (i >= 0)
-                t[i] = sm_now() - t0;
-        }
-        double one = median(t, singles);
+        double one = time_one_user(m, k, th, 200, 20, 0, out, t);
         printf("one-user top-%zu, %d thread%s    median %8.4f ms  min %8.4f ms\n", k, th,
                th > 1 ? "s" : " ", one * 1e3, t[0] * 1e3);
     }
-    /* the same after 20 ms idle, as sporadic requests see it: Q has left
-     * the caches, and a second thread has to be woken (OpenMP parks its
-     * workers after a short spin) */
-    int idle = 40;
     for (int pass = 0; pass < 2 && threads > 1; ++pass) {
         int th = pass ? threads : 1;
-        for (int i = 0; i < idle; ++i) {
-            size_t n;
-            int64_t uid = signmf_model_user_id(m, (size_t)(i + 7) * 37 % NU);
-            pause_ms(20);
-            double t0 = sm_now();
-            signmf_recommend_many(m, &uid, 1, k, th, out, &n, NULL);
-            t[i] = sm_now() - t0;
-        }
-        double one = median(t, idle);
+        double one = time_one_user(m, k, th, 40, 0, 20, out, t);
         printf("one-user top-%zu after 20 ms idle, %d thread%s median %8.4f ms  min %8.4f ms\n", k,
                th, th > 1 ? "s" : " ", one * 1e3, t[0] * 1e3);
     }
