@@ -155,6 +155,34 @@ typedef enum signmf_sign_rule {
     SIGNMF_SIGN_OBSERVED = 2   /* every rating = liked */
 } signmf_sign_rule;
 
+/* How P and Q are learnt.
+ *
+ * SIGNMF_METHOD_NOTEBOOK: the notebook's plain step above, exactly.
+ *
+ * SIGNMF_METHOD_ORTHONORMAL: the same loss, constrained to P^T P = I and
+ * Q Q^T = I (docs/quality.md). The sign matrix is weighted and degree
+ * normalised,
+ *     D~ = -diag(n_u^-g) (w O + S) diag(n_i^-g),
+ * with O the rated entries (1 where rated), S = -D the sign rule's signs
+ * (+1 liked, -1 disliked, 0 neutral), w = rated_weight, g = degree_exp and
+ * n_u, n_i the rating counts of user u and item i (1 when 0). w = g = 0
+ * gives the notebook's D. Each epoch takes the notebook's step on the
+ * current (orthonormal) P, Q with D~, computed by the signed-sum kernels
+ * (each rated entry gathered once, per class), then orthonormalises both
+ * sides (CholeskyQR2 in double, src/linalg). The loss reported is
+ * sum D~ (P Q) of the orthonormal P, Q: the notebook's L when w = g = 0.
+ * A model of this method is the Rayleigh-Ritz step of the state: the SVD
+ * of the k x k matrix B = P^T (-D~) Q^T = U diag(sigma) V^T gives
+ *     model P  = diag(n_u^g) P U          (users x k)
+ *     model Qt = diag(n_i^g) Q^T V        (items x k)
+ * and sigma (descending), so that score(u, i) = P_u diag(sigma) Qt_i
+ * approximates w + S_ui with the degree normalisation undone. The
+ * trainer's orthonormal state is kept in the model too, for resume. */
+typedef enum signmf_method {
+    SIGNMF_METHOD_NOTEBOOK = 0,
+    SIGNMF_METHOD_ORTHONORMAL = 1
+} signmf_method;
+
 typedef struct signmf_params {
     size_t dim;                 /* k, >= 1. Default 512. */
     double lr;                  /* a, finite and >= 0. Default 1e-3. */
@@ -164,9 +192,22 @@ typedef struct signmf_params {
     signmf_sign_rule sign_rule; /* default SIGNMF_SIGN_MEAN */
     double threshold;           /* for SIGNMF_SIGN_THRESHOLD */
     int rescale;                /* rescale P and Q by a common scalar each epoch */
+    signmf_method method;       /* default SIGNMF_METHOD_NOTEBOOK */
+    double rated_weight;        /* orthonormal: w, finite and >= 0. Default 0 (notebook) */
+    double degree_exp;          /* orthonormal: g, in [0, 1]. Default 0 (notebook) */
 } signmf_params;
 
+/* The notebook's defaults (method SIGNMF_METHOD_NOTEBOOK). */
 SIGNMF_API signmf_params signmf_params_default(void);
+/* Defaults of a method: for SIGNMF_METHOD_ORTHONORMAL dim 24, lr 1,
+ * rated_weight 5 (liked : neutral : disliked = 6 : 5 : 4), degree_exp 0.3,
+ * chosen on a 10 % per-user validation split of MovieLens ua.base
+ * (docs/quality.md); with 30 epochs (SIGNMF_ORTHONORMAL_EPOCHS). The
+ * other fields as signmf_params_default. */
+SIGNMF_API signmf_params signmf_params_for(signmf_method method);
+#define SIGNMF_ORTHONORMAL_EPOCHS 30
+/* "notebook" / "orthonormal"; NULL for an unknown method. */
+SIGNMF_API const char *signmf_method_name(signmf_method method);
 
 typedef struct signmf_trainer signmf_trainer;
 
@@ -196,12 +237,19 @@ typedef int (*signmf_progress_fn)(void *user, uint64_t epoch, double loss, doubl
                                   double seconds);
 
 /* Run `epochs` gradient steps. A non-finite loss or embedding stops the run
- * with SIGNMF_ENONFINITE and the trainer keeps the last finite model. */
+ * with SIGNMF_ENONFINITE and the trainer keeps the last finite model.
+ * With the orthonormal method the loss passed to `progress` is the
+ * constrained loss of the orthonormal P, Q (see signmf_method). */
 SIGNMF_API signmf_status signmf_trainer_run(signmf_trainer *t, uint64_t epochs,
                                             signmf_progress_fn progress, void *user,
                                             signmf_error *err);
 
 SIGNMF_API uint64_t signmf_trainer_epochs_done(const signmf_trainer *t);
+/* Orthonormal method: how many columns the last orthonormalisation had to
+ * replace because the step left them (numerically) dependent, on both
+ * sides together; 0 for the notebook method. Replaced columns are
+ * completed deterministically (linalg.h), never NaN. */
+SIGNMF_API size_t signmf_trainer_replaced_columns(const signmf_trainer *t);
 /* Name of the kernel set in use: "portable", "avx2" or "avx512". */
 SIGNMF_API const char *signmf_kernel_name(void);
 
@@ -243,14 +291,20 @@ SIGNMF_API size_t signmf_model_dim(const signmf_model *m);
 SIGNMF_API signmf_precision signmf_model_precision(const signmf_model *m);
 SIGNMF_API uint64_t signmf_model_epochs(const signmf_model *m);
 SIGNMF_API signmf_params signmf_model_params(const signmf_model *m);
+SIGNMF_API signmf_method signmf_model_method(const signmf_model *m);
+/* The model's sigma (dim values, descending): the singular values of the
+ * Rayleigh-Ritz step for the orthonormal method, all 1 for the notebook
+ * method. Scores are P_u diag(sigma) Qt_i. */
+SIGNMF_API const double *signmf_model_sigma(const signmf_model *m);
 /* Original id of a row/column, and back. */
 SIGNMF_API int64_t signmf_model_user_id(const signmf_model *m, size_t index);
 SIGNMF_API int64_t signmf_model_item_id(const signmf_model *m, size_t index);
 SIGNMF_API signmf_status signmf_model_user_index(const signmf_model *m, int64_t id, size_t *index);
 SIGNMF_API signmf_status signmf_model_item_index(const signmf_model *m, int64_t id, size_t *index);
 
-/* Write DIR/P.npy (users x k) and DIR/Q.npy (k x items) in the model's
- * precision, the notebook's orientation; each file written atomically. */
+/* Write DIR/P.npy (users x k), DIR/Q.npy (k x items) in the model's
+ * precision, the notebook's orientation, and DIR/sigma.npy (k, float64),
+ * so that scores are P @ diag(sigma) @ Q; each file written atomically. */
 SIGNMF_API signmf_status signmf_model_export_npy(const signmf_model *m, const char *dir,
                                                  signmf_error *err);
 
@@ -274,7 +328,9 @@ SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, s
 /* Scores. Every serving function scores with the same fused kernel (chosen
  * at run time: portable, AVX2+FMA or AVX-512), whose sum order is fixed:
  * in the model's precision, s = +0, then s = fma(p[t], q[t], s) for t = 0,
- * 1, ..., dim - 1 (one rounding per step; numpy's float32 `@` sums in a
+ * 1, ..., dim - 1, where q[t] is the item's Qt[t] times sigma[t] (computed
+ * in double and rounded once to the model's precision; exactly Qt[t] for
+ * the notebook method) (one rounding per step; numpy's float32 `@` sums in a
  * different order, so its scores can differ in the last bits). The
  * `score` of a signmf_rec is that value, so results are
  * bit-identical across ISAs, thread counts and single/batch calls, and
@@ -325,7 +381,13 @@ SIGNMF_API signmf_status signmf_recommend_all(const signmf_model *m, size_t k, i
  * accumulated in the model's precision as the training kernels do (the
  * D = +1 rows added first, then the D = -1 rows subtracted, each by
  * ascending item index, then negated). Items are then scored with p like
- * any user, and the given items are never recommended. Unknown items fail
+ * any user, and the given items are never recommended.
+ * Orthonormal method: the signed row is weighted as in training
+ * (w + S_uj) and projected on the item factors, then divided by sigma, so
+ * that a trained user's own ratings fold in to about its row of P:
+ *     p[t] = (sum over given j, ascending, of (w + S_j) c_j^2 Qt_j[t]) / sigma[t]
+ * in double (c_j = n_j^-g, n_j the item's training ratings; p[t] = 0 where
+ * sigma[t] = 0), rounded to the model's precision. Unknown items fail
  * with SIGNMF_ENOTFOUND, an item given twice with SIGNMF_EDUPLICATE, a zero
  * or non-finite rating with SIGNMF_ERANGE. n = 0 gives p = 0. */
 SIGNMF_API signmf_status signmf_recommend_foldin(const signmf_model *m, const int64_t *items,
@@ -336,10 +398,11 @@ SIGNMF_API signmf_status signmf_foldin_embedding(const signmf_model *m, const in
                                                  const double *ratings, size_t n, double *p,
                                                  signmf_error *err);
 
-/* Items most similar to `item` by cosine of the item embeddings (rows of
- * Q^T): score = s_ij / (sqrt(s_ii) sqrt(s_jj)) in double, where s is the
- * kernel score above; 0 when either norm is 0. The item itself is left
- * out; ties to the lower index. */
+/* Items most similar to `item` by cosine of the sigma-scaled item
+ * embeddings (rows of Q^T times sigma, rounded as the scores use them):
+ * score = s_ij / (sqrt(s_ii) sqrt(s_jj)) in double, where s is the kernel
+ * score of the two scaled rows; 0 when either norm is 0. The item itself
+ * is left out; ties to the lower index. */
 SIGNMF_API signmf_status signmf_similar(const signmf_model *m, int64_t item, size_t k,
                                         signmf_rec *out, size_t *count, signmf_error *err);
 

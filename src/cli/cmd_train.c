@@ -18,9 +18,20 @@ static const cli_command train_cmd = {
     "sign loss, and optionally save the model.\n"
     "\n"
     "Options:\n"
-    "  --dim K            embedding dimension (default 512)\n"
-    "  --epochs N         gradient steps (default 20)\n"
-    "  --lr A             learning rate, finite and >= 0 (default 1e-3)\n"
+    "  --method M         notebook (default): the notebook's plain step; or\n"
+    "                     orthonormal: the same loss with P and Q kept\n"
+    "                     orthonormal, a weighted and degree-normalised D,\n"
+    "                     and a final Rayleigh-Ritz step (docs/quality.md)\n"
+    "  --dim K            embedding dimension (default 512; orthonormal 24,\n"
+    "                     at most min(users, items))\n"
+    "  --epochs N         gradient steps (default 20; orthonormal 30)\n"
+    "  --lr A             learning rate, finite and >= 0 (default 1e-3;\n"
+    "                     orthonormal 1)\n"
+    "  --rated-weight W   orthonormal: every rating counts W plus its sign\n"
+    "                     (liked W+1, neutral W, disliked W-1; default 5)\n"
+    "  --degree-exp G     orthonormal: rows and columns of D scaled by their\n"
+    "                     rating counts to the power -G, undone for scores\n"
+    "                     (0..1, default 0.3)\n"
     "  --seed S           numpy-compatible seed, 0..4294967295 (default 1)\n"
     "  --threads T        worker threads (default: all cores)\n"
     "  --precision P      f32 or f64 (default f32)\n"
@@ -39,8 +50,9 @@ static const cli_command train_cmd = {
     "  --resume MODEL     continue training MODEL (saved by --out or a\n"
     "                     checkpoint) on the same RATINGS up to --epochs in\n"
     "                     total; the result is bit-identical to an\n"
-    "                     uninterrupted run. The model fixes --dim, --lr,\n"
-    "                     --seed, --precision, --sign-rule and --rescale.\n"
+    "                     uninterrupted run. The model fixes --method, --dim,\n"
+    "                     --lr, --seed, --precision, --sign-rule, --rescale,\n"
+    "                     --rated-weight and --degree-exp.\n"
     "  --quiet            no progress and no summary\n"
     "\n"
     "Evaluation (docs/evaluation.md):\n"
@@ -263,10 +275,18 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
         /* the failure has been reported */
     } else if (run == SIGNMF_OK) {
         if (!job->quiet) {
+            signmf_params mp = signmf_model_params(model);
+            char how[160] = "";
+            if (mp.method == SIGNMF_METHOD_ORTHONORMAL)
+                snprintf(how, sizeof how,
+                         ", orthonormal: lr %g, rated weight %g, degree exponent %g, sigma %.4g "
+                         "to %.4g",
+                         mp.lr, mp.rated_weight, mp.degree_exp, signmf_model_sigma(model)[0],
+                         signmf_model_sigma(model)[signmf_model_dim(model) - 1]);
             fprintf(stderr,
-                    "trained %llu epochs in %.3fs: final loss %.4f (kernel %s, %s, dim %zu)%s%s\n",
+                    "trained %llu epochs in %.3fs: final loss %.4f (kernel %s, %s, dim %zu%s)%s%s\n",
                     (unsigned long long)done, elapsed, loss, signmf_kernel_name(),
-                    precision_name(signmf_model_precision(model)), signmf_model_dim(model),
+                    precision_name(signmf_model_precision(model)), signmf_model_dim(model), how,
                     job->out ? ", saved to " : "", job->out ? job->out : "");
         }
     } else if (run == SIGNMF_EINTERRUPTED) {
@@ -301,17 +321,20 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
 int cmd_train(int argc, char **argv)
 {
     uint64_t dim = 512, epochs = 20, seed = 1, threads = 0, ckpt_every = 0;
-    double lr = 1e-3;
-    bool quiet = false, rescale = false;
+    double lr = 1e-3, rated_weight = 0, degree_exp = 0;
+    bool quiet = false, rescale = false, epochs_seen = false;
     const char *precision = NULL, *rule = NULL, *out = NULL, *log_path = NULL;
-    const char *ckpt = NULL, *resume_path = NULL;
+    const char *ckpt = NULL, *resume_path = NULL, *method = NULL;
     /* with --resume the model's own settings apply; saying otherwise is an error */
-    bool fixed_seen[6] = {false}, threads_seen = false;
+    bool fixed_seen[9] = {false}, threads_seen = false;
     cli_load_args la = {0};
     cli_eval_args ea = CLI_EVAL_ARGS_INIT;
     const cli_opt opts[] = {
         {"dim", 0, CLI_UINT, &dim, 1, UINT32_MAX, 0, 0, &fixed_seen[0]},
-        {"epochs", 0, CLI_UINT, &epochs, 0, UINT64_MAX, 0, 0, NULL},
+        {"epochs", 0, CLI_UINT, &epochs, 0, UINT64_MAX, 0, 0, &epochs_seen},
+        {"method", 0, CLI_STR, &method, 0, 0, 0, 0, &fixed_seen[6]},
+        {"rated-weight", 0, CLI_DOUBLE, &rated_weight, 0, 0, 0, 1e300, &fixed_seen[7]},
+        {"degree-exp", 0, CLI_DOUBLE, &degree_exp, 0, 0, 0, 1, &fixed_seen[8]},
         {"lr", 0, CLI_DOUBLE, &lr, 0, 0, 0, 1e300, &fixed_seen[1]},
         {"seed", 0, CLI_UINT, &seed, 0, UINT32_MAX, 0, 0, &fixed_seen[2]},
         {"threads", 0, CLI_UINT, &threads, 1, INT_MAX, 0, 0, &threads_seen},
@@ -343,7 +366,35 @@ int cmd_train(int argc, char **argv)
     if (rc >= 0)
         return rc;
 
-    signmf_params params = signmf_params_default();
+    signmf_method meth = SIGNMF_METHOD_NOTEBOOK;
+    if (method != NULL) {
+        if (strcmp(method, "notebook") == 0)
+            meth = SIGNMF_METHOD_NOTEBOOK;
+        else if (strcmp(method, "orthonormal") == 0)
+            meth = SIGNMF_METHOD_ORTHONORMAL;
+        else
+            return cli_error("--method: expected notebook or orthonormal, found '%s'", method);
+    }
+    signmf_params params = signmf_params_for(meth);
+    if (meth == SIGNMF_METHOD_NOTEBOOK) {
+        if (fixed_seen[7] || fixed_seen[8])
+            return cli_error("%s applies to --method orthonormal only",
+                             fixed_seen[7] ? "--rated-weight" : "--degree-exp");
+    } else {
+        if (rescale)
+            return cli_error("--rescale does not apply to --method orthonormal (its factors stay "
+                             "orthonormal, so there is nothing to rescale)");
+        if (!fixed_seen[0])
+            dim = params.dim;
+        if (!fixed_seen[1])
+            lr = params.lr;
+        if (!epochs_seen)
+            epochs = SIGNMF_ORTHONORMAL_EPOCHS;
+        if (fixed_seen[7])
+            params.rated_weight = rated_weight;
+        if (fixed_seen[8])
+            params.degree_exp = degree_exp;
+    }
     params.dim = (size_t)dim;
     params.lr = lr;
     params.seed = (uint32_t)seed;
@@ -361,8 +412,9 @@ int cmd_train(int argc, char **argv)
     if (ckpt_every > 0 && ckpt == NULL && out == NULL)
         return cli_usage_error(&train_cmd, "--checkpoint-every needs --checkpoint or --out");
     if (resume_path != NULL) {
-        static const char *const names[] = {"--dim",       "--lr",        "--seed",
-                                            "--precision", "--sign-rule", "--rescale"};
+        static const char *const names[] = {
+            "--dim",       "--lr",     "--seed",         "--precision", "--sign-rule",
+            "--rescale",   "--method", "--rated-weight", "--degree-exp"};
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
             if (fixed_seen[i])
                 return cli_usage_error(&train_cmd,
@@ -379,6 +431,15 @@ int cmd_train(int argc, char **argv)
     signmf_status st = signmf_ratings_load(pos[0], &lo, &r, &err);
     if (st != SIGNMF_OK)
         return cli_lib_error(st, &err);
+    size_t side = signmf_ratings_users(r) < signmf_ratings_items(r) ? signmf_ratings_users(r)
+                                                                     : signmf_ratings_items(r);
+    if (resume_path == NULL && meth == SIGNMF_METHOD_ORTHONORMAL && params.dim > side) {
+        rc = cli_error("%s: --dim %zu: the orthonormal method needs at most min(users, items) = "
+                       "%zu dimensions (%zu users, %zu items)",
+                       pos[0], params.dim, side, signmf_ratings_users(r), signmf_ratings_items(r));
+        signmf_ratings_free(r);
+        return rc;
+    }
     signmf_model *resume = NULL;
     if (resume_path != NULL) {
         memset(&err, 0, sizeof err);

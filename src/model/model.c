@@ -36,6 +36,19 @@
  * copying anything. Its place and length follow from the dimensions, so
  * the header's table keeps its six entries. Version 1 files (no panels)
  * still open: the panels are then built at open, in memory.
+ *
+ * Version 3 (signmf_method) makes the u32 at 16, the flags (0) of
+ * earlier versions, the method: 0 notebook, 1 orthonormal. The panels then
+ * hold Qt times sigma (signmf.h, Scores), and five more sections follow,
+ * each at the next 64-byte boundary, with places and lengths that follow
+ * from the dimensions and the method:
+ *   "parameters" 64 bytes: f64 rated_weight, f64 degree_exp, zeros;
+ *   "sigma" f64[dim];
+ *   and for the orthonormal method only (empty otherwise):
+ *   "item degrees" u32[items], the training ratings of each item (fold-in);
+ *   "P state" users x dim and "Qt state" items x dim in the model
+ *   precision: the trainer's orthonormal state, which resume continues.
+ * Versions 1 and 2 open as notebook models with sigma = 1.
  * The file ends at the end of the last section. */
 #include "model/model.h"
 
@@ -57,16 +70,32 @@
 _Static_assert(sizeof(size_t) == 8, "the model file format assumes a 64-bit size_t");
 
 #define SM_MODEL_MAGIC   "\x89SIGNMF\n"
-#define SM_MODEL_VERSION 2u
+#define SM_MODEL_VERSION 3u
 #define SM_MODEL_HEADER  256u
-#define SM_SECTIONS      7
+#define SM_SECTIONS      12
+#define SM_SECTIONS_V2   7
+#define SM_EXT_BYTES     64
 #define SM_TABLE         6 /* sections listed in the header */
 #define SM_MAP_DIRECT    1u
 #define SM_MAP_COMPACT   2u
 
-enum { SEC_P, SEC_QT, SEC_UIDS, SEC_IIDS, SEC_RPTR, SEC_RIDX, SEC_QP };
+enum {
+    SEC_P,
+    SEC_QT,
+    SEC_UIDS,
+    SEC_IIDS,
+    SEC_RPTR,
+    SEC_RIDX,
+    SEC_QP,
+    SEC_EXT,
+    SEC_SIGMA,
+    SEC_IDEG,
+    SEC_PST,
+    SEC_QST
+};
 static const char *const sm_section_names[SM_SECTIONS] = {
-    "P", "Qt", "user ids", "item ids", "rated_ptr", "rated_idx", "Q panels"};
+    "P",         "Qt",         "user ids",   "item ids",     "rated_ptr", "rated_idx",
+    "Q panels",  "parameters", "sigma",      "item degrees", "P state",   "Qt state"};
 
 /* ---------------------------------------------------------------- */
 /* Allocation and accessors                                          */
@@ -98,7 +127,11 @@ signmf_status sm_model_alloc(size_t users, size_t items, size_t dim, signmf_prec
     m->Qp = sm_alloc(npk, 1);
     m->rated_ptr = sm_calloc(nr, sizeof *m->rated_ptr);
     m->rated_idx = sm_alloc(rated_count, sizeof *m->rated_idx);
-    if (!m->P || !m->Qt || !m->Qp || !m->rated_ptr || !m->rated_idx) {
+    m->sigma = sm_alloc(dim ? dim : 1, sizeof *m->sigma);
+    m->sigma_owned = true;
+    for (size_t t = 0; m->sigma && t < dim; ++t)
+        m->sigma[t] = 1.0;
+    if (!m->P || !m->Qt || !m->Qp || !m->rated_ptr || !m->rated_idx || !m->sigma) {
         signmf_model_free(m);
         return SIGNMF_ENOMEM;
     }
@@ -112,6 +145,19 @@ bool sm_packed_bytes(size_t items, size_t dim, size_t es, size_t *out)
     return !sm_mul_overflows(n, SM_PANEL * es, &n) && !sm_mul_overflows(n, dim, out);
 }
 
+signmf_status sm_model_alloc_ortho(signmf_model *m)
+{
+    size_t es = sm_elem_size(m->precision), np, nq;
+    if (sm_mul_overflows(m->users, m->dim, &np) || sm_mul_overflows(m->items, m->dim, &nq))
+        return SIGNMF_EOVERFLOW;
+    m->item_degree = sm_alloc(m->items ? m->items : 1, sizeof *m->item_degree);
+    m->Pst = sm_alloc(np ? np : 1, es);
+    m->Qst = sm_alloc(nq ? nq : 1, es);
+    m->ortho_owned = true;
+    m->params.method = SIGNMF_METHOD_ORTHONORMAL;
+    return m->item_degree && m->Pst && m->Qst ? SIGNMF_OK : SIGNMF_ENOMEM;
+}
+
 void sm_model_pack(signmf_model *m)
 {
     const sm_kernels *k = sm_kernels_active();
@@ -119,6 +165,21 @@ void sm_model_pack(signmf_model *m)
         k->pack_f64(m->Qt, m->dim, m->items, m->dim, m->Qp);
     else
         k->pack_f32(m->Qt, m->dim, m->items, m->dim, m->Qp);
+    if (m->params.method != SIGNMF_METHOD_ORTHONORMAL)
+        return;
+    /* panel b, element t, lane l: Qp[(b * dim + t) * 16 + l] */
+    size_t panels = (m->items + SM_PANEL - 1) / SM_PANEL;
+    for (size_t b = 0; b < panels; ++b)
+        for (size_t t = 0; t < m->dim; ++t) {
+            size_t at = (b * m->dim + t) * SM_PANEL;
+            for (size_t l = 0; l < SM_PANEL; ++l) {
+                if (m->precision == SIGNMF_F64)
+                    ((double *)m->Qp)[at + l] *= m->sigma[t];
+                else
+                    ((float *)m->Qp)[at + l] =
+                        (float)(m->sigma[t] * (double)((float *)m->Qp)[at + l]);
+            }
+        }
 }
 
 void signmf_model_free(signmf_model *m)
@@ -130,7 +191,18 @@ void signmf_model_free(signmf_model *m)
         munmap(m->map_base, m->map_len);
         if (m->qp_owned)
             sm_free(m->Qp);
+        if (m->sigma_owned)
+            sm_free(m->sigma);
+        if (m->ortho_owned) {
+            sm_free(m->item_degree);
+            sm_free(m->Pst);
+            sm_free(m->Qst);
+        }
     } else {
+        sm_free(m->sigma);
+        sm_free(m->item_degree);
+        sm_free(m->Pst);
+        sm_free(m->Qst);
         sm_free(m->P);
         sm_free(m->Qt);
         sm_free(m->Qp);
@@ -161,6 +233,14 @@ signmf_precision signmf_model_precision(const signmf_model *m)
 uint64_t signmf_model_epochs(const signmf_model *m)
 {
     return m ? m->epochs : 0;
+}
+signmf_method signmf_model_method(const signmf_model *m)
+{
+    return m ? m->params.method : SIGNMF_METHOD_NOTEBOOK;
+}
+const double *signmf_model_sigma(const signmf_model *m)
+{
+    return m ? m->sigma : NULL;
 }
 signmf_params signmf_model_params(const signmf_model *m)
 {
@@ -289,9 +369,9 @@ typedef struct sm_layout {
  * offsets. Fails on overflow. */
 static bool sm_compute_layout(uint64_t users, uint64_t items, uint64_t dim, unsigned precision,
                               bool ucompact, bool icompact, uint64_t rated, unsigned version,
-                              sm_layout *L)
+                              unsigned method, sm_layout *L)
 {
-    L->nsec = version >= 2 ? SM_SECTIONS : SM_TABLE;
+    L->nsec = version >= 3 ? SM_SECTIONS : version >= 2 ? SM_SECTIONS_V2 : SM_TABLE;
     uint64_t es = precision == SIGNMF_F64 ? 8 : 4, t;
     if (__builtin_mul_overflow(users, dim, &t) || __builtin_mul_overflow(t, es, &L->len[SEC_P]))
         return false;
@@ -306,6 +386,13 @@ static bool sm_compute_layout(uint64_t users, uint64_t items, uint64_t dim, unsi
     if (!sm_packed_bytes(items, dim, es, &qp))
         return false;
     L->len[SEC_QP] = qp;
+    bool ortho = method == SIGNMF_METHOD_ORTHONORMAL;
+    L->len[SEC_EXT] = SM_EXT_BYTES;
+    if (__builtin_mul_overflow(dim, 8, &L->len[SEC_SIGMA]) ||
+        __builtin_mul_overflow(ortho ? items : 0, 4, &L->len[SEC_IDEG]))
+        return false;
+    L->len[SEC_PST] = ortho ? L->len[SEC_P] : 0;
+    L->len[SEC_QST] = ortho ? L->len[SEC_QT] : 0;
     uint64_t pos = SM_MODEL_HEADER;
     for (int s = 0; s < L->nsec; s++) {
         if (__builtin_add_overflow(pos, 63, &t))
@@ -345,8 +432,11 @@ signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_
         return st;
     const uint64_t rated = m->rated_ptr[m->users];
     sm_layout L;
+    const unsigned method = m->params.method == SIGNMF_METHOD_ORTHONORMAL ? 1u : 0u;
+    if (method && (!m->Pst || !m->Qst || !m->item_degree))
+        return sm_fail(err, SIGNMF_EINVAL, "%s: an orthonormal model without its state", path);
     if (!sm_compute_layout(m->users, m->items, m->dim, m->precision, !m->user_map.direct,
-                           !m->item_map.direct, rated, SM_MODEL_VERSION, &L))
+                           !m->item_map.direct, rated, SM_MODEL_VERSION, method, &L))
         return sm_fail(err, SIGNMF_EOVERFLOW, "%s: a model of %zu x %zu x %zu is too large", path,
                        m->users, m->items, m->dim);
 
@@ -355,7 +445,7 @@ signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_
     memcpy(h, SM_MODEL_MAGIC, 8);
     put_u32(h, 8, SM_MODEL_VERSION);
     put_u32(h, 12, SM_MODEL_HEADER);
-    put_u32(h, 16, 0);
+    put_u32(h, 16, method);
     put_u32(h, 20, (uint32_t)m->precision);
     put_u64(h, 24, m->users);
     put_u64(h, 32, m->items);
@@ -384,8 +474,13 @@ signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_
     uint32_t init = (uint32_t)crc32(0L, Z_NULL, 0);
     put_u32(h, 248, sm_crc(init, h, 248));
 
-    const void *data[SM_SECTIONS] = {
-        m->P, m->Qt, m->user_map.ids, m->item_map.ids, m->rated_ptr, m->rated_idx, m->Qp};
+    unsigned char ext[SM_EXT_BYTES];
+    memset(ext, 0, sizeof ext);
+    put_f64(ext, 0, m->params.rated_weight);
+    put_f64(ext, 8, m->params.degree_exp);
+    const void *data[SM_SECTIONS] = {m->P,         m->Qt,         m->user_map.ids, m->item_map.ids,
+                                     m->rated_ptr, m->rated_idx,  m->Qp,           ext,
+                                     m->sigma,     m->item_degree, m->Pst,         m->Qst};
     /* The CRC goes in the header, which is written first: one pass to
      * checksum, one to write. */
     uint32_t crc = sm_crc(init, h, 252);
@@ -420,6 +515,7 @@ typedef struct sm_header {
     uint64_t users, items, dim, rated;
     unsigned version;
     unsigned precision;
+    unsigned method;
     bool ucompact, icompact;
     sm_layout L;
 } sm_header;
@@ -453,15 +549,20 @@ static signmf_status sm_parse_header(const unsigned char *h, size_t have, uint64
                        "damaged)",
                        path, get_u32(h, 248), hcrc);
     if (version == 0)
-        return sm_fail(err, SIGNMF_EFORMAT, "%s: model format version: expected 1 or 2, found 0",
-                       path);
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: model format version: expected 1 to %u, found 0", path,
+                       SM_MODEL_VERSION);
     H->version = version;
     if (get_u32(h, 12) != SM_MODEL_HEADER)
         return sm_fail(err, SIGNMF_EFORMAT, "%s: header size: expected %u, found %u", path,
                        SM_MODEL_HEADER, get_u32(h, 12));
-    if (get_u32(h, 16) != 0)
-        return sm_fail(err, SIGNMF_EFORMAT, "%s: flags: expected 0, found %#x", path,
-                       get_u32(h, 16));
+    H->method = get_u32(h, 16);
+    if (version < 3 && H->method != 0)
+        return sm_fail(err, SIGNMF_EFORMAT, "%s: flags: expected 0, found %#x", path, H->method);
+    if (H->method > SIGNMF_METHOD_ORTHONORMAL)
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: method: expected 0 (notebook) or 1 (orthonormal), found %u", path,
+                       H->method);
     uint64_t file_len = get_u64(h, 136);
     if (file_size < file_len)
         return sm_fail(err, SIGNMF_EFORMAT,
@@ -499,7 +600,7 @@ static signmf_status sm_parse_header(const unsigned char *h, size_t have, uint64
             "%s: parameters: expected sign rule <= 2 and precision <= 1, found %u and %u", path,
             get_u32(h, 100), get_u32(h, 96));
     if (!sm_compute_layout(H->users, H->items, H->dim, H->precision, H->ucompact, H->icompact,
-                           H->rated, H->version, &H->L))
+                           H->rated, H->version, H->method, &H->L))
         return sm_fail(
             err, SIGNMF_EOVERFLOW, "%s: a model of %llu x %llu x %llu does not fit in memory", path,
             (unsigned long long)H->users, (unsigned long long)H->items, (unsigned long long)H->dim);
@@ -534,7 +635,29 @@ static void sm_fill_scalars(signmf_model *m, const unsigned char *h)
     m->params.sign_rule = (signmf_sign_rule)get_u32(h, 100);
     m->params.threshold = get_f64(h, 104);
     m->params.rescale = (int)get_u32(h, 112);
+    m->params.method = (signmf_method)get_u32(h, 16);
     m->data_crc = get_u32(h, 116);
+}
+
+/* The version 3 parameters block, and checks of sigma a CRC cannot make. */
+static signmf_status sm_fill_ext(signmf_model *m, const unsigned char *ext, const char *path,
+                                 signmf_error *err)
+{
+    m->params.rated_weight = get_f64(ext, 0);
+    m->params.degree_exp = get_f64(ext, 8);
+    bool ortho = m->params.method == SIGNMF_METHOD_ORTHONORMAL;
+    if (!isfinite(m->params.rated_weight) || !isfinite(m->params.degree_exp) ||
+        (!ortho && (m->params.rated_weight != 0 || m->params.degree_exp != 0)))
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: parameters: expected a finite rated weight and degree exponent (0 for "
+                       "the notebook method), found %g and %g",
+                       path, m->params.rated_weight, m->params.degree_exp);
+    for (size_t t = 0; t < m->dim; ++t)
+        if (!isfinite(m->sigma[t]) || m->sigma[t] < 0)
+            return sm_fail(err, SIGNMF_EFORMAT,
+                           "%s: sigma[%zu]: expected a finite value >= 0, found %g", path, t,
+                           m->sigma[t]);
+    return SIGNMF_OK;
 }
 
 /* Checks a checksum cannot make: a file written by a buggy or hostile
@@ -641,6 +764,23 @@ static signmf_status sm_open_mmap(int fd, uint64_t size, const char *path, signm
         m->qp_owned = true;
         sm_model_pack(m);
     }
+    if (H.version >= 3) {
+        m->sigma = (double *)(void *)(b + H.L.off[SEC_SIGMA]);
+        if (H.method == SIGNMF_METHOD_ORTHONORMAL) {
+            m->item_degree = (uint32_t *)(void *)(b + H.L.off[SEC_IDEG]);
+            m->Pst = b + H.L.off[SEC_PST];
+            m->Qst = b + H.L.off[SEC_QST];
+        }
+    } else {
+        m->sigma = sm_alloc(m->dim, sizeof *m->sigma);
+        if (m->sigma == NULL) {
+            signmf_model_free(m);
+            return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory", path);
+        }
+        m->sigma_owned = true;
+        for (size_t t = 0; t < m->dim; ++t)
+            m->sigma[t] = 1.0;
+    }
     m->rated_ptr = (size_t *)(void *)(b + H.L.off[SEC_RPTR]);
     m->rated_idx = (uint32_t *)(void *)(b + H.L.off[SEC_RIDX]);
     sm_set_maps(m, &H);
@@ -652,6 +792,8 @@ static signmf_status sm_open_mmap(int fd, uint64_t size, const char *path, signm
     } else {
         st = sm_check_structure(m, path, err);
     }
+    if (st == SIGNMF_OK && H.version >= 3)
+        st = sm_fill_ext(m, b + H.L.off[SEC_EXT], path, err);
     if (st != SIGNMF_OK) {
         signmf_model_free(m);
         return st;
@@ -693,6 +835,8 @@ static signmf_status sm_open_read(FILE *fp, uint64_t size, const char *path, sig
                        (unsigned long long)H.dim);
     sm_fill_scalars(m, h);
     sm_set_maps(m, &H);
+    if (H.method == SIGNMF_METHOD_ORTHONORMAL && sm_model_alloc_ortho(m) != SIGNMF_OK)
+        st = SIGNMF_ENOMEM;
     if (H.ucompact && !(m->user_map.ids = sm_alloc(m->users, sizeof(int64_t))))
         st = SIGNMF_ENOMEM;
     if (H.icompact && !(m->item_map.ids = sm_alloc(m->items, sizeof(int64_t))))
@@ -701,8 +845,10 @@ static signmf_status sm_open_read(FILE *fp, uint64_t size, const char *path, sig
         signmf_model_free(m);
         return sm_fail(err, st, "%s: out of memory for the id maps", path);
     }
-    void *dst[SM_SECTIONS] = {m->P,         m->Qt, m->user_map.ids, m->item_map.ids, m->rated_ptr,
-                              m->rated_idx, m->Qp};
+    unsigned char ext[SM_EXT_BYTES];
+    void *dst[SM_SECTIONS] = {m->P,     m->Qt,          m->user_map.ids, m->item_map.ids,
+                              m->rated_ptr, m->rated_idx, m->Qp,        ext,
+                              m->sigma, m->item_degree, m->Pst,          m->Qst};
     uint32_t crc = sm_crc((uint32_t)crc32(0L, Z_NULL, 0), h, 252);
     uint64_t pos = SM_MODEL_HEADER;
     unsigned char pad[64];
@@ -721,6 +867,8 @@ static signmf_status sm_open_read(FILE *fp, uint64_t size, const char *path, sig
                      m->users, (unsigned long long)H.rated, m->rated_ptr[m->users]);
     if (st == SIGNMF_OK)
         st = sm_check_structure(m, path, err);
+    if (st == SIGNMF_OK && H.version >= 3)
+        st = sm_fill_ext(m, ext, path, err);
     if (st != SIGNMF_OK) {
         signmf_model_free(m);
         return st;
@@ -789,7 +937,7 @@ signmf_status signmf_model_export_npy(const signmf_model *m, const char *dir, si
         return sm_fail(err, SIGNMF_EIO, "%s: expected a directory, found another kind of file",
                        dir);
     size_t n = strlen(dir);
-    char *path = malloc(n + sizeof "/P.npy");
+    char *path = malloc(n + sizeof "/sigma.npy");
     if (!path)
         return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory", dir);
     memcpy(path, dir, n);
@@ -799,6 +947,10 @@ signmf_status signmf_model_export_npy(const signmf_model *m, const char *dir, si
         /* The notebook's Itm is k x items: the transpose of our Qt. */
         path[n + 1] = 'Q';
         st = sm_npy_write(path, m->Qt, m->precision, m->items, m->dim, m->dim, true, err);
+    }
+    if (st == SIGNMF_OK) {
+        memcpy(path + n, "/sigma.npy", sizeof "/sigma.npy");
+        st = sm_npy_write(path, m->sigma, SIGNMF_F64, 1, m->dim, m->dim, false, err);
     }
     free(path);
     return st;

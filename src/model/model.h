@@ -30,6 +30,15 @@ struct signmf_model {
     /* Fingerprint of the training ratings (CRC-32 of the triplets), so that
      * resume can refuse different data. */
     uint32_t data_crc;
+    /* sigma (dim, owned unless it lies in a mapping): all 1 for the
+     * notebook method. The orthonormal method also keeps the training
+     * state (row-major, as P and Qt) and the items' training degrees; NULL
+     * otherwise. */
+    double *sigma;
+    bool sigma_owned;
+    uint32_t *item_degree;
+    void *Pst, *Qst;
+    bool ortho_owned;
     /* Non-NULL when opened with SIGNMF_OPEN_MMAP: P, Qt and the maps point
      * into this read-only mapping and must not be freed. */
     void *map_base;
@@ -47,9 +56,13 @@ static inline size_t sm_elem_size(signmf_precision p)
 signmf_status sm_model_alloc(size_t users, size_t items, size_t dim, signmf_precision precision,
                              size_t rated_count, signmf_model **out);
 
+/* Allocate the orthonormal method's state and degree arrays (owned). */
+signmf_status sm_model_alloc_ortho(signmf_model *m);
+
 /* Bytes of packed panels for items x dim (false on overflow). */
 bool sm_packed_bytes(size_t items, size_t dim, size_t es, size_t *out);
-/* Fill Qp from Qt: whoever writes Qt calls it before the model scores. */
+/* Fill Qp from Qt times sigma (signmf.h, Scores): whoever writes Qt or
+ * sigma calls it before the model scores. */
 void sm_model_pack(signmf_model *m);
 
 /* CRC-32 (zlib) of a ratings set's triplets and dimensions. */

@@ -660,6 +660,52 @@ static signmf_status foldin_ratings(const signmf_model *m, const int64_t *items,
     return SIGNMF_OK;
 }
 
+/* The sign of a fold-in rating as training gives it (D: -1 liked, +1
+ * disliked, 0 neutral). */
+static int foldin_sign(const signmf_params *prm, double v, double ref)
+{
+    if (prm->sign_rule == SIGNMF_SIGN_OBSERVED)
+        return -1;
+    if (prm->sign_rule == SIGNMF_SIGN_THRESHOLD)
+        return v >= ref ? -1 : 1;
+    return v > ref ? -1 : (v < ref ? 1 : 0);
+}
+
+/* The orthonormal method's fold-in (signmf.h): the weighted signed row
+ * projected on the item factors, over sigma, in double by ascending item. */
+static signmf_status foldin_ortho(const signmf_model *m, const rated *r, size_t n, double ref,
+                                  void *p, signmf_error *err, const char *fn)
+{
+    const size_t dim = m->dim;
+    const bool f64 = m->precision == SIGNMF_F64;
+    const signmf_params *prm = &m->params;
+    double *acc = sm_calloc(dim ? dim : 1, sizeof *acc);
+    if (acc == NULL)
+        return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory", fn);
+    for (size_t i = 0; i < n; ++i) {
+        size_t j = r[i].index;
+        double wgt = prm->rated_weight - foldin_sign(prm, r[i].value, ref);
+        uint32_t deg = m->item_degree[j];
+        double c2 = prm->degree_exp == 0.0 ? 1.0
+                                           : pow(deg ? (double)deg : 1.0, -2.0 * prm->degree_exp);
+        double f = wgt * c2;
+        for (size_t t = 0; t < dim; ++t) {
+            double q = f64 ? ((const double *)m->Qt)[j * dim + t]
+                           : (double)((const float *)m->Qt)[j * dim + t];
+            acc[t] += f * q;
+        }
+    }
+    for (size_t t = 0; t < dim; ++t) {
+        double v = m->sigma[t] > 0 ? acc[t] / m->sigma[t] : 0.0;
+        if (f64)
+            ((double *)p)[t] = v;
+        else
+            ((float *)p)[t] = (float)v;
+    }
+    sm_free(acc);
+    return SIGNMF_OK;
+}
+
 /* Signs as training makes them (signs.c), then acc = D row . Qt in the
  * gather kernels' order (+1 rows added, then -1 rows subtracted, each by
  * ascending item, in the model's precision), and p = -acc. */
@@ -693,20 +739,15 @@ static signmf_status foldin_vector(const signmf_model *m, const rated *r, size_t
     }
     const size_t dim = m->dim;
     const bool f64 = m->precision == SIGNMF_F64;
+    if (prm.method == SIGNMF_METHOD_ORTHONORMAL)
+        return foldin_ortho(m, r, n, ref, p, err, fn);
     if (f64)
         memset(p, 0, dim * sizeof(double));
     else
         memset(p, 0, dim * sizeof(float));
     for (int pass = 0; pass < 2; ++pass) {
         for (size_t i = 0; i < n; ++i) {
-            double v = r[i].value;
-            int d;
-            if (prm.sign_rule == SIGNMF_SIGN_OBSERVED)
-                d = -1;
-            else if (prm.sign_rule == SIGNMF_SIGN_THRESHOLD)
-                d = v >= ref ? -1 : 1;
-            else
-                d = v > ref ? -1 : (v < ref ? 1 : 0);
+            int d = foldin_sign(&prm, r[i].value, ref);
             if ((pass == 0 && d != 1) || (pass == 1 && d != -1))
                 continue;
             size_t off = (size_t)r[i].index * dim;
@@ -819,15 +860,22 @@ SIGNMF_API signmf_status signmf_similar(const signmf_model *m, int64_t item, siz
         st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu items", fn, m->items);
     /* |q_j| = sqrt of the kernel's own q_j . q_j (the diagonal of a panel's
      * scores against itself), so that an item's cosine with itself would
-     * be 1 to rounding. */
+     * be 1 to rounding. The rows are the packed ones unpacked: Qt times
+     * sigma as the scores use it (Qt itself for the notebook method). */
     union {
         double d[SM_PANEL * SM_PANEL];
         float f[SM_PANEL * SM_PANEL];
     } sq;
+    char *rows = sm_alloc(SM_PANEL * (dim ? dim : 1), es), *qi = sm_alloc(dim ? dim : 1, es);
+    if (st == SIGNMF_OK && (rows == NULL || qi == NULL))
+        st = sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory", fn);
     for (size_t j0 = 0; st == SIGNMF_OK && j0 < m->items; j0 += SM_PANEL) {
         size_t nr = m->items - j0 < SM_PANEL ? m->items - j0 : SM_PANEL;
-        const char *q = (const char *)m->Qt + j0 * dim * es;
         const char *qp = (const char *)m->Qp + j0 * dim * es;
+        for (size_t r = 0; r < nr; ++r)
+            for (size_t t = 0; t < dim; ++t)
+                memcpy(rows + (r * dim + t) * es, qp + (t * SM_PANEL + r) * es, es);
+        const char *q = rows;
         if (m->precision == SIGNMF_F64) {
             double *s = sq.d;
             jb.kern->score_f64((const double *)q, dim, nr, (const double *)qp, nr, dim, s,
@@ -844,13 +892,18 @@ SIGNMF_API signmf_status signmf_similar(const signmf_model *m, int64_t item, siz
     if (st == SIGNMF_OK) {
         jb.norm = norm;
         jb.vec_norm = norm[i];
-        slot s = {(const char *)m->Qt + i * dim * es, &self, &self + 1, heap, 0, 0};
+        const char *qp = (const char *)m->Qp + (i - i % SM_PANEL) * dim * es;
+        for (size_t t = 0; t < dim; ++t)
+            memcpy(qi + t * es, qp + (t * SM_PANEL + i % SM_PANEL) * es, es);
+        slot s = {qi, &self, &self + 1, heap, 0, 0};
         st = run_slots(&jb, &s, 1, 0);
         if (st != SIGNMF_OK)
             sm_fail(err, st, "%s: out of memory for the score tile", fn);
         else
             *count = drain(m, &s, jb.cap, out);
     }
+    sm_free(rows);
+    sm_free(qi);
     sm_free(norm);
     sm_free(heap);
     return st;

@@ -5,6 +5,7 @@
 #include "train.h"
 
 #include "../rng/rng.h"
+#include "ortho.h"
 
 #include <math.h>
 #include <omp.h>
@@ -24,7 +25,34 @@ signmf_params signmf_params_default(void)
     p.sign_rule = SIGNMF_SIGN_MEAN;
     p.threshold = 4.0;
     p.rescale = 0;
+    p.method = SIGNMF_METHOD_NOTEBOOK;
+    p.rated_weight = 0.0;
+    p.degree_exp = 0.0;
     return p;
+}
+
+signmf_params signmf_params_for(signmf_method method)
+{
+    signmf_params p = signmf_params_default();
+    if (method == SIGNMF_METHOD_ORTHONORMAL) {
+        p.method = method;
+        p.dim = 24;
+        p.lr = 1.0;
+        p.rated_weight = 5.0;
+        p.degree_exp = 0.3;
+    }
+    return p;
+}
+
+const char *signmf_method_name(signmf_method method)
+{
+    switch (method) {
+    case SIGNMF_METHOD_NOTEBOOK:
+        return "notebook";
+    case SIGNMF_METHOD_ORTHONORMAL:
+        return "orthonormal";
+    }
+    return NULL;
 }
 
 static signmf_status check_params(const signmf_params *p, signmf_error *err)
@@ -42,6 +70,26 @@ static signmf_status check_params(const signmf_params *p, signmf_error *err)
         return sm_fail(err, SIGNMF_EINVAL, "unknown sign rule %d", (int)p->sign_rule);
     if (p->sign_rule == SIGNMF_SIGN_THRESHOLD && !isfinite(p->threshold))
         return sm_fail(err, SIGNMF_EINVAL, "threshold must be finite");
+    if (p->method != SIGNMF_METHOD_NOTEBOOK && p->method != SIGNMF_METHOD_ORTHONORMAL)
+        return sm_fail(err, SIGNMF_EINVAL, "unknown method %d", (int)p->method);
+    if (p->method == SIGNMF_METHOD_NOTEBOOK) {
+        if (p->rated_weight != 0.0 || p->degree_exp != 0.0)
+            return sm_fail(err, SIGNMF_EINVAL,
+                           "rated_weight and degree_exp apply to the orthonormal method only "
+                           "(found %g and %g with the notebook method)",
+                           p->rated_weight, p->degree_exp);
+        return SIGNMF_OK;
+    }
+    if (!isfinite(p->rated_weight) || p->rated_weight < 0)
+        return sm_fail(err, SIGNMF_EINVAL, "rated weight must be finite and >= 0, found %g",
+                       p->rated_weight);
+    if (!(p->degree_exp >= 0 && p->degree_exp <= 1))
+        return sm_fail(err, SIGNMF_EINVAL, "degree exponent must be in [0, 1], found %g",
+                       p->degree_exp);
+    if (p->rescale)
+        return sm_fail(err, SIGNMF_EINVAL,
+                       "rescale does not apply to the orthonormal method (its factors stay "
+                       "orthonormal)");
     return SIGNMF_OK;
 }
 
@@ -64,6 +112,7 @@ void signmf_trainer_free(signmf_trainer *t)
     sm_idmap_release(&t->user_map);
     sm_idmap_release(&t->item_map);
     sm_zeros_release(&t->zero);
+    sm_ortho_free(t->orth);
     free(t);
 }
 
@@ -157,17 +206,17 @@ static size_t side_blocks(const signmf_trainer *t, size_t src_rows)
 
 /* Offsets, per row, of each block's first entry within the row's +1 and -1
  * segments (each sorted ascending, so a block is a contiguous run). */
-static signmf_status build_blocks(signmf_trainer *t, int side, signmf_error *err)
+signmf_status sm_build_block_tables(const signmf_trainer *t, const sm_signs *s, size_t nb,
+                                    uint32_t **pop, uint32_t **mop, signmf_error *err)
 {
-    const sm_signs *s = side ? &t->by_item : &t->by_user;
-    size_t nb = t->nblocks[side], rows = s->rows, n;
+    size_t rows = s->rows, n;
     if (sm_mul_overflows(nb + 1, rows, &n))
         return sm_fail(err, SIGNMF_EOVERFLOW, "block table size overflows");
-    t->pofs[side] = sm_alloc(n ? n : 1, sizeof(uint32_t));
-    t->mofs[side] = sm_alloc(n ? n : 1, sizeof(uint32_t));
-    if (!t->pofs[side] || !t->mofs[side])
+    *pop = sm_alloc(n ? n : 1, sizeof(uint32_t));
+    *mop = sm_alloc(n ? n : 1, sizeof(uint32_t));
+    if (!*pop || !*mop)
         return sm_fail(err, SIGNMF_ENOMEM, "cannot allocate the block tables of %zu rows", rows);
-    uint32_t *po = t->pofs[side], *mo = t->mofs[side];
+    uint32_t *po = *pop, *mo = *mop;
 #pragma omp parallel for num_threads(t->threads) schedule(static)
     for (size_t r = 0; r < rows; ++r) {
         size_t e = s->ptr[r], f = s->mid[r];
@@ -224,7 +273,9 @@ static signmf_status alloc_layout(signmf_trainer *t, signmf_error *err)
     t->nblocks[1] = side_blocks(t, t->users);
     for (int side = 0; side < 2; ++side)
         if (t->nblocks[side] > 1) {
-            signmf_status st = build_blocks(t, side, err);
+            signmf_status st = sm_build_block_tables(t, side ? &t->by_item : &t->by_user,
+                                                     t->nblocks[side], &t->pofs[side],
+                                                     &t->mofs[side], err);
             if (st != SIGNMF_OK)
                 return st;
         }
@@ -359,6 +410,8 @@ static signmf_status trainer_new(const signmf_ratings *r, signmf_ratings **own,
     if ((st = sm_signs_transpose(&t->by_user, &t->by_item, err)) != SIGNMF_OK ||
         (st = alloc_layout(t, err)) != SIGNMF_OK)
         goto fail;
+    if (p->method == SIGNMF_METHOD_ORTHONORMAL && (st = sm_ortho_setup(t, err)) != SIGNMF_OK)
+        goto fail;
     *out = t;
     return SIGNMF_OK;
 fail:
@@ -370,6 +423,21 @@ fail:
     return st;
 }
 
+/* The draws, and for the orthonormal method their orthonormalisation;
+ * on failure the trainer is freed. */
+static signmf_status init_state(signmf_trainer **t, signmf_error *err)
+{
+    init_embeddings(*t);
+    if (!(*t)->orth)
+        return SIGNMF_OK;
+    signmf_status st = sm_ortho_init_from_draws(*t, err);
+    if (st != SIGNMF_OK) {
+        signmf_trainer_free(*t);
+        *t = NULL;
+    }
+    return st;
+}
+
 signmf_status signmf_trainer_create(const signmf_ratings *r, const signmf_params *p,
                                     signmf_trainer **out, signmf_error *err)
 {
@@ -377,7 +445,7 @@ signmf_status signmf_trainer_create(const signmf_ratings *r, const signmf_params
         return sm_fail(err, SIGNMF_EINVAL, "out must not be NULL");
     signmf_status st = trainer_new(r, NULL, p, out, err);
     if (st == SIGNMF_OK)
-        init_embeddings(*out);
+        st = init_state(out, err);
     return st;
 }
 
@@ -396,7 +464,7 @@ signmf_status signmf_trainer_create_consume(signmf_ratings **r, const signmf_par
     }
     signmf_status st = trainer_new(*r, r, p, out, err);
     if (st == SIGNMF_OK)
-        init_embeddings(*out);
+        st = init_state(out, err);
     return st;
 }
 
@@ -528,6 +596,12 @@ signmf_status signmf_trainer_loss(signmf_trainer *t, double *loss)
 {
     if (!t || !loss)
         return SIGNMF_EINVAL;
+    if (t->orth) {
+        if (sm_ortho_pass(t, false, true, loss) < 0)
+            return SIGNMF_ENOMEM;
+        t->last_loss = *loss;
+        return isfinite(*loss) ? SIGNMF_OK : SIGNMF_ENONFINITE;
+    }
     sm_train_pass(t, t->kern, NULL, 1.0, loss);
     t->last_loss = *loss;
     return isfinite(*loss) ? SIGNMF_OK : SIGNMF_ENONFINITE;
@@ -548,11 +622,61 @@ static int rescale_shift(const signmf_trainer *t)
     return s > 0 ? s : 0;
 }
 
+/* The epoch loop of the orthonormal method: the same reports and stops as
+ * the notebook's loop, and the final pass also gives the Rayleigh-Ritz
+ * matrix of the last state. */
+static signmf_status run_ortho(signmf_trainer *t, uint64_t epochs, signmf_progress_fn progress,
+                               void *user, signmf_error *err)
+{
+    double t0 = sm_now(), loss;
+    for (uint64_t e = 0; e < epochs; ++e) {
+        int bad = sm_ortho_pass(t, true, false, &loss);
+        if (bad < 0)
+            return sm_fail(err, SIGNMF_ENOMEM, "out of memory at epoch %llu",
+                           (unsigned long long)t->epochs);
+        t->last_loss = loss;
+        if (!isfinite(loss))
+            return sm_fail(err, SIGNMF_ENONFINITE,
+                           "loss became non-finite (%g) at epoch %llu; kept the model of epoch "
+                           "%llu, the last finite one",
+                           loss, (unsigned long long)t->epochs, (unsigned long long)t->epochs);
+        if (progress && progress(user, t->epochs, loss, 0.0, sm_now() - t0))
+            return sm_fail(err, SIGNMF_EINTERRUPTED, "stopped by the caller after epoch %llu",
+                           (unsigned long long)t->epochs);
+        if (bad)
+            return sm_fail(err, SIGNMF_ENONFINITE,
+                           "epoch %llu produced a non-finite step; kept the model of epoch %llu, "
+                           "the last finite one",
+                           (unsigned long long)(t->epochs + 1), (unsigned long long)t->epochs);
+        if (sm_ortho_commit(t) < 0)
+            return sm_fail(err, SIGNMF_ENOMEM, "out of memory while orthonormalising");
+        t->epochs++;
+    }
+    int bad = sm_ortho_pass(t, false, true, &loss);
+    if (bad < 0)
+        return sm_fail(err, SIGNMF_ENOMEM, "out of memory after epoch %llu",
+                       (unsigned long long)t->epochs);
+    t->last_loss = loss;
+    if (progress)
+        progress(user, t->epochs, loss, 0.0, sm_now() - t0);
+    if (!isfinite(loss))
+        return sm_fail(err, SIGNMF_ENONFINITE, "loss became non-finite (%g) after epoch %llu", loss,
+                       (unsigned long long)t->epochs);
+    return SIGNMF_OK;
+}
+
+size_t signmf_trainer_replaced_columns(const signmf_trainer *t)
+{
+    return t && t->orth ? t->orth->replaced : 0;
+}
+
 signmf_status signmf_trainer_run(signmf_trainer *t, uint64_t epochs, signmf_progress_fn progress,
                                  void *user, signmf_error *err)
 {
     if (!t)
         return sm_fail(err, SIGNMF_EINVAL, "trainer must not be NULL");
+    if (t->orth)
+        return run_ortho(t, epochs, progress, user, err);
     double t0 = sm_now(), loss;
     for (uint64_t e = 0; e < epochs; ++e) {
         int shift = rescale_shift(t);
@@ -599,6 +723,16 @@ uint64_t signmf_trainer_epochs_done(const signmf_trainer *t)
  * touched only after the trainer's have been given back. */
 static signmf_status fill_model(signmf_trainer *t, signmf_model *m, bool release)
 {
+    /* the Rayleigh-Ritz step may need a pass, so it comes before anything
+     * is released */
+    if (t->orth) {
+        signmf_status st = sm_model_alloc_ortho(m);
+        if (st == SIGNMF_OK)
+            st = sm_ortho_fill_model(t, m);
+        if (st != SIGNMF_OK)
+            return st;
+        release = false;
+    }
     m->rated_ptr[0] = 0;
     for (size_t u = 0; u < t->users; ++u)
         m->rated_ptr[u + 1] = m->rated_ptr[u] + sm_rated_count(&t->by_user, &t->zero, u);
@@ -610,14 +744,16 @@ static signmf_status fill_model(signmf_trainer *t, signmf_model *m, bool release
         sm_signs_release(&t->by_item);
         sm_zeros_release(&t->zero);
     }
-    sm_from_panels(t, t->P[t->cur], m->P, t->users);
-    if (release) {
-        sm_free(t->P[t->cur]);
-        t->P[t->cur] = NULL;
+    if (!t->orth) {
+        sm_from_panels(t, t->P[t->cur], m->P, t->users);
+        if (release) {
+            sm_free(t->P[t->cur]);
+            t->P[t->cur] = NULL;
+        }
+        sm_from_panels(t, t->Q[t->cur], m->Qt, t->items);
     }
-    sm_from_panels(t, t->Q[t->cur], m->Qt, t->items);
-    sm_model_pack(m);
     m->params = t->params;
+    sm_model_pack(m);
     m->epochs = t->epochs;
     m->log_scale = t->log_scale;
     m->last_loss = t->last_loss;
@@ -670,6 +806,12 @@ signmf_status signmf_trainer_into_model(signmf_trainer **tp, signmf_model **out)
     signmf_trainer *t = *tp;
     *tp = NULL;
     *out = NULL;
+    if (t->orth) {
+        /* its spare buffers are the pass's accumulators */
+        signmf_status st = signmf_trainer_model(t, out);
+        signmf_trainer_free(t);
+        return st;
+    }
     /* scratch first: the spare state, loss partials and block tables */
     const int spare = 1 - t->cur;
     sm_free(t->P[spare]);
@@ -732,8 +874,17 @@ static signmf_status trainer_resume(const signmf_ratings *r, signmf_ratings **ow
                        "model %08x)",
                        have, m->data_crc);
     }
-    sm_to_panels(t, m->P, t->P[t->cur], t->users);
-    sm_to_panels(t, m->Qt, t->Q[t->cur], t->items);
+    if (t->orth) {
+        if (!m->Pst || !m->Qst) {
+            signmf_trainer_free(t);
+            return sm_fail(err, SIGNMF_EINVAL,
+                           "the model holds no orthonormal training state to resume from");
+        }
+        sm_ortho_set_state(t, m->Pst, m->Qst, err);
+    } else {
+        sm_to_panels(t, m->P, t->P[t->cur], t->users);
+        sm_to_panels(t, m->Qt, t->Q[t->cur], t->items);
+    }
     t->epochs = m->epochs;
     t->log_scale = m->log_scale;
     t->last_loss = m->last_loss;

@@ -19,6 +19,8 @@ typedef struct sm_task {
     size_t r0, r1;
 } sm_task;
 
+struct sm_ortho;
+
 struct signmf_trainer {
     signmf_params params;
     size_t users, items, dim;
@@ -54,6 +56,7 @@ struct signmf_trainer {
     sm_idmap user_map, item_map;
     sm_zeros zero;
     uint32_t data_crc;
+    struct sm_ortho *orth; /* the orthonormal method's part, NULL for the notebook's */
 };
 
 /* Panel c of an embedding with `rows` rows: start offset (elements) and
@@ -72,6 +75,12 @@ static inline size_t sm_panel_width(const signmf_trainer *t, size_t c)
  * NULL, also the next state, times sc, into the spare buffers. Returns 1 if a
  * written value is non-finite. Kernels may be overridden (tests, bench). */
 int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, double sc, double *loss);
+
+/* Block tables of a sign structure with `nb` source blocks of
+ * t->block_rows (signs.h, kernels.h: per row, each block's first entry
+ * within the +1 and the -1 segment; (nb + 1) x rows each). */
+signmf_status sm_build_block_tables(const signmf_trainer *t, const sm_signs *s, size_t nb,
+                                    uint32_t **po, uint32_t **mo, signmf_error *err);
 
 /* Copy row-major (rows x dim, stride dim) to/from panel layout. */
 void sm_to_panels(const signmf_trainer *t, const void *rowmajor, void *panels, size_t rows);
