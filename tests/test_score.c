@@ -777,6 +777,7 @@ Test(score, similar_matches_brute_force_cosine)
         /* a zero item: cosine 0 with everything */
         size_t es = sm_elem_size(m->precision);
         memset((char *)m->Qt + 7 * 45 * es, 0, 45 * es);
+        sm_model_pack(m); /* serving reads the panels */
         for (size_t i = 0; i < 120; i += 13) {
             signmf_rec got[120];
             ref want[120];

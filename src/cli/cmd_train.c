@@ -450,6 +450,9 @@ int cmd_train(int argc, char **argv)
         }
         /* a --holdout split must be the one the model was trained on */
         seed = signmf_model_params(resume).seed;
+        /* --epochs counts the total, so its default is the model's method's */
+        if (!epochs_seen && signmf_model_method(resume) == SIGNMF_METHOD_ORTHONORMAL)
+            epochs = SIGNMF_ORTHONORMAL_EPOCHS;
     }
     signmf_ratings *eval_test = NULL;
     cli_eval_plan plan;
