@@ -283,11 +283,12 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
                          "to %.4g",
                          mp.lr, mp.rated_weight, mp.degree_exp, signmf_model_sigma(model)[0],
                          signmf_model_sigma(model)[signmf_model_dim(model) - 1]);
-            fprintf(stderr,
-                    "trained %llu epochs in %.3fs: final loss %.4f (kernel %s, %s, dim %zu%s)%s%s\n",
-                    (unsigned long long)done, elapsed, loss, signmf_kernel_name(),
-                    precision_name(signmf_model_precision(model)), signmf_model_dim(model), how,
-                    job->out ? ", saved to " : "", job->out ? job->out : "");
+            fprintf(
+                stderr,
+                "trained %llu epochs in %.3fs: final loss %.4f (kernel %s, %s, dim %zu%s)%s%s\n",
+                (unsigned long long)done, elapsed, loss, signmf_kernel_name(),
+                precision_name(signmf_model_precision(model)), signmf_model_dim(model), how,
+                job->out ? ", saved to " : "", job->out ? job->out : "");
         }
     } else if (run == SIGNMF_EINTERRUPTED) {
         if (job->out != NULL || saved_ckpt)
@@ -412,9 +413,9 @@ int cmd_train(int argc, char **argv)
     if (ckpt_every > 0 && ckpt == NULL && out == NULL)
         return cli_usage_error(&train_cmd, "--checkpoint-every needs --checkpoint or --out");
     if (resume_path != NULL) {
-        static const char *const names[] = {
-            "--dim",       "--lr",     "--seed",         "--precision", "--sign-rule",
-            "--rescale",   "--method", "--rated-weight", "--degree-exp"};
+        static const char *const names[] = {"--dim",       "--lr",           "--seed",
+                                            "--precision", "--sign-rule",    "--rescale",
+                                            "--method",    "--rated-weight", "--degree-exp"};
         for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
             if (fixed_seen[i])
                 return cli_usage_error(&train_cmd,
@@ -432,7 +433,7 @@ int cmd_train(int argc, char **argv)
     if (st != SIGNMF_OK)
         return cli_lib_error(st, &err);
     size_t side = signmf_ratings_users(r) < signmf_ratings_items(r) ? signmf_ratings_users(r)
-                                                                     : signmf_ratings_items(r);
+                                                                    : signmf_ratings_items(r);
     if (resume_path == NULL && meth == SIGNMF_METHOD_ORTHONORMAL && params.dim > side) {
         rc = cli_error("%s: --dim %zu: the orthonormal method needs at most min(users, items) = "
                        "%zu dimensions (%zu users, %zu items)",

@@ -94,8 +94,8 @@ enum {
     SEC_QST
 };
 static const char *const sm_section_names[SM_SECTIONS] = {
-    "P",         "Qt",         "user ids",   "item ids",     "rated_ptr", "rated_idx",
-    "Q panels",  "parameters", "sigma",      "item degrees", "P state",   "Qt state"};
+    "P",        "Qt",         "user ids", "item ids",     "rated_ptr", "rated_idx",
+    "Q panels", "parameters", "sigma",    "item degrees", "P state",   "Qt state"};
 
 /* ---------------------------------------------------------------- */
 /* Allocation and accessors                                          */
@@ -478,9 +478,9 @@ signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_
     memset(ext, 0, sizeof ext);
     put_f64(ext, 0, m->params.rated_weight);
     put_f64(ext, 8, m->params.degree_exp);
-    const void *data[SM_SECTIONS] = {m->P,         m->Qt,         m->user_map.ids, m->item_map.ids,
-                                     m->rated_ptr, m->rated_idx,  m->Qp,           ext,
-                                     m->sigma,     m->item_degree, m->Pst,         m->Qst};
+    const void *data[SM_SECTIONS] = {m->P,         m->Qt,          m->user_map.ids, m->item_map.ids,
+                                     m->rated_ptr, m->rated_idx,   m->Qp,           ext,
+                                     m->sigma,     m->item_degree, m->Pst,          m->Qst};
     /* The CRC goes in the header, which is written first: one pass to
      * checksum, one to write. */
     uint32_t crc = sm_crc(init, h, 252);
@@ -549,9 +549,8 @@ static signmf_status sm_parse_header(const unsigned char *h, size_t have, uint64
                        "damaged)",
                        path, get_u32(h, 248), hcrc);
     if (version == 0)
-        return sm_fail(err, SIGNMF_EFORMAT,
-                       "%s: model format version: expected 1 to %u, found 0", path,
-                       SM_MODEL_VERSION);
+        return sm_fail(err, SIGNMF_EFORMAT, "%s: model format version: expected 1 to %u, found 0",
+                       path, SM_MODEL_VERSION);
     H->version = version;
     if (get_u32(h, 12) != SM_MODEL_HEADER)
         return sm_fail(err, SIGNMF_EFORMAT, "%s: header size: expected %u, found %u", path,
@@ -846,9 +845,9 @@ static signmf_status sm_open_read(FILE *fp, uint64_t size, const char *path, sig
         return sm_fail(err, st, "%s: out of memory for the id maps", path);
     }
     unsigned char ext[SM_EXT_BYTES];
-    void *dst[SM_SECTIONS] = {m->P,     m->Qt,          m->user_map.ids, m->item_map.ids,
-                              m->rated_ptr, m->rated_idx, m->Qp,        ext,
-                              m->sigma, m->item_degree, m->Pst,          m->Qst};
+    void *dst[SM_SECTIONS] = {m->P,         m->Qt,          m->user_map.ids, m->item_map.ids,
+                              m->rated_ptr, m->rated_idx,   m->Qp,           ext,
+                              m->sigma,     m->item_degree, m->Pst,          m->Qst};
     uint32_t crc = sm_crc((uint32_t)crc32(0L, Z_NULL, 0), h, 252);
     uint64_t pos = SM_MODEL_HEADER;
     unsigned char pad[64];

@@ -686,8 +686,8 @@ static signmf_status foldin_ortho(const signmf_model *m, const rated *r, size_t 
         size_t j = r[i].index;
         double wgt = prm->rated_weight - foldin_sign(prm, r[i].value, ref);
         uint32_t deg = m->item_degree[j];
-        double c2 = prm->degree_exp == 0.0 ? 1.0
-                                           : pow(deg ? (double)deg : 1.0, -2.0 * prm->degree_exp);
+        double c2 =
+            prm->degree_exp == 0.0 ? 1.0 : pow(deg ? (double)deg : 1.0, -2.0 * prm->degree_exp);
         double f = wgt * c2;
         for (size_t t = 0; t < dim; ++t) {
             double q = f64 ? ((const double *)m->Qt)[j * dim + t]

@@ -133,7 +133,8 @@ signmf_status sm_ortho_setup(signmf_trainer *t, signmf_error *err)
         const sm_signs *d = side ? &t->by_item : &t->by_user;
         size_t rows = d->rows, nb = t->nblocks[side] > 1 ? t->nblocks[side] : 1;
         if (t->nblocks[side] <= 1 &&
-            (st = sm_build_block_tables(t, d, 1, &o->dofs[side], &o->dmofs[side], err)) != SIGNMF_OK)
+            (st = sm_build_block_tables(t, d, 1, &o->dofs[side], &o->dmofs[side], err)) !=
+                SIGNMF_OK)
             return st;
         if ((st = sm_build_block_tables(t, &o->neu[side], nb, &o->nofs[side], &o->nmofs[side],
                                         err)) != SIGNMF_OK)
@@ -156,7 +157,8 @@ signmf_status sm_ortho_setup(signmf_trainer *t, signmf_error *err)
         for (size_t r = 0; r < rows; ++r) {
             size_t deg = d->ptr[r + 1] - d->ptr[r] + o->neu[side].ptr[r + 1] - o->neu[side].ptr[r];
             o->degree[side][r] = (uint32_t)deg;
-            o->scale[side][r] = p->degree_exp == 0.0 ? 1.0 : pow(deg ? (double)deg : 1.0, -p->degree_exp);
+            o->scale[side][r] =
+                p->degree_exp == 0.0 ? 1.0 : pow(deg ? (double)deg : 1.0, -p->degree_exp);
         }
     }
     o->rowdot = sm_alloc(t->users ? t->users : 1, sizeof(double));
@@ -209,7 +211,8 @@ static void class_sums(const signmf_trainer *t, const sm_task *tk)
     const sm_signs *d = side ? &t->by_item : &t->by_user, *nu = &o->neu[side];
     size_t c = tk->panel, w = sm_panel_width(t, c);
     size_t rows = side ? t->items : t->users, other = side ? t->users : t->items;
-    size_t so = sm_panel_offset(t, rows, c) * t->esize, oo = sm_panel_offset(t, other, c) * t->esize;
+    size_t so = sm_panel_offset(t, rows, c) * t->esize,
+           oo = sm_panel_offset(t, other, c) * t->esize;
     const char *src = (const char *)(side ? t->P[t->cur] : t->Q[t->cur]) + oo;
     char *ad = (char *)(side ? t->Q[1 - t->cur] : t->P[1 - t->cur]) + so;
     char *al = (char *)o->acc[side][0] + so, *an = (char *)o->acc[side][1] + so;

@@ -13,13 +13,13 @@ typedef struct sm_ortho {
     uint32_t *dofs[2];  /* block tables of D per side, (nblocks + 1) x rows, +1 then -1 parts */
     uint32_t *dmofs[2]; /*   (when the trainer has none of its own) */
     uint32_t *nofs[2], *nmofs[2]; /* block tables of neu */
-    double *scale[2];   /* n^-g per row of each side (n = 0 counts as 1) */
-    uint32_t *degree[2];/* n per row of each side */
-    void *state[2];     /* orthonormal P (users x dim) and Q^T (items x dim), row-major */
-    void *acc[2][2];    /* per side: liked and neutral sums in panels (disliked: the spare buffer) */
-    double *y[2];       /* per side, rows x dim: the step before orthonormalising */
-    double *rowdot;     /* per user: its part of the loss */
-    double *B;          /* dim x dim: P^T (-D~) Q^T of the state, when b_valid */
+    double *scale[2];             /* n^-g per row of each side (n = 0 counts as 1) */
+    uint32_t *degree[2];          /* n per row of each side */
+    void *state[2];               /* orthonormal P (users x dim) and Q^T (items x dim), row-major */
+    void *acc[2][2]; /* per side: liked and neutral sums in panels (disliked: the spare buffer) */
+    double *y[2];    /* per side, rows x dim: the step before orthonormalising */
+    double *rowdot;  /* per user: its part of the loss */
+    double *B;       /* dim x dim: P^T (-D~) Q^T of the state, when b_valid */
     bool b_valid;
     size_t replaced;
 } sm_ortho;

@@ -273,9 +273,9 @@ static signmf_status alloc_layout(signmf_trainer *t, signmf_error *err)
     t->nblocks[1] = side_blocks(t, t->users);
     for (int side = 0; side < 2; ++side)
         if (t->nblocks[side] > 1) {
-            signmf_status st = sm_build_block_tables(t, side ? &t->by_item : &t->by_user,
-                                                     t->nblocks[side], &t->pofs[side],
-                                                     &t->mofs[side], err);
+            signmf_status st =
+                sm_build_block_tables(t, side ? &t->by_item : &t->by_user, t->nblocks[side],
+                                      &t->pofs[side], &t->mofs[side], err);
             if (st != SIGNMF_OK)
                 return st;
         }
