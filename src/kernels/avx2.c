@@ -7,6 +7,7 @@
  * block is short, and a prefetch SM_PFD signs ahead lands in the next
  * block's list as often as not (measured slower on the 25M-shaped set); it
  * prefetches the accumulator rows instead (SM_PREFETCH_ACCUM_ROW, kernels.h). */
+#include "dense.h"
 #include "kernels.h"
 
 #include <immintrin.h>
@@ -251,8 +252,12 @@ SM_DEFINE_RUN(f64, double, __m256d)
 SM_DEFINE_AVX2(f32, float, __m256)
 SM_DEFINE_AVX2(f64, double, __m256d)
 
+SM_DENSE_DEFINE(avx2)
+
 void sm_kernels_init_avx2(sm_kernels *k)
 {
+    k->xty_f64 = sm_xty_f64_avx2;
+    k->mul_small_f64 = sm_mul_small_f64_avx2;
     k->name = "avx2";
     k->isa = SM_ISA_AVX2;
     k->gather_f32 = sm_gather_avx2_f32;

@@ -8,6 +8,7 @@
  *
  * The _pf variants also prefetch rows SM_PFD signs ahead, for src panels
  * beyond L2; prefetching changes no arithmetic. */
+#include "dense.h"
 #include "kernels.h"
 
 #include <immintrin.h>
@@ -344,8 +345,12 @@ SM_DEFINE(sm_gather_avx512_pf_f32, float, gather_f32, 1)
 SM_DEFINE(sm_gather_avx512_f64, double, gather_f64, 0)
 SM_DEFINE(sm_gather_avx512_pf_f64, double, gather_f64, 1)
 
+SM_DENSE_DEFINE(avx512)
+
 void sm_kernels_init_avx512(sm_kernels *k)
 {
+    k->xty_f64 = sm_xty_f64_avx512;
+    k->mul_small_f64 = sm_mul_small_f64_avx512;
     k->name = "avx512";
     k->isa = SM_ISA_AVX512;
     k->gather_f32 = sm_gather_avx512_f32;

@@ -136,6 +136,19 @@ typedef size_t (*sm_screen_f32_fn)(const float *S, size_t ng, float thr, const u
 typedef size_t (*sm_screen_f64_fn)(const double *S, size_t ng, double thr, const uint16_t *ex,
                                    uint16_t *pos);
 
+/* Dense kernels of src/linalg (dense.h), all double, row-major:
+ * sm_xty_f64: C (k1 x k2, row stride ldc) += X^T Y over rows [0, n) of X
+ *   (n x k1, ldx) and Y (n x k2, ldy): each C[a][b] adds the product
+ *   X[r][a] * Y[r][b] (rounded) for r ascending, one rounding per add.
+ * sm_mul_small_f64: Y (n x k2, ldy) = X (n x k1, ldx) T (k1 x k2, dense):
+ *   Y[r][b] = +0, then += X[r][a] * T[a][b] for a ascending. Y must not
+ *   overlap X or T.
+ * No FMA (-ffp-contract=off), so every ISA gives the same bits. */
+typedef void (*sm_xty_f64_fn)(const double *X, size_t ldx, const double *Y, size_t ldy, size_t n,
+                              size_t k1, size_t k2, double *C, size_t ldc);
+typedef void (*sm_mul_small_f64_fn)(const double *X, size_t ldx, size_t n, size_t k1,
+                                    const double *T, size_t k2, double *Y, size_t ldy);
+
 typedef enum sm_isa {
     SM_ISA_PORTABLE = 0,
     SM_ISA_AVX2 = 1,
@@ -163,6 +176,8 @@ typedef struct sm_kernels {
     sm_emax_f64_fn emax_f64;
     sm_screen_f32_fn screen_f32;
     sm_screen_f64_fn screen_f64;
+    sm_xty_f64_fn xty_f64;
+    sm_mul_small_f64_fn mul_small_f64;
 } sm_kernels;
 
 /* Per-ISA registration: each fills the slots it implements. The portable

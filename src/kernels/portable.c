@@ -1,6 +1,7 @@
 /* Portable reference kernels. Written for clarity of the canonical order
  * first, with the sums in GNU C vector types so that any target's baseline
  * vector unit runs them. */
+#include "dense.h"
 #include "kernels.h"
 
 #include <math.h>
@@ -119,8 +120,12 @@ SM_STRIP_PORTABLE(strip_portable_f64, double, sm_vd, SM_LANES_F64)
 SM_GATHER_PORTABLE(sm_gather_portable_f32, strip_portable_f32, float, SM_LANES_F32, SM_PSTRIP_F32)
 SM_GATHER_PORTABLE(sm_gather_portable_f64, strip_portable_f64, double, SM_LANES_F64, SM_PSTRIP_F64)
 
+SM_DENSE_DEFINE(portable)
+
 void sm_kernels_init_portable(sm_kernels *k)
 {
+    k->xty_f64 = sm_xty_f64_portable;
+    k->mul_small_f64 = sm_mul_small_f64_portable;
     k->name = "portable";
     k->isa = SM_ISA_PORTABLE;
     k->gather_f32 = sm_gather_portable_f32;

@@ -87,10 +87,21 @@ static void fill_sources(signmf_trainer *t)
         const void *st = o->state[side];
         const double *sc = o->scale[side];
 #pragma omp parallel for num_threads(t->threads) schedule(static)
-        for (size_t r = 0; r < rows; ++r)
-            for (size_t c = 0; c < t->dim; ++c)
-                st_elem(pan, panel_at(t, rows, r, c), sc[r] * ld_elem(st, r * t->dim + c, f64),
-                        f64);
+        for (size_t r = 0; r < rows; ++r) {
+            const double f = sc[r];
+            for (size_t pc = 0; pc < t->npanels; ++pc) {
+                size_t c0 = pc * t->panel, w = sm_panel_width(t, pc);
+                size_t nc = c0 + w <= t->dim ? w : t->dim - c0;
+                size_t base = sm_panel_offset(t, rows, pc) + r * w, from = r * t->dim + c0;
+                if (f64)
+                    for (size_t j = 0; j < nc; ++j)
+                        ((double *)pan)[base + j] = f * ((const double *)st)[from + j];
+                else
+                    for (size_t j = 0; j < nc; ++j)
+                        ((float *)pan)[base + j] =
+                            (float)(f * (double)((const float *)st)[from + j]);
+            }
+        }
     }
 }
 
@@ -107,7 +118,8 @@ static void store_state(signmf_trainer *t, int side)
 static signmf_status orthonormalize_side(signmf_trainer *t, int side, size_t *replaced)
 {
     size_t rows = side ? t->items : t->users, rep = 0;
-    signmf_status st = sm_orthonormalize(t->orth->y[side], rows, t->dim, t->dim, t->threads, &rep);
+    signmf_status st =
+        sm_orthonormalize(t->kern, t->orth->y[side], rows, t->dim, t->dim, t->threads, &rep);
     *replaced += rep;
     return st;
 }
@@ -255,22 +267,27 @@ static int side_epilogue(signmf_trainer *t, int side, bool grad_only, bool want_
     size_t rows = side ? t->items : t->users, dim = t->dim;
     const void *ad = side ? t->Q[1 - t->cur] : t->P[1 - t->cur];
     const void *al = o->acc[side][0], *an = o->acc[side][1];
-    const double w = t->params.rated_weight, a = t->params.lr;
-    const double wl = w + 1.0, wd = w - 1.0;
+    const double w_ = t->params.rated_weight, a = t->params.lr;
+    const double wl = w_ + 1.0, wd = w_ - 1.0;
     int bad = 0;
 #pragma omp parallel for num_threads(t->threads) schedule(static) reduction(| : bad)
     for (size_t r = 0; r < rows; ++r) {
         double sc = o->scale[side][r], dot = 0.0;
         double *y = o->y[side] + r * dim;
-        for (size_t c = 0; c < dim; ++c) {
-            size_t at = panel_at(t, rows, r, c);
-            double liked = -ld_elem(al, at, f64), neu = ld_elem(an, at, f64),
-                   dis = ld_elem(ad, at, f64);
-            double g = sc * ((wl * liked + w * neu) + wd * dis);
-            double s = ld_elem(o->state[side], r * dim + c, f64);
-            dot -= s * g;
-            y[c] = grad_only ? g : s + a * g;
-            bad |= !isfinite(y[c]);
+        for (size_t pc = 0; pc < t->npanels; ++pc) {
+            size_t c0 = pc * t->panel, w = sm_panel_width(t, pc);
+            size_t nc = c0 + w <= dim ? w : dim - c0;
+            size_t base = sm_panel_offset(t, rows, pc) + r * w;
+            for (size_t j = 0; j < nc; ++j) {
+                size_t at = base + j, c = c0 + j;
+                double liked = -ld_elem(al, at, f64), neu = ld_elem(an, at, f64),
+                       dis = ld_elem(ad, at, f64);
+                double g = sc * ((wl * liked + w_ * neu) + wd * dis);
+                double s = ld_elem(o->state[side], r * dim + c, f64);
+                dot -= s * g;
+                y[c] = grad_only ? g : s + a * g;
+                bad |= !isfinite(y[c]);
+            }
         }
         if (want_dot)
             o->rowdot[r] = dot;
@@ -304,8 +321,11 @@ int sm_ortho_pass(signmf_trainer *t, bool step, bool want_b, double *loss)
             const bool f64 = t->esize == 8;
             for (size_t i = 0; i < t->users * t->dim; ++i)
                 pd[i] = ld_elem(o->state[0], i, f64);
-            sm_xty(pd, t->dim, o->y[0], t->dim, t->users, t->dim, t->dim, t->threads, o->B);
+            signmf_status xs = sm_xty(t->kern, pd, t->dim, o->y[0], t->dim, t->users, t->dim,
+                                      t->dim, t->threads, o->B);
             sm_free(pd);
+            if (xs != SIGNMF_OK)
+                return -1;
             o->b_valid = true;
         }
         return bad || !isfinite(sum);
@@ -355,7 +375,7 @@ signmf_status sm_ortho_fill_model(signmf_trainer *t, signmf_model *m)
         /* state (precision) widened into y, rotated into tmp */
         for (size_t i = 0; i < rows * dim; ++i)
             o->y[side][i] = ld_elem(o->state[side], i, f64);
-        sm_mul_small(o->y[side], dim, rows, dim, side ? V : U, dim, tmp, dim, t->threads);
+        sm_mul_small(t->kern, o->y[side], dim, rows, dim, side ? V : U, dim, tmp, dim, t->threads);
         void *dst = side ? m->Qt : m->P;
         const double ge = t->params.degree_exp;
         for (size_t r = 0; r < rows; ++r) {
