@@ -949,7 +949,7 @@ signmf_status signmf_model_export_npy(const signmf_model *m, const char *dir, si
     }
     if (st == SIGNMF_OK) {
         memcpy(path + n, "/sigma.npy", sizeof "/sigma.npy");
-        st = sm_npy_write(path, m->sigma, SIGNMF_F64, 1, m->dim, m->dim, false, err);
+        st = sm_npy_write_vector(path, m->sigma, m->dim, err);
     }
     free(path);
     return st;

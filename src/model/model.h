@@ -74,6 +74,10 @@ uint32_t sm_ratings_crc(const signmf_ratings *r);
 signmf_status sm_npy_write(const char *path, const void *data, signmf_precision precision,
                            size_t rows, size_t cols, size_t ld, bool transpose, signmf_error *err);
 
+/* A 1-D float64 .npy of n values, atomically. */
+signmf_status sm_npy_write_vector(const char *path, const double *data, size_t n,
+                                  signmf_error *err);
+
 /* Atomic file writing: open a temporary sibling of `path`; commit fsyncs,
  * renames over `path` and fsyncs the directory; abort removes it. */
 typedef struct sm_atomic_file {

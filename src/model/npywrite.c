@@ -166,8 +166,9 @@ signmf_status sm_atomic_commit(sm_atomic_file *f, signmf_error *err)
     return st;
 }
 
-signmf_status sm_npy_write(const char *path, const void *data, signmf_precision precision,
-                           size_t rows, size_t cols, size_t ld, bool transpose, signmf_error *err)
+static signmf_status npy_write(const char *path, const void *data, signmf_precision precision,
+                               size_t rows, size_t cols, size_t ld, bool transpose, bool vector,
+                               signmf_error *err)
 {
     const size_t es = sm_elem_size(precision);
     const size_t out_rows = transpose ? cols : rows, out_cols = transpose ? rows : cols;
@@ -182,9 +183,13 @@ signmf_status sm_npy_write(const char *path, const void *data, signmf_precision 
     /* Version 1.0 header, padded with spaces so that the data starts at a
      * multiple of 64 bytes (numpy's own alignment) and ending in '\n'. */
     char header[256];
-    int len = snprintf(header + 10, sizeof header - 10,
-                       "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
-                       precision == SIGNMF_F64 ? "<f8" : "<f4", out_rows, out_cols);
+    const char *descr = precision == SIGNMF_F64 ? "<f8" : "<f4";
+    int len = vector ? snprintf(header + 10, sizeof header - 10,
+                                "{'descr': '%s', 'fortran_order': False, 'shape': (%zu,), }", descr,
+                                out_cols)
+                     : snprintf(header + 10, sizeof header - 10,
+                                "{'descr': '%s', 'fortran_order': False, 'shape': (%zu, %zu), }",
+                                descr, out_rows, out_cols);
     size_t hl = (size_t)len + 1; /* + '\n' */
     size_t full = (10 + hl + 63) / 64 * 64;
     memset(header + 10 + len, ' ', full - 10 - (size_t)len);
@@ -241,4 +246,15 @@ signmf_status sm_npy_write(const char *path, const void *data, signmf_precision 
         free(buf);
     }
     return sm_atomic_commit(&f, err);
+}
+
+signmf_status sm_npy_write(const char *path, const void *data, signmf_precision precision,
+                           size_t rows, size_t cols, size_t ld, bool transpose, signmf_error *err)
+{
+    return npy_write(path, data, precision, rows, cols, ld, transpose, false, err);
+}
+
+signmf_status sm_npy_write_vector(const char *path, const double *data, size_t n, signmf_error *err)
+{
+    return npy_write(path, data, SIGNMF_F64, 1, n, n, false, true, err);
 }
