@@ -584,3 +584,58 @@ Test(model, null_safety)
     cr_assert_eq(signmf_model_open(tpath("x"), 4, &o, NULL), SIGNMF_EINVAL);
     signmf_model_free(m);
 }
+
+/* A format 2 file (the panels, no method, sigma or state) opens as a
+ * notebook model with sigma = 1 and serves the same recommendations. */
+Test(model, version_2_still_opens)
+{
+    for (int prec = 0; prec < 2; prec++) {
+        signmf_model *m = make_model(9, 21, 5, (signmf_precision)prec, false);
+        save_ok(m, tpath("v3.smf"));
+        size_t len;
+        unsigned char *buf = slurp(tpath("v3.smf"), &len);
+        uint64_t ridx_off, ridx_len;
+        memcpy(&ridx_off, buf + 144 + 16 * 5, 8);
+        memcpy(&ridx_len, buf + 152 + 16 * 5, 8);
+        size_t es = sm_elem_size(m->precision);
+        uint64_t v2len = (ridx_off + ridx_len + 63) / 64 * 64 + sm_packed_elems(21, 5) * es;
+        cr_assert(v2len < len);
+        uint32_t v = 2;
+        memcpy(buf + 8, &v, 4);
+        memcpy(buf + 136, &v2len, 8);
+        uint32_t hcrc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, 248);
+        memcpy(buf + 248, &hcrc, 4);
+        uint32_t fcrc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, 252);
+        fcrc = (uint32_t)crc32(fcrc, buf + 256, (uInt)(v2len - 256));
+        memcpy(buf + 252, &fcrc, 4);
+        spit(tpath("v2.smf"), buf, (size_t)v2len);
+        for (unsigned flags = 0; flags <= SIGNMF_OPEN_MMAP; flags++) {
+            signmf_model *o;
+            signmf_error err;
+            cr_assert_eq(signmf_model_open(tpath("v2.smf"), flags, &o, &err), SIGNMF_OK, "%s",
+                         err.message);
+            assert_same(m, o);
+            cr_assert_eq(signmf_model_method(o), SIGNMF_METHOD_NOTEBOOK);
+            for (size_t t = 0; t < 5; ++t)
+                cr_assert_eq(signmf_model_sigma(o)[t], 1.0);
+            signmf_rec a[5], b[5];
+            size_t na, nb;
+            cr_assert_eq(signmf_recommend(m, 3, 5, a, &na, NULL), SIGNMF_OK);
+            cr_assert_eq(signmf_recommend(o, 3, 5, b, &nb, NULL), SIGNMF_OK);
+            cr_assert(na == nb && memcmp(a, b, na * sizeof *a) == 0);
+            /* saving it again writes format 3 */
+            cr_assert_eq(signmf_model_save(o, tpath("again.smf"), &err), SIGNMF_OK, "%s",
+                         err.message);
+            signmf_model_free(o);
+        }
+        size_t l2;
+        unsigned char *b2 = slurp(tpath("again.smf"), &l2), *b3;
+        cr_assert_eq(l2, len);
+        b3 = slurp(tpath("v3.smf"), &l2);
+        cr_assert(memcmp(b2, b3, len) == 0);
+        free(b2);
+        free(b3);
+        free(buf);
+        signmf_model_free(m);
+    }
+}
