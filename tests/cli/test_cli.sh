@@ -240,8 +240,10 @@ mkdir -p "$tmp/demo/cwd"
     cd "$tmp/demo/cwd" && "$exe" demo --data "$tmp/none" --dim 4 --epochs 2 --quiet >"$tmp/out" 2>"$tmp/err"
 )
 rc=$?
-check "demo without MovieLens: synthetic data, recommendations" \
-    test "$rc" -eq 0 -a "$(grep -c 'synthetic' out)" -ge 1 -a "$(grep -c '^user [123]:' out)" -eq 3
+check "demo without MovieLens: synthetic data, both models beside popularity, recommendations" \
+    test "$rc" -eq 0 -a "$(grep -c 'synthetic' out)" -ge 1 -a "$(grep -c '^user [12], .* model:' out)" -eq 4 \
+    -a "$(grep -c '^metric  *notebook  *orthonormal  *popularity' out)" -eq 1 \
+    -a "$(grep -c '^items most like item 50' out)" -eq 2
 
 # ---- a catalogue smaller than the default top 10 -------------------------
 printf '1\t1\t5\n1\t2\t3\n2\t1\t4\n2\t3\t2\n3\t2\t1\n3\t4\t4\n' >small.tsv
