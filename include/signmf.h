@@ -144,6 +144,18 @@ SIGNMF_API size_t signmf_ratings_users(const signmf_ratings *r); /* rows of W */
 SIGNMF_API size_t signmf_ratings_items(const signmf_ratings *r); /* columns of W */
 SIGNMF_API size_t signmf_ratings_count(const signmf_ratings *r); /* nonzero entries */
 
+/* Read ratings back as triplets of original ids: entries first ..
+ * first + n - 1 of the set's order (by user index, then item index; the
+ * order signmf_ratings_split and training see), copied into caller-owned
+ * arrays of at least n entries each. Any of users, items and ratings may be
+ * NULL to skip that column; nothing is allocated or retained. Iterate a
+ * whole set in chunks with first = 0, n, 2n, ... up to
+ * signmf_ratings_count(r). SIGNMF_EINVAL when r is NULL, SIGNMF_ERANGE when
+ * first + n exceeds the count (nothing is written then). */
+SIGNMF_API signmf_status signmf_ratings_triplets(const signmf_ratings *r, size_t first, size_t n,
+                                                 int64_t *users, int64_t *items, double *ratings,
+                                                 signmf_error *err);
+
 /* ------------------------------------------------------------------ */
 /* Training                                                            */
 /* ------------------------------------------------------------------ */

@@ -1049,3 +1049,46 @@ Test(io, pipe_is_read_whole)
     }
     remove(fifo);
 }
+
+Test(io, ratings_triplets)
+{
+    /* compact ids on both axes: the copies must give the original ids back */
+    int64_t u[4] = {20, 10, 20, 10}, i[4] = {500, 500, 7, 9};
+    double v[4] = {1.5, 2, 0.1, -4};
+    signmf_ratings *r = NULL;
+    signmf_error err;
+    cr_assert_eq(signmf_ratings_from_triplets(u, i, v, 4, SIGNMF_IDS_COMPACT, &r, &err), SIGNMF_OK,
+                 "%s", err.message);
+    int64_t gu[4], gi[4];
+    double gv[4];
+    cr_assert_eq(signmf_ratings_triplets(r, 0, 4, gu, gi, gv, &err), SIGNMF_OK, "%s", err.message);
+    const int64_t wu[4] = {10, 10, 20, 20}, wi[4] = {9, 500, 7, 500};
+    const double wv[4] = {-4, 2, 0.1, 1.5};
+    for (int k = 0; k < 4; k++) {
+        cr_assert_eq(gu[k], wu[k], "user %d", k);
+        cr_assert_eq(gi[k], wi[k], "item %d", k);
+        cr_assert_eq(gv[k], wv[k], "rating %d", k);
+    }
+    /* a window, one column only */
+    int64_t one[2] = {0, 0};
+    cr_assert_eq(signmf_ratings_triplets(r, 2, 2, NULL, one, NULL, &err), SIGNMF_OK);
+    cr_assert_eq(one[0], 7);
+    cr_assert_eq(one[1], 500);
+    cr_assert_eq(signmf_ratings_triplets(r, 4, 0, gu, gi, gv, &err), SIGNMF_OK);
+    one[0] = -1;
+    cr_assert_eq(signmf_ratings_triplets(r, 3, 2, one, NULL, NULL, &err), SIGNMF_ERANGE);
+    cr_assert_eq(one[0], -1, "nothing written on ERANGE");
+    cr_assert(strstr(err.message, "beyond the 4 ratings"), "%s", err.message);
+    cr_assert_eq(signmf_ratings_triplets(r, SIZE_MAX, 2, NULL, NULL, NULL, &err), SIGNMF_ERANGE);
+    cr_assert_eq(signmf_ratings_triplets(NULL, 0, 0, NULL, NULL, NULL, &err), SIGNMF_EINVAL);
+    signmf_ratings_free(r);
+
+    /* direct ids: index + 1 */
+    int64_t du[2] = {3, 1}, di[2] = {2, 4};
+    cr_assert_eq(signmf_ratings_from_triplets(du, di, v, 2, SIGNMF_IDS_DIRECT, &r, &err),
+                 SIGNMF_OK);
+    cr_assert_eq(signmf_ratings_triplets(r, 0, 2, gu, gi, gv, &err), SIGNMF_OK);
+    cr_assert(gu[0] == 1 && gi[0] == 4 && gv[0] == 2);
+    cr_assert(gu[1] == 3 && gi[1] == 2 && gv[1] == 1.5);
+    signmf_ratings_free(r);
+}

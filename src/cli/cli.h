@@ -173,5 +173,6 @@ int cmd_similar(int argc, char **argv);
 int cmd_export(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
+int cmd_split(int argc, char **argv);
 
 #endif

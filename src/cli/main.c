@@ -16,6 +16,7 @@ static const char usage[] =
     "  similar MODEL      items most like an item (cosine)\n"
     "  eval MODEL TEST    ranking metrics on held-out ratings\n"
     "  export MODEL DIR   write P.npy and Q.npy for numpy\n"
+    "  split RATINGS      write train --holdout's validation split as two files\n"
     "  synth              write a synthetic MovieLens-like ratings set\n"
     "  demo               train on MovieLens 100k or synthetic data and show\n"
     "                     recommendations\n"
@@ -34,7 +35,7 @@ int main(int argc, char **argv)
     } cmds[] = {
         {"train", cmd_train},     {"loss", cmd_loss},   {"recommend", cmd_recommend},
         {"export", cmd_export},   {"synth", cmd_synth}, {"demo", cmd_demo},
-        {"similar", cmd_similar}, {"eval", cmd_eval},
+        {"similar", cmd_similar}, {"eval", cmd_eval},   {"split", cmd_split},
     };
     if (argc < 2) {
         fputs(usage, stderr);

@@ -37,6 +37,29 @@ size_t signmf_ratings_count(const signmf_ratings *r)
     return r ? r->count : 0;
 }
 
+signmf_status signmf_ratings_triplets(const signmf_ratings *r, size_t first, size_t n,
+                                      int64_t *users, int64_t *items, double *ratings,
+                                      signmf_error *err)
+{
+    sm_error_clear(err);
+    if (r == NULL)
+        return sm_fail(err, SIGNMF_EINVAL, "signmf_ratings_triplets: ratings is NULL");
+    if (first > r->count || n > r->count - first)
+        return sm_fail(err, SIGNMF_ERANGE,
+                       "signmf_ratings_triplets: entries %zu + %zu beyond the %zu ratings", first,
+                       n, r->count);
+    for (size_t k = 0; k < n; k++) {
+        size_t e = first + k;
+        if (users != NULL)
+            users[k] = sm_idmap_id(&r->user_map, r->user[e]);
+        if (items != NULL)
+            items[k] = sm_idmap_id(&r->item_map, r->item[e]);
+        if (ratings != NULL)
+            ratings[k] = r->value[e];
+    }
+    return SIGNMF_OK;
+}
+
 void signmf_ratings_free(signmf_ratings *r)
 {
     if (!r)
