@@ -38,8 +38,8 @@ signmf_params signmf_params_for(signmf_method method)
         p.method = method;
         p.dim = 24;
         p.lr = 1.0;
-        p.rated_weight = 5.0;
-        p.degree_exp = 0.3;
+        p.rated_weight = 3.0;
+        p.degree_exp = 0.2;
     }
     return p;
 }

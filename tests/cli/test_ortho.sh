@@ -31,7 +31,7 @@ check "--method with --resume is wrong usage" test "$rc" -eq 2
 # --- training, log and exports
 run train s.tsv "${M[@]}" --out m.smf --log log.csv
 check "train exits 0" test "$rc" -eq 0
-check "summary names the method's settings" grep -q "orthonormal: lr 1, rated weight 5, degree exponent 0.3" err
+check "summary names the method's settings" grep -q "orthonormal: lr 1, rated weight 3, degree exponent 0.2" err
 check "30 epochs by default (31 loss reports)" test "$(tail -n +2 log.csv | wc -l)" -eq 31
 check "the constrained loss decreases overall" awk -F, 'NR == 2 {a = $2} END {exit !($2 < a)}' log.csv
 run export m.smf exp

@@ -80,7 +80,7 @@ def reference(np, W, dim, epochs, lr, w, g, seed=1):
 
 
 def case(np, exe, ratings, dim, epochs, tmp):
-    lr, w, g = 1.0, 5.0, 0.3
+    lr, w, g = 1.0, 3.0, 0.2
     W = load_dense(np, ratings)
     model, log, exp = (os.path.join(tmp, n) for n in ("m.smf", "log.csv", "exp"))
     run([exe, "train", ratings, "--method", "orthonormal", "--precision", "f64", "--dim",
