@@ -43,7 +43,6 @@ ML=$(cd "$DATA/ml-100k" && pwd)
 PINS=(numpy==2.4.6 scipy==1.17.1 tqdm==4.70.1 threadpoolctl==3.8.0 implicit==0.7.2)
 BUILD_PINS=(cython==3.3.1 setuptools==84.2.1 wheel==0.48.0)
 LIGHTFM=lightfm==1.17
-LIGHTFM_SHA256=2b77ada182ccd768a8d7643ab3cfcd8b6e855db09087f7cc7329bd63316697a8
 VENV=${SIGNMF_VENV:-build/quality-venv}
 SYSPY=/usr/bin/python3
 
@@ -68,31 +67,17 @@ STAMP=$VENV/.signmf-quality-pins
 WANT="${PINS[*]} ${BUILD_PINS[*]} $LIGHTFM"
 if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ] || ! "$PY" -c 'import implicit, lightfm, scipy, tqdm' 2>/dev/null; then
   echo "quality.sh: installing ${PINS[*]} ${BUILD_PINS[*]} $LIGHTFM into $VENV" >&2
-  "$PY" -m pip install -q --upgrade pip
   "$PY" -m pip install -q "${PINS[@]}" "${BUILD_PINS[@]}"
   # LightFM's sdist needs Cython, setuptools and numpy at build time, so no
   # build isolation. Its setup.py sets __builtins__.__LIGHTFM_SETUP__, which
   # fails under a PEP 517 backend (there __builtins__ is a dict:
-  # lyst/lightfm#687); when pip's build fails, the unmodified sdist is built
-  # the legacy way, `setup.py bdist_wheel` run as a script, and that wheel
-  # installed.
+  # lyst/lightfm#687), and pip 24 dropped the legacy setup.py path
+  # (--no-use-pep517), so the venv's pip is held below 24 for it.
   if ! "$PY" -m pip install -q --no-build-isolation "$LIGHTFM" 2>"$VENV/lightfm-pip.log"; then
     echo "quality.sh: 'pip install --no-build-isolation $LIGHTFM' failed" \
-      "($(grep -m1 -o "AttributeError.*" "$VENV/lightfm-pip.log" || echo "see $VENV/lightfm-pip.log")); building the sdist with setup.py" >&2
-    src=$VENV/lightfm-src
-    rm -rf "$src"
-    mkdir -p "$src"
-    # pip fetches the sdist from its configured index, as it would anyway
-    "$PY" -m pip download -q --no-deps --no-binary :all: "$LIGHTFM" -d "$src" >&2
-    "$PY" -c 'import hashlib, sys; got = hashlib.sha256(open(sys.argv[2], "rb").read()).hexdigest(); sys.exit(0 if got == sys.argv[1] else "lightfm sdist: sha256 %s, expected %s" % (got, sys.argv[1]))' \
-      "$LIGHTFM_SHA256" "$src/lightfm-1.17.tar.gz"
-    mv "$src/lightfm-1.17.tar.gz" "$src/lightfm.tar.gz"
-    tar -xzf "$src/lightfm.tar.gz" -C "$src"
-    (cd "$src"/lightfm-1.17 && "$PY" setup.py -q bdist_wheel >"$src/build.log" 2>&1) || {
-      echo "quality.sh: LightFM build failed; see $src/build.log" >&2
-      exit 1
-    }
-    "$PY" -m pip install -q "$src"/lightfm-1.17/dist/lightfm-1.17-*.whl
+      "($(grep -m1 -o "AttributeError.*" "$VENV/lightfm-pip.log" || echo "see $VENV/lightfm-pip.log")); building it with setup.py through pip < 24" >&2
+    "$PY" -m pip install -q "pip<24"
+    "$PY" -m pip install -q --no-build-isolation --no-use-pep517 "$LIGHTFM"
   fi
   echo "$WANT" >"$STAMP"
 fi
