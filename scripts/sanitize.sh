@@ -82,6 +82,13 @@ run_valgrind() {
     step "recommend --ratings" recommend "$tmp/m.smf" --ratings 1:5,2:1,3:4 -k 5
     step "similar" similar "$tmp/m.smf" --item 1 -k 5
     step "export" export "$tmp/m.smf" "$tmp/npy"
+    step "train --method orthonormal --checkpoint-every" train "$tmp/train.tsv" --method orthonormal \
+        --dim 6 --epochs 4 --threads 2 --quiet --out "$tmp/o.smf" --checkpoint-every 2
+    step "train --resume (orthonormal)" train "$tmp/train.tsv" --resume "$tmp/o.smf" --epochs 6 \
+        --quiet --out "$tmp/o2.smf"
+    step "recommend --ratings (orthonormal)" recommend "$tmp/o2.smf" --ratings 1:5,2:1,3:4 -k 5
+    step "similar (orthonormal)" similar "$tmp/o2.smf" --item 1 -k 5
+    step "export (orthonormal)" export "$tmp/o2.smf" "$tmp/onpy"
     if "$exe" eval --help >/dev/null 2>&1; then
         step "eval" eval "$tmp/m.smf" "$tmp/test.tsv"
     else
