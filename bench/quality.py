@@ -345,9 +345,11 @@ class Signmf:
 
 NOTEBOOK_GRID = [["--dim", str(d), "--epochs", str(e), "--lr", lr]
                  for d in (64, 512) for e in (20, 50) for lr in ("1e-3", "1e-2")]
-# The orthonormal method's own options are not known to this script; only
-# the embedding size is searched (its defaults are the judged row).
-ORTHONORMAL_GRID = [["--dim", str(d)] for d in (16, 32, 64, 128, 512)]
+# The orthonormal method's tuned row searches its own options around the
+# defaults (the judged row is the defaults; scripts/tune-ortho.sh is the
+# grid they were chosen with).
+ORTHONORMAL_GRID = [["--dim", str(d), "--degree-exp", g, "--rated-weight", w]
+                    for d in (16, 24, 32, 48) for g in ("0.1", "0.2", "0.3") for w in ("2", "3", "5")]
 
 
 # ---- the report ----------------------------------------------------------------
@@ -362,7 +364,7 @@ def cpu_model():
     return platform.processor() or "unknown"
 
 
-def fmt(x, d=3):
+def fmt(x, d=4):
     return "n/a" if x is None else f"{x:.{d}f}"
 
 
@@ -456,6 +458,10 @@ def main():
             subprocess.run([args.signmf, "export", model, exp], check=True, capture_output=True)
             P = np.load(os.path.join(exp, "P.npy")).astype(np.float64)
             Q = np.load(os.path.join(exp, "Q.npy")).astype(np.float64)
+            # scores are P diag(sigma) Q (all ones for the notebook method)
+            sg = os.path.join(exp, "sigma.npy")
+            if os.path.exists(sg):
+                P = P * np.load(sg)[None, :]
             mine = test_judge.full(P @ Q)
             fast = test_judge.fast(P @ Q)
             popm = test_judge.full(pop_S)

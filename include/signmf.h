@@ -211,14 +211,14 @@ typedef struct signmf_params {
 
 /* The notebook's defaults (method SIGNMF_METHOD_NOTEBOOK). */
 SIGNMF_API signmf_params signmf_params_default(void);
-/* Defaults of a method: for SIGNMF_METHOD_ORTHONORMAL dim 24, lr 1,
+/* Defaults of a method: for SIGNMF_METHOD_ORTHONORMAL dim 20, lr 1,
  * rated_weight 3 (liked : neutral : disliked = 4 : 3 : 2), degree_exp 0.2,
- * chosen on a 10 % per-user validation split of MovieLens ua.base
- * (scripts/tune-ortho.sh, docs/quality.md); with 30 epochs
+ * chosen on 10 % per-user validation splits of MovieLens ua.base (three
+ * seeds; scripts/tune-ortho.sh, docs/quality.md); with 100 epochs
  * (SIGNMF_ORTHONORMAL_EPOCHS). The
  * other fields as signmf_params_default. */
 SIGNMF_API signmf_params signmf_params_for(signmf_method method);
-#define SIGNMF_ORTHONORMAL_EPOCHS 30
+#define SIGNMF_ORTHONORMAL_EPOCHS 100
 /* "notebook" / "orthonormal"; NULL for an unknown method. */
 SIGNMF_API const char *signmf_method_name(signmf_method method);
 

@@ -6,6 +6,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Below this many multiply-adds a parallel region costs more than it
+ * saves: its barrier, on a loaded 2-core VM, is worth tens of
+ * microseconds (ua.base at k = 20: 48 % of the run in libgomp's spin
+ * loops with every region parallel). Results never depend on it. */
+#define SM_PAR_MIN ((double)(1 << 21))
+
 static const sm_kernels *kern(const sm_kernels *k)
 {
     return k ? k : sm_kernels_active();
@@ -34,7 +40,8 @@ signmf_status sm_xty(const sm_kernels *k, const double *X, size_t ldx, const dou
     double *part = sm_calloc(nb * kk, sizeof *part);
     if (!part)
         return SIGNMF_ENOMEM;
-#pragma omp parallel for num_threads(threads) schedule(dynamic, 1) if (nb > 1)
+#pragma omp parallel for num_threads(threads)                                                      \
+    schedule(dynamic, 1) if (nb > 1 && (double)n * (double)kk >= SM_PAR_MIN)
     for (size_t b = 0; b < nb; ++b) {
         size_t r0 = b * br, r1 = r0 + br < n ? r0 + br : n;
         k->xty_f64(X + r0 * ldx, ldx, Y + r0 * ldy, ldy, r1 - r0, k1, k2, part + b * kk, k2);
@@ -52,7 +59,8 @@ void sm_mul_small(const sm_kernels *k, const double *X, size_t ldx, size_t n, si
     k = kern(k);
     const size_t chunk = 256;
     size_t nc = (n + chunk - 1) / chunk;
-#pragma omp parallel for num_threads(threads) schedule(static) if (nc > 1)
+#pragma omp parallel for num_threads(threads)                                                      \
+    schedule(static) if (nc > 1 && (double)n * (double)k1 * (double)k2 >= SM_PAR_MIN)
     for (size_t c = 0; c < nc; ++c) {
         size_t r0 = c * chunk, r1 = r0 + chunk < n ? r0 + chunk : n;
         k->mul_small_f64(X + r0 * ldx, ldx, r1 - r0, k1, T, k2, Y + r0 * ldy, ldy);
@@ -109,7 +117,9 @@ static signmf_status apply_right(const sm_kernels *k, double *X, size_t n, size_
     const size_t chunk = 128;
     size_t nc = (n + chunk - 1) / chunk;
     int bad = 0;
-#pragma omp parallel num_threads(threads) if (nc > 1) reduction(| : bad)
+#pragma omp parallel num_threads(threads) if (nc > 1 && (double)n * (double)kk * (double)kk >=     \
+                                                            SM_PAR_MIN) reduction(|                \
+                                                                                  : bad)
     {
         double *buf = sm_alloc(chunk * kk + 1, sizeof *buf);
         if (!buf)

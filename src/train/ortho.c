@@ -86,7 +86,7 @@ static void fill_sources(signmf_trainer *t)
         void *pan = side ? t->Q[t->cur] : t->P[t->cur];
         const void *st = o->state[side];
         const double *sc = o->scale[side];
-#pragma omp parallel for num_threads(t->threads) schedule(static)
+#pragma omp parallel for num_threads(t->threads) schedule(static) if (rows * t->dim >= (1u << 18))
         for (size_t r = 0; r < rows; ++r) {
             const double f = sc[r];
             for (size_t pc = 0; pc < t->npanels; ++pc) {
@@ -270,7 +270,9 @@ static int side_epilogue(signmf_trainer *t, int side, bool grad_only, bool want_
     const double w_ = t->params.rated_weight, a = t->params.lr;
     const double wl = w_ + 1.0, wd = w_ - 1.0;
     int bad = 0;
-#pragma omp parallel for num_threads(t->threads) schedule(static) reduction(| : bad)
+#pragma omp parallel for num_threads(t->threads) schedule(static)                                  \
+    reduction(|                                                                                    \
+              : bad) if (rows * dim >= (1u << 18))
     for (size_t r = 0; r < rows; ++r) {
         double sc = o->scale[side][r], dot = 0.0;
         double *y = o->y[side] + r * dim;

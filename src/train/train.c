@@ -36,7 +36,7 @@ signmf_params signmf_params_for(signmf_method method)
     signmf_params p = signmf_params_default();
     if (method == SIGNMF_METHOD_ORTHONORMAL) {
         p.method = method;
-        p.dim = 24;
+        p.dim = 20;
         p.lr = 1.0;
         p.rated_weight = 3.0;
         p.degree_exp = 0.2;

@@ -32,11 +32,11 @@ check "--method with --resume is wrong usage" test "$rc" -eq 2
 run train s.tsv "${M[@]}" --out m.smf --log log.csv
 check "train exits 0" test "$rc" -eq 0
 check "summary names the method's settings" grep -q "orthonormal: lr 1, rated weight 3, degree exponent 0.2" err
-check "30 epochs by default (31 loss reports)" test "$(tail -n +2 log.csv | wc -l)" -eq 31
+check "100 epochs by default (101 loss reports)" test "$(tail -n +2 log.csv | wc -l)" -eq 101
 check "the constrained loss decreases overall" awk -F, 'NR == 2 {a = $2} END {exit !($2 < a)}' log.csv
 run export m.smf exp
 check "export writes P.npy, Q.npy and sigma.npy" test -s exp/P.npy -a -s exp/Q.npy -a -s exp/sigma.npy
-check "sigma.npy is 1-D of length 24" grep -aq "'shape': (24,)" exp/sigma.npy
+check "sigma.npy is 1-D of length 20" grep -aq "'shape': (20,)" exp/sigma.npy
 
 # --- determinism: threads, kernel sets, f64
 "$exe" train s.tsv "${M[@]}" --threads 1 --out t1.smf -q && "$exe" export t1.smf e1 >/dev/null
@@ -76,7 +76,7 @@ run eval h.smf s.tsv
 check "eval of the model" test "$rc" -eq 0
 "$exe" train s.tsv "${M[@]}" --epochs 12 --checkpoint-every 5 --checkpoint ck.smf --out x.smf -q
 run train s.tsv --resume ck.smf --out r.smf
-check "resume from a checkpoint reaches the default 30 epochs" grep -q "trained 30 epochs" err
+check "resume from a checkpoint reaches the default 100 epochs" grep -q "trained 100 epochs" err
 check "resume is byte-identical to an uninterrupted run" cmp -s r.smf m.smf
 
 # --- the quality bar on ua.base, with nothing but the method
