@@ -194,6 +194,16 @@ void cli_out_recs_text(cli_out *o, const int64_t *user, const signmf_rec *recs, 
 void cli_out_recs_json(cli_out *o, const char *key, const int64_t *id, const signmf_rec *recs,
                        size_t n, const cli_titles *titles);
 
+/* recommend --all's signmf_recs_fn: user-led text lines, or one JSON
+ * object per user after "[\n" (first) or ",\n"; the caller closes the
+ * array. Returns non-zero, stopping the run, once a write failed. */
+typedef struct cli_rec_stream {
+    cli_out *out;
+    const cli_titles *titles;
+    bool json, first;
+} cli_rec_stream;
+int cli_rec_stream_fn(void *ctx, int64_t user, const signmf_rec *recs, size_t count);
+
 /* ---- synthetic data (cmd_synth.c) ----------------------------------- */
 typedef struct cli_synth_params {
     uint64_t users, items, ratings, seed;

@@ -13,7 +13,10 @@ static const cli_command rec_cmd = {
     "\n"
     "Print the top-k items a user did not rate in training, by descending\n"
     "score (P Q)[user, item]; ties go to the lower item, ids are the original\n"
-    "ones. Scores are the fused kernel's float sums (see signmf.h, Serving).\n"
+    "ones. Scores are the fused kernel's float sums (see signmf.h, Serving),\n"
+    "printed as the shortest decimal that reads back to the same double: never\n"
+    "longer than printf's %.17g, identical to it where all 17 digits are needed,\n"
+    "in its layout (1.5, 0.00012, 1.2e-05, 3e+20); inf, -inf, nan (JSON null).\n"
     "\n"
     "  --user ID          one user: rank<TAB>item<TAB>score[<TAB>title] lines\n"
     "  --users LIST       several users (comma-separated ids), and\n"
@@ -122,26 +125,6 @@ static bool rating_token(const char *tok, void *ctx)
     return push(ctx, id, r);
 }
 
-typedef struct stream_ctx {
-    cli_out *out;
-    const cli_titles *titles;
-    bool json, first;
-} stream_ctx;
-
-static int stream_user(void *ctx, int64_t user, const signmf_rec *recs, size_t count)
-{
-    stream_ctx *s = ctx;
-    if (s->json) {
-        cli_out_write(s->out, s->first ? "[\n" : ",\n", 2);
-        cli_out_recs_json(s->out, "user", &user, recs, count, s->titles);
-    } else {
-        cli_out_recs_text(s->out, &user, recs, count, s->titles, true);
-    }
-    s->first = false;
-    /* a closed pipe (| head) or a full disk should stop the run, not score on */
-    return s->out->err != 0;
-}
-
 int cmd_recommend(int argc, char **argv)
 {
     int64_t user = 0;
@@ -231,8 +214,8 @@ int cmd_recommend(int argc, char **argv)
     cli_out out;
     cli_out_init(&out, stdout, outbuf, OUT_CAP);
     if (all) {
-        stream_ctx sc = {&out, titles, json, true};
-        st = signmf_recommend_all(m, (size_t)k, (int)threads, stream_user, &sc, &err);
+        cli_rec_stream sc = {&out, titles, json, true};
+        st = signmf_recommend_all(m, (size_t)k, (int)threads, cli_rec_stream_fn, &sc, &err);
         if (st == SIGNMF_EINTERRUPTED && out.err != 0) {
             rc = cli_out_error(&out);
             goto done;

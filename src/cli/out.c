@@ -229,6 +229,20 @@ void cli_out_recs_json(cli_out *o, const char *key, const int64_t *id, const sig
     cli_out_write(o, "]}", 2);
 }
 
+int cli_rec_stream_fn(void *ctx, int64_t user, const signmf_rec *recs, size_t count)
+{
+    cli_rec_stream *s = ctx;
+    if (s->json) {
+        cli_out_write(s->out, s->first ? "[\n" : ",\n", 2);
+        cli_out_recs_json(s->out, "user", &user, recs, count, s->titles);
+    } else {
+        cli_out_recs_text(s->out, &user, recs, count, s->titles, true);
+    }
+    s->first = false;
+    /* a closed pipe (| head) or a full disk should stop the run, not score on */
+    return s->out->err != 0;
+}
+
 /* The FILE-level helpers keep stdio's order with whatever the caller
  * printed before. A failed fwrite sets the stream's error flag, which the
  * callers check once at the end, after fflush. */
