@@ -143,13 +143,66 @@ typedef struct cli_titles cli_titles;
 int cli_titles_load(const char *path, cli_titles **out);
 const char *cli_titles_get(const cli_titles *t, int64_t id);
 void cli_titles_free(cli_titles *t);
-/* Scores with 17 significant digits, or 3 decimals when !exact. */
+/* Text lines rank<TAB>item<TAB>score[<TAB>title], scores as fmt_double
+ * (shortest round-trip, fmt.h), or 3 decimals when !exact. */
 void cli_print_recs_text(FILE *f, const signmf_rec *recs, size_t n, const cli_titles *titles,
                          bool exact);
 /* {"<key>": id or null, "items": [{"rank", "item", "score"[, "title"]}]},
  * no newline. */
 void cli_print_recs_json(FILE *f, const char *key, const int64_t *id, const signmf_rec *recs,
                          size_t n, const cli_titles *titles);
+
+/* ---- buffered output (out.c) ----------------------------------------- */
+/* Output assembled in a caller's buffer and handed to `f` in cap-sized
+ * fwrite calls. The first failed write is kept in `err` (an errno value);
+ * after it everything is dropped, so writers need not check each call. */
+typedef struct cli_out {
+    FILE *f;
+    char *buf;
+    size_t len, cap;
+    int err;
+} cli_out;
+
+/* Room a writer reserves for one line without a title (the longest ids,
+ * rank and score, their separators); cap must be at least this. */
+#define CLI_OUT_LINE 128
+
+void cli_out_init(cli_out *o, FILE *f, char *buf, size_t cap);
+/* Hand the buffer to the stream (no fflush); false once a write failed. */
+bool cli_out_drain(cli_out *o);
+/* Drain and fflush; false once a write failed. */
+bool cli_out_flush(cli_out *o);
+void cli_out_write(cli_out *o, const char *s, size_t n);
+/* "signmf: cannot write to standard output: <strerror(err)>"; returns
+ * CLI_ERROR. */
+int cli_out_error(const cli_out *o);
+
+/* n contiguous free bytes at the buffer's end (n <= cap), draining first
+ * when fewer are left; NULL after a failed write. Writers fill them and
+ * add what they used to len. */
+static inline char *cli_out_room(cli_out *o, size_t n)
+{
+    if (o->cap - o->len < n && !cli_out_drain(o))
+        return NULL;
+    return o->err != 0 ? NULL : o->buf + o->len;
+}
+
+/* The writers behind cli_print_recs_*: with `user`, every text line starts
+ * user<TAB> (the --users and --all format). */
+void cli_out_recs_text(cli_out *o, const int64_t *user, const signmf_rec *recs, size_t n,
+                       const cli_titles *titles, bool exact);
+void cli_out_recs_json(cli_out *o, const char *key, const int64_t *id, const signmf_rec *recs,
+                       size_t n, const cli_titles *titles);
+
+/* recommend --all's signmf_recs_fn: user-led text lines, or one JSON
+ * object per user after "[\n" (first) or ",\n"; the caller closes the
+ * array. Returns non-zero, stopping the run, once a write failed. */
+typedef struct cli_rec_stream {
+    cli_out *out;
+    const cli_titles *titles;
+    bool json, first;
+} cli_rec_stream;
+int cli_rec_stream_fn(void *ctx, int64_t user, const signmf_rec *recs, size_t count);
 
 /* ---- synthetic data (cmd_synth.c) ----------------------------------- */
 typedef struct cli_synth_params {

@@ -12,7 +12,8 @@ static const cli_command sim_cmd = {
     "\n"
     "Print the k items most similar to ITEM by cosine similarity of the item\n"
     "embeddings (columns of Q), highest first, ties to the lower item; the\n"
-    "item itself is left out. Text output: rank<TAB>item<TAB>cosine[<TAB>title].\n"
+    "item itself is left out. Text output: rank<TAB>item<TAB>cosine[<TAB>title],\n"
+    "cosines as the shortest decimal that reads back to the same double.\n"
     "\n"
     "Options:\n"
     "  --item ID          original item id (required)\n"
@@ -78,14 +79,16 @@ int cmd_similar(int argc, char **argv)
         rc = cli_lib_error(st, &err);
         goto done;
     }
+    char buf[16384];
+    cli_out out;
+    cli_out_init(&out, stdout, buf, sizeof buf);
     if (json) {
-        cli_print_recs_json(stdout, "item", &item, recs, n, titles);
-        fputc('\n', stdout);
+        cli_out_recs_json(&out, "item", &item, recs, n, titles);
+        cli_out_write(&out, "\n", 1);
     } else {
-        cli_print_recs_text(stdout, recs, n, titles, true);
+        cli_out_recs_text(&out, NULL, recs, n, titles, true);
     }
-    rc = fflush(stdout) == 0 && !ferror(stdout) ? CLI_OK
-                                                : cli_error("cannot write to standard output");
+    rc = cli_out_flush(&out) ? CLI_OK : cli_out_error(&out);
 done:
     free(recs);
     cli_titles_free(titles);

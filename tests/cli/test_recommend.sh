@@ -51,6 +51,7 @@ if [ "$mode" = --numpy ]; then
         bad "--user --json with k = items"
     "$exe" recommend m.smf --all -k 10 --json >all.json 2>err || bad "--all --json"
     "$exe" recommend m.smf --all -k 10 >all.tsv 2>err || bad "--all"
+    "$exe" similar m.smf --item 17 -k 20 >sim.tsv 2>err || bad "similar"
     "$exe" recommend m.smf --ratings 10:5,20:1,30:4,40:3,50:2 -k 15 --json >fold.json 2>err ||
         bad "--ratings --json"
     "$exe" similar m.smf --item 17 -k 20 --json >sim.json 2>err || bad "similar --json"
@@ -107,6 +108,34 @@ n = np.linalg.norm(Q, axis=0)
 cos = (Q[:, 16] @ Q) / (n[16] * n)
 sim = json.load(open("sim.json"))
 check("similar", cos, sim["items"], {16})
+# The writer's scores (text and JSON alike): the shortest decimal that
+# reads back to the kernel's double (Python's repr is an independent
+# shortest round-trip), laid out as %.17g, byte-identical to %.17g with 17
+# digits, and never longer than it.
+import re
+from decimal import Decimal
+def check_score(where, s):
+    v = float(s)
+    old = "%.17g" % v
+    if Decimal(s) != Decimal(repr(v)):
+        errors.append(f"{where}: score {s} is not the shortest round-trip {repr(v)}")
+    digits = len(re.sub(r"^[-0.]+|e.*$", "", s).replace(".", "").rstrip("0"))
+    if len(s) > len(old) or (digits == 17 and s != old):
+        errors.append(f"{where}: score {s} against %.17g {old}")
+    x = Decimal(s).adjusted()
+    sci = "e" in s
+    if sci != (x < -4 or x >= 17) or not re.fullmatch(r"-?(\d+(\.\d*[1-9])?|\d(\.\d*[1-9])?e[-+]\d\d+)", s):
+        errors.append(f"{where}: score {s} not in %g layout")
+for r in tsv:
+    check_score(f"--all user {r[0]} rank {r[1]}", r[3])
+for r in [l.rstrip("\n").split("\t") for l in open("sim.tsv")]:
+    check_score(f"similar rank {r[0]}", r[2])
+# JSON carries the same digits as text (json.load keeps the double)
+if [float(r[3]) for r in tsv] != [it["score"] for o in allj for it in o["items"]]:
+    errors.append("--all TSV and --all --json scores differ")
+raw = open("all.json").read()
+for s in re.findall(r'"score":([^,}]+)', raw):
+    check_score("--all --json", s)
 for e in errors[:20]:
     print("   ", e)
 sys.exit(1 if errors else 0)
@@ -133,6 +162,36 @@ expect 0 "recommend --all" recommend m.smf --all -k 3
 cp out all1.tsv
 expect 0 "--all --threads 1" recommend m.smf --all -k 3 --threads 1
 cmp -s out all1.tsv && ok "--all output independent of threads" || bad "--all threads differ"
+# past the 256 KiB output buffer: 36,000 lines, the streamed and the batch
+# paths byte for byte
+expect 0 "--all -k 300 (several buffer drains)" recommend m.smf --all -k 300
+cp out all300.tsv
+[ "$(wc -l <all300.tsv)" -eq $((120 * 300 - $(wc -l <r.tsv))) ] &&
+    ok "--all -k 300: every unrated item of every user" || bad "--all -k 300: $(wc -l <all300.tsv) lines"
+expect 0 "--users 1..120 -k 300" recommend m.smf --users "$(seq -s, 1 120)" -k 300
+cmp -s out all300.tsv && ok "--all and --users write the same bytes" || bad "--all vs --users bytes"
+expect 0 "--all -k 300 --json" recommend m.smf --all -k 300 --json
+head -c 2 out | grep -q '^\[' && [ "$(tail -c 4 out)" = "$(printf '}\n]')" ] &&
+    [ "$(grep -c '^{"user": ' out)" -eq 120 ] && ok "--all --json: an array of 120 objects" ||
+    bad "--all --json shape: $(head -c 60 out)"
+# write errors: exit 1 with the reason, for the streamed and the single path
+for args in "--all" "--all --json" "--all -k 300" "--user 3" "--users 1,2 --json"; do
+    "$exe" recommend m.smf $args >/dev/full 2>err
+    rc=$?
+    if [ "$rc" -eq 1 ] && grep -q '^signmf: cannot write to standard output: No space left' err; then
+        ok "recommend $args > /dev/full: exit 1 with the reason"
+    else
+        bad "recommend $args > /dev/full: exit $rc, $(head -1 err)"
+    fi
+done
+"$exe" similar m.smf --item 4 >/dev/full 2>err
+[ $? -eq 1 ] && grep -q '^signmf: cannot write to standard output: No space left' err &&
+    ok "similar > /dev/full: exit 1 with the reason" ||
+    bad "similar > /dev/full"
+# a closed pipe with SIGPIPE ignored: the write error stops the run
+if (trap '' PIPE; "$exe" recommend m.smf --all -k 300 2>err | head -c 1 >/dev/null); then :; fi
+grep -q 'cannot write to standard output: Broken pipe' err &&
+    ok "--all into a closed pipe, SIGPIPE ignored: reported" || bad "--all into a closed pipe"
 if timeout 60 bash -c "'$exe' recommend m.smf --all -k 50 | head -1" >out 2>err &&
     [ "$(wc -l <out)" -eq 1 ]; then ok "--all | head -1 stops early"; else bad "--all | head -1"; fi
 expect 0 "recommend --json" recommend m.smf --user 2 -k 2 --json
