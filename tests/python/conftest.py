@@ -18,7 +18,9 @@ sys.path.insert(0, os.path.join(REPO, "tests", "parity"))  # notebook_ref.py
 
 import signmf  # noqa: E402
 
-if os.path.commonpath([os.path.abspath(signmf.__file__), REPO]) == REPO and \
+
+_SRC = os.path.join(REPO, "python")
+if os.path.commonpath([os.path.realpath(signmf.__file__), _SRC]) == _SRC and \
         os.environ.get("SIGNMF_ALLOW_SOURCE_IMPORT") != "1":
     raise RuntimeError(f"signmf imported from the source tree ({signmf.__file__}); "
                        "install the wheel instead")
