@@ -55,7 +55,8 @@ def test_sigint_raises_keyboardinterrupt_within_a_second(W):
         sent.append(time.perf_counter())
         signal.pthread_kill(main, signal.SIGINT)
 
-    m = signmf.Model(dim=64, epochs=10**9)
+    # rescale keeps the run finite however long the timer takes to fire
+    m = signmf.Model(dim=64, epochs=10**9, rescale=True)
     timer = threading.Timer(0.5, kill)
     timer.start()
     with pytest.raises(KeyboardInterrupt):
@@ -65,7 +66,7 @@ def test_sigint_raises_keyboardinterrupt_within_a_second(W):
     assert sent and caught - sent[0] < 1.0
     done = m.epochs_done
     assert done > 0
-    ref = signmf.Model(dim=64, epochs=done).fit(W)
+    ref = signmf.Model(dim=64, epochs=done, rescale=True).fit(W)
     assert np.array_equal(m.user_factors, ref.user_factors)
     assert np.array_equal(m.item_factors, ref.item_factors)
 
@@ -165,3 +166,10 @@ def test_refit_while_serving(W):
     for th in ts:
         th.join()
     assert errors == []
+
+
+def test_non_finite_keeps_the_last_finite_model(W):
+    m = signmf.Model(dim=8, lr=10.0, epochs=10**6)
+    with pytest.raises(signmf.NonFiniteError, match="non-finite"):
+        m.fit(W)
+    assert m.epochs_done > 0 and np.all(np.isfinite(m.user_factors))
