@@ -139,6 +139,42 @@ SIGNMF_API signmf_status signmf_ratings_from_triplets(const int64_t *users, cons
                                                       signmf_id_mode ids, signmf_ratings **out,
                                                       signmf_error *err);
 
+/* Element types of caller-owned arrays (signmf_ratings_from_dense, _csr). */
+typedef enum signmf_dtype {
+    SIGNMF_DTYPE_F64 = 0,
+    SIGNMF_DTYPE_F32 = 1,
+    SIGNMF_DTYPE_I32 = 2,
+    SIGNMF_DTYPE_I64 = 3
+} signmf_dtype;
+
+/* Build a ratings set of exactly rows x cols from a dense matrix in the
+ * caller's memory, read in place: element (r, c) is at
+ * (const char *)data + r * row_stride + c * col_stride (bytes; either
+ * order, any view). 0 means unrated; NaN and infinities are rejected with
+ * ERANGE naming the element. Ids are index + id_base: id_base 1 gives the
+ * direct maps that a dense .npy file gets (so the result equals
+ * signmf_ratings_load of the same matrix saved as .npy), any other
+ * id_base >= 0 gives explicit maps (id_base 0: ids are the 0-based
+ * indices). Empty rows and columns keep their place. The set holds its
+ * own copy of the nonzeros (16 bytes each). */
+SIGNMF_API signmf_status signmf_ratings_from_dense(const void *data, signmf_dtype dtype,
+                                                   size_t rows, size_t cols, ptrdiff_t row_stride,
+                                                   ptrdiff_t col_stride, int64_t id_base,
+                                                   signmf_ratings **out, signmf_error *err);
+
+/* The same from compressed sparse rows (scipy.sparse CSR): row r holds
+ * indices[indptr[r] .. indptr[r + 1]) and values likewise; indptr has
+ * rows + 1 entries. indptr and indices are I32 or I64, values F64 or F32.
+ * Stored zeros are skipped as in the dense form, so a CSR and its dense
+ * matrix give the same set. Column indices need not be sorted within a
+ * row; an index outside [0, cols) fails with ERANGE, a column given twice
+ * in a row with EDUPLICATE. Only the nonzeros are copied, once. */
+SIGNMF_API signmf_status signmf_ratings_from_csr(size_t rows, size_t cols, const void *indptr,
+                                                 signmf_dtype indptr_type, const void *indices,
+                                                 signmf_dtype index_type, const void *values,
+                                                 signmf_dtype value_type, int64_t id_base,
+                                                 signmf_ratings **out, signmf_error *err);
+
 SIGNMF_API void signmf_ratings_free(signmf_ratings *r);
 SIGNMF_API size_t signmf_ratings_users(const signmf_ratings *r); /* rows of W */
 SIGNMF_API size_t signmf_ratings_items(const signmf_ratings *r); /* columns of W */
@@ -309,6 +345,16 @@ SIGNMF_API signmf_method signmf_model_method(const signmf_model *m);
  * Rayleigh-Ritz step for the orthonormal method, all 1 for the notebook
  * method. Scores are P_u diag(sigma) Qt_i. */
 SIGNMF_API const double *signmf_model_sigma(const signmf_model *m);
+/* The loss L of the model's P and Q as training last computed it (the
+ * notebook's embed_loss); NaN when not known. */
+SIGNMF_API double signmf_model_loss(const signmf_model *m);
+/* The embeddings in place, row-major without padding, in the model's
+ * precision (float or double): P is users x dim (the notebook's Usr),
+ * Qt items x dim (one row per item: the notebook's Itm transposed). They
+ * live as long as the model and are read-only (a mapped model's point into
+ * its file). */
+SIGNMF_API const void *signmf_model_user_factors(const signmf_model *m);
+SIGNMF_API const void *signmf_model_item_factors(const signmf_model *m);
 /* Original id of a row/column, and back. */
 SIGNMF_API int64_t signmf_model_user_id(const signmf_model *m, size_t index);
 SIGNMF_API int64_t signmf_model_item_id(const signmf_model *m, size_t index);
@@ -377,6 +423,15 @@ typedef int (*signmf_recs_fn)(void *ctx, int64_t user, const signmf_rec *recs, s
 SIGNMF_API signmf_status signmf_recommend_many(const signmf_model *m, const int64_t *users,
                                                size_t n, size_t k, int threads, signmf_rec *out,
                                                size_t *counts, signmf_error *err);
+
+/* Flags of signmf_recommend_many_ex. */
+#define SIGNMF_REC_INCLUDE_RATED 1u /* rank the items the user rated in training too */
+
+/* signmf_recommend_many with flags (0: the same call). */
+SIGNMF_API signmf_status signmf_recommend_many_ex(const signmf_model *m, const int64_t *users,
+                                                  size_t n, size_t k, int threads, unsigned flags,
+                                                  signmf_rec *out, size_t *counts,
+                                                  signmf_error *err);
 
 /* Top `k` for every user, streamed: `fn` is called once per user in index
  * order (the order of signmf_model_user_id), from the calling thread, while

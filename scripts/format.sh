@@ -5,7 +5,7 @@
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 
-mapfile -t files < <(find src include tests bench fuzz -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | sort)
+mapfile -t files < <(find src include tests bench fuzz python -type f \( -name '*.c' -o -name '*.h' \) 2>/dev/null | sort)
 if [ "${#files[@]}" -eq 0 ]; then
   echo "format.sh: no C files found"
   exit 0

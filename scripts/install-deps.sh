@@ -11,6 +11,7 @@ PACKAGES=(
   libcriterion-dev  # unit tests
   zlib1g-dev        # .npz reading
   python3-numpy python3-scipy  # parity tests and the numpy/scipy benchmarks
+  python3-venv python3-dev     # the Python package: a venv for pip, headers for the extension
   libopenblas0-pthread         # a real BLAS for numpy (the reference one is ~10x slower)
   hyperfine         # bench/compare.sh
   clang clang-format libclang-rt-14-dev  # fuzz targets and sanitizers, scripts/format.sh

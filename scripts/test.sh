@@ -8,9 +8,11 @@
 #   build-asan  the whole suite again under AddressSanitizer + UBSan
 #   build-fuzz  clang libFuzzer targets: corpus replay, and every target
 #               fuzzed for SIGNMF_FUZZ_SECONDS (default 60) seconds
+#   build-python  a wheel built by pip from a clean copy of the sources,
+#               installed into a fresh venv, and tests/python run by pytest
 #
 #   bash scripts/test.sh            all three
-#   bash scripts/test.sh --quick    build-ci only
+#   bash scripts/test.sh --quick    build-ci and build-python only
 #   SIGNMF_DATA_DIR=/path (holding ml-100k/) enables the MovieLens tests;
 #   by default ../shared/data or ./data is used when it holds ml-100k/.
 #
@@ -120,6 +122,75 @@ for isa in avx2 portable; do
   stage "main, SIGNMF_ISA=$isa" "${SIGNMF_BUILD_DIR:-build-ci}" "-Dwerror_ci=true --buildtype=release" \
     "--setup $isa --suite unit --suite cli --suite parity"
 done
+
+# python_stage: the Python package as a user gets it. The sources git
+# knows (tracked and not ignored) are copied to a clean tree, a wheel is
+# built there by pip with meson-python, meson and ninja from PyPI in a
+# fresh venv, the wheel is installed into that venv (the suite refuses a
+# signmf imported from the source tree), and tests/python runs with
+# pytest. Counts come from pytest's junit XML; pytest's exit 5 (no tests
+# collected) is a failure.
+python_stage() {
+  local dir=$ROOT/build-python name=python
+  echo "=== test.sh: $name ($dir)"
+  rm -rf "$dir"
+  mkdir -p "$dir/src" "$dir/dist"
+  if ! (git ls-files -co --exclude-standard -z | tar --null -T - -cf - | tar -xf - -C "$dir/src"); then
+    echo "test.sh: $name: copying the sources failed"
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  local venv=$dir/venv
+  if ! "$PY" -m venv "$venv" ||
+    ! "$venv/bin/pip" install -q --disable-pip-version-check meson-python meson ninja numpy scipy pytest; then
+    echo "test.sh: $name: creating the venv failed (python3-venv, PyPI)"
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  # meson-python runs the first meson on PATH: the venv's, not an older system one
+  if ! PATH="$venv/bin:$PATH" "$venv/bin/pip" wheel -q --disable-pip-version-check --no-build-isolation --no-deps \
+    --config-settings=setup-args=-Dwerror_ci=true -w "$dir/dist" "$dir/src"; then
+    echo "test.sh: $name: building the wheel failed"
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  local wheels=("$dir"/dist/signmf-*.whl)
+  if [ ! -f "${wheels[0]}" ] || ! "$venv/bin/pip" install -q --disable-pip-version-check "${wheels[0]}"; then
+    echo "test.sh: $name: installing the wheel failed"
+    FAILED=$((FAILED + 1))
+    return
+  fi
+  echo "test.sh: $name: built and installed $(basename "${wheels[0]}")"
+  local xml=$dir/pytest.xml rc=0
+  (cd "$ROOT/tests/python" && SIGNMF_CLI="$ROOT/${SIGNMF_BUILD_DIR:-build-ci}/src/cli/signmf" \
+    "$venv/bin/python" -m pytest -p no:cacheprovider -rs -q --junitxml="$xml" .) || rc=$?
+  local c
+  c=$("$PY" - "$xml" <<'PYEOF'
+import sys
+import xml.etree.ElementTree as ET
+root = ET.parse(sys.argv[1]).getroot()
+suites = [root] if root.tag == "testsuite" else root.findall("testsuite")
+t = f = s = 0
+for su in suites:
+    t += int(su.get("tests", 0))
+    f += int(su.get("failures", 0)) + int(su.get("errors", 0))
+    s += int(su.get("skipped", 0))
+print(t - f - s, f, s)
+PYEOF
+  ) || c="0 1 0"
+  local p f s
+  read -r p f s <<<"$c"
+  PASSED=$((PASSED + p)) FAILED=$((FAILED + f)) SKIPPED=$((SKIPPED + s))
+  echo "test.sh: $name: $p passed, $f failed, $s skipped"
+  if [ "$rc" -eq 5 ]; then
+    echo "test.sh: $name: pytest collected no tests"
+    FAILED=$((FAILED + 1))
+  elif [ "$f" -eq 0 ] && [ "$rc" -ne 0 ]; then
+    echo "test.sh: $name: pytest exited $rc without a failed test in the report"
+    FAILED=$((FAILED + 1))
+  fi
+}
+python_stage
 
 if [ "$QUICK" = 0 ]; then
   # Sanitized code runs several times slower: stretch the timeouts. The

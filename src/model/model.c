@@ -242,6 +242,18 @@ const double *signmf_model_sigma(const signmf_model *m)
 {
     return m ? m->sigma : NULL;
 }
+double signmf_model_loss(const signmf_model *m)
+{
+    return m ? m->last_loss : NAN;
+}
+const void *signmf_model_user_factors(const signmf_model *m)
+{
+    return m ? m->P : NULL;
+}
+const void *signmf_model_item_factors(const signmf_model *m)
+{
+    return m ? m->Qt : NULL;
+}
 signmf_params signmf_model_params(const signmf_model *m)
 {
     signmf_params p;

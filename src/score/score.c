@@ -500,8 +500,8 @@ SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, s
 /* Users [first, first + n) of `idx` (model rows) through the engine, results
  * into out (k per user) and counts. */
 static signmf_status run_users(const signmf_model *m, const size_t *idx, size_t n, size_t k,
-                               int threads, signmf_rec *out, size_t *counts, signmf_error *err,
-                               const char *fn)
+                               int threads, unsigned flags, signmf_rec *out, size_t *counts,
+                               signmf_error *err, const char *fn)
 {
     job jb = make_job(m, k);
     size_t chunk = n < SM_CHUNK ? n : SM_CHUNK;
@@ -517,6 +517,8 @@ static signmf_status run_users(const signmf_model *m, const size_t *idx, size_t 
         size_t cn = n - c0 < chunk ? n - c0 : chunk;
         for (size_t i = 0; i < cn; ++i) {
             user_slot(m, idx[c0 + i], &slots[i]);
+            if (flags & SIGNMF_REC_INCLUDE_RATED)
+                slots[i].ex = slots[i].ex_end = NULL;
             slots[i].heap = heaps + i * cap;
         }
         st = run_slots(&jb, slots, cn, threads);
@@ -536,7 +538,17 @@ SIGNMF_API signmf_status signmf_recommend_many(const signmf_model *m, const int6
                                                size_t n, size_t k, int threads, signmf_rec *out,
                                                size_t *counts, signmf_error *err)
 {
+    return signmf_recommend_many_ex(m, users, n, k, threads, 0, out, counts, err);
+}
+
+SIGNMF_API signmf_status signmf_recommend_many_ex(const signmf_model *m, const int64_t *users,
+                                                  size_t n, size_t k, int threads, unsigned flags,
+                                                  signmf_rec *out, size_t *counts,
+                                                  signmf_error *err)
+{
     static const char fn[] = "signmf_recommend_many";
+    if (flags & ~SIGNMF_REC_INCLUDE_RATED)
+        return sm_fail(err, SIGNMF_EINVAL, "%s: unknown flags 0x%x", fn, flags);
     if (m == NULL || (n > 0 && (counts == NULL || (k > 0 && out == NULL))) || threads < 0)
         return sm_fail(err, SIGNMF_EINVAL, "%s: model, out and counts must be set, threads >= 0",
                        fn);
@@ -562,7 +574,7 @@ SIGNMF_API signmf_status signmf_recommend_many(const signmf_model *m, const int6
             st = user_index(m, users[i], &idx[i], err, fn);
     }
     if (st == SIGNMF_OK)
-        st = run_users(m, idx, n, k, threads, out, counts, err, fn);
+        st = run_users(m, idx, n, k, threads, flags, out, counts, err, fn);
     sm_free(idx);
     return st;
 }
@@ -592,7 +604,7 @@ SIGNMF_API signmf_status signmf_recommend_all(const signmf_model *m, size_t k, i
             counts[i] = 0;
         }
         if (cap > 0)
-            st = run_users(m, idx, cn, cap, threads, out, counts, err, name);
+            st = run_users(m, idx, cn, cap, threads, 0, out, counts, err, name);
         for (size_t i = 0; st == SIGNMF_OK && i < cn; ++i)
             if (fn(ctx, sm_idmap_id(&m->user_map, c0 + i), out + i * cap, counts[i]) != 0)
                 st =
