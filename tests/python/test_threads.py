@@ -81,12 +81,13 @@ def test_fit_releases_the_gil(big):
     """Two single-threaded fits in two threads take well under twice one.
     The machine is shared (other jobs take cores at random), so each round
     times one fit, two in a row and two at once back to back, and the best
-    of up to five rounds must show two at once below 0.8x two in a row; a
-    fit holding the GIL would give 1.0x or more in every round."""
+    of up to eight rounds must show two at once below 0.9x two in a row
+    (1.8x one fit); a fit holding the GIL runs the two one after the other,
+    1.0x, in every round."""
     epochs = 40
     timed_fit(big, 1)
     best = float("inf")
-    for _ in range(5):
+    for _ in range(8):
         serial = timed_fit(big, epochs) + timed_fit(big, epochs)
         ts = [threading.Thread(target=timed_fit, args=(big, epochs)) for _ in range(2)]
         t = time.perf_counter()
@@ -95,9 +96,9 @@ def test_fit_releases_the_gil(big):
         for th in ts:
             th.join()
         best = min(best, (time.perf_counter() - t) / serial)
-        if best < 0.8:
+        if best < 0.9:
             break
-    assert best < 0.8, f"two fits at once took {2 * best:.2f}x one"
+    assert best < 0.9, f"two fits at once took {2 * best:.2f}x one"
 
 
 def test_python_threads_run_while_fitting(big):
