@@ -622,49 +622,6 @@ static int rescale_shift(const signmf_trainer *t)
     return s > 0 ? s : 0;
 }
 
-/* The epoch loop of the orthonormal method: the same reports and stops as
- * the notebook's loop, and the final pass also gives the Rayleigh-Ritz
- * matrix of the last state. */
-static signmf_status run_ortho(signmf_trainer *t, uint64_t epochs, signmf_progress_fn progress,
-                               void *user, signmf_error *err)
-{
-    double t0 = sm_now(), loss;
-    for (uint64_t e = 0; e < epochs; ++e) {
-        int bad = sm_ortho_pass(t, true, false, &loss);
-        if (bad < 0)
-            return sm_fail(err, SIGNMF_ENOMEM, "out of memory at epoch %llu",
-                           (unsigned long long)t->epochs);
-        t->last_loss = loss;
-        if (!isfinite(loss))
-            return sm_fail(err, SIGNMF_ENONFINITE,
-                           "loss became non-finite (%g) at epoch %llu; kept the model of epoch "
-                           "%llu, the last finite one",
-                           loss, (unsigned long long)t->epochs, (unsigned long long)t->epochs);
-        if (progress && progress(user, t->epochs, loss, 0.0, sm_now() - t0))
-            return sm_fail(err, SIGNMF_EINTERRUPTED, "stopped by the caller after epoch %llu",
-                           (unsigned long long)t->epochs);
-        if (bad)
-            return sm_fail(err, SIGNMF_ENONFINITE,
-                           "epoch %llu produced a non-finite step; kept the model of epoch %llu, "
-                           "the last finite one",
-                           (unsigned long long)(t->epochs + 1), (unsigned long long)t->epochs);
-        if (sm_ortho_commit(t) < 0)
-            return sm_fail(err, SIGNMF_ENOMEM, "out of memory while orthonormalising");
-        t->epochs++;
-    }
-    int bad = sm_ortho_pass(t, false, true, &loss);
-    if (bad < 0)
-        return sm_fail(err, SIGNMF_ENOMEM, "out of memory after epoch %llu",
-                       (unsigned long long)t->epochs);
-    t->last_loss = loss;
-    if (progress)
-        progress(user, t->epochs, loss, 0.0, sm_now() - t0);
-    if (!isfinite(loss))
-        return sm_fail(err, SIGNMF_ENONFINITE, "loss became non-finite (%g) after epoch %llu", loss,
-                       (unsigned long long)t->epochs);
-    return SIGNMF_OK;
-}
-
 size_t signmf_trainer_replaced_columns(const signmf_trainer *t)
 {
     return t && t->orth ? t->orth->replaced : 0;
@@ -675,12 +632,17 @@ signmf_status signmf_trainer_run(signmf_trainer *t, uint64_t epochs, signmf_prog
 {
     if (!t)
         return sm_fail(err, SIGNMF_EINVAL, "trainer must not be NULL");
-    if (t->orth)
-        return run_ortho(t, epochs, progress, user, err);
+    /* One loop for both methods: the orthonormal one has its own pass and,
+     * once the report has accepted the epoch, its own commit; it never
+     * rescales. */
     double t0 = sm_now(), loss;
     for (uint64_t e = 0; e < epochs; ++e) {
-        int shift = rescale_shift(t);
-        int bad = sm_train_pass(t, t->kern, &t->params.lr, ldexp(1.0, -shift), &loss);
+        int shift = t->orth ? 0 : rescale_shift(t);
+        int bad = t->orth ? sm_ortho_pass(t, true, false, &loss)
+                          : sm_train_pass(t, t->kern, &t->params.lr, ldexp(1.0, -shift), &loss);
+        if (bad < 0)
+            return sm_fail(err, SIGNMF_ENOMEM, "out of memory at epoch %llu",
+                           (unsigned long long)t->epochs);
         t->last_loss = loss;
         if (!isfinite(loss))
             return sm_fail(err, SIGNMF_ENONFINITE,
@@ -695,6 +657,12 @@ signmf_status signmf_trainer_run(signmf_trainer *t, uint64_t epochs, signmf_prog
                            "epoch %llu produced non-finite embeddings; kept the model of epoch "
                            "%llu, the last finite one",
                            (unsigned long long)(t->epochs + 1), (unsigned long long)t->epochs);
+        if (t->orth) {
+            if (sm_ortho_commit(t) < 0)
+                return sm_fail(err, SIGNMF_ENOMEM, "out of memory while orthonormalising");
+            t->epochs++;
+            continue;
+        }
         t->cur = 1 - t->cur;
         t->epochs++;
         t->log_scale += shift * M_LN2;
@@ -703,7 +671,12 @@ signmf_status signmf_trainer_run(signmf_trainer *t, uint64_t epochs, signmf_prog
          * same decisions as one uninterrupted run. */
         t->scale_ref = ldexp(loss, -2 * shift);
     }
-    sm_train_pass(t, t->kern, NULL, 1.0, &loss);
+    /* the orthonormal final pass also gives the Rayleigh-Ritz matrix */
+    if (!t->orth)
+        sm_train_pass(t, t->kern, NULL, 1.0, &loss);
+    else if (sm_ortho_pass(t, false, true, &loss) < 0)
+        return sm_fail(err, SIGNMF_ENOMEM, "out of memory after epoch %llu",
+                       (unsigned long long)t->epochs);
     t->last_loss = loss;
     if (progress)
         progress(user, t->epochs, loss, t->log_scale, sm_now() - t0);
