@@ -11,7 +11,9 @@ Run it with the venv where the signmf wheel is installed. It prints:
   - recommend for one user (N = 10) in a loop, and the Python overhead: the
     same call on a 1 x 1, dim 1 model, whose library work is negligible;
   - all users at once (recommend_all, one signmf_recommend_many call)
-    against a Python loop over users.
+    against a Python loop over users, and against the library's own
+    every-user call (`bench_writer MODEL`'s no-op side, signmf_recommend_all)
+    on the same model file, alternated round by round (--bench-writer).
 Results vary with the machine's load: compare ratios from one run only.
 """
 import argparse
@@ -58,6 +60,8 @@ def main(argv=None):
     ap.add_argument("--epochs", type=int, default=50)
     ap.add_argument("--dim", type=int, default=512)
     ap.add_argument("--precision", default="f32")
+    ap.add_argument("--bench-writer", default=os.path.join(repo, "build-ci", "bench",
+                                                           "bench_writer"))
     a = ap.parse_args(argv)
     if not os.path.isfile(a.data):
         sys.exit(f"python_bench: no ratings file {a.data} (--data)")
@@ -118,6 +122,25 @@ def main(argv=None):
     loop = median_time(lambda: [m.recommend(int(u), N=10) for u in ids], 3)
     print(f"all {len(ids)} users, N=10: recommend_all {batch * 1e3:.2f} ms (one batch call); "
           f"a Python loop of single calls (threads=1) {loop * 1e3:.1f} ms")
+    if os.access(a.bench_writer, os.X_OK):
+        # the library's every-user call in its own process on the same file,
+        # alternated with Python's, so that a slow spell hits both sides
+        m.threads = 0
+        py, lib = [], []
+        for _ in range(a.runs):
+            py.append(median_time(lambda: m.recommend_all(N=10), 21))
+            r = subprocess.run([a.bench_writer, out, "--k", "10", "--reps", "21"],
+                               capture_output=True, text=True, check=True).stdout
+            line = next(x for x in r.splitlines() if x.startswith("library, no-op callback:"))
+            lib.append(float(line.split(":")[1].split()[0]) * 1e-3)
+        ratios = sorted(p / q for p, q in zip(py, lib))
+        print(f"all users: recommend_all / the library's signmf_recommend_all (bench_writer) "
+              f"{statistics.median(ratios):.3f} median of {a.runs} rounds "
+              f"(range {ratios[0]:.3f}-{ratios[-1]:.3f}; medians {statistics.median(py) * 1e3:.2f}"
+              f" ms against {statistics.median(lib) * 1e3:.2f} ms)")
+    else:
+        print(f"all users: no bench_writer at {a.bench_writer} (--bench-writer): "
+              f"no library-side figure")
     return 0
 
 

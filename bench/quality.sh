@@ -3,6 +3,7 @@
 # popularity on MovieLens 100k, ua.base -> ua.test (docs/quality-bench.md).
 #
 #   bash bench/quality.sh [--data DIR] [--runs N]
+#   bash bench/quality.sh --base B --test T --name NAME [--md OUT.md]   # another split
 #
 # DIR holds ml-100k/ (default: $SIGNMF_DATA_DIR, ../shared/data or ./data).
 # A venv at ${SIGNMF_VENV:-build/quality-venv} (Debian's /usr/bin/python3)
@@ -18,11 +19,19 @@ CMDLINE="bash bench/quality.sh${*:+ $*}"
 
 DATA=""
 RUNS=3
+BASE=""
+TEST=""
+NAME="ua.base -> ua.test"
+MD=""
 while [ $# -gt 0 ]; do
   case "$1" in
     --data) DATA=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
-    -h|--help) sed -n '2,13p' "$0"; exit 0 ;;
+    --base) BASE=$2; shift 2 ;;
+    --test) TEST=$2; shift 2 ;;
+    --name) NAME=$2; shift 2 ;;
+    --md) MD=$2; shift 2 ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "quality.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -90,14 +99,17 @@ meson compile -C build >&2
 SIGNMF=$ROOT/build/src/cli/signmf
 
 # ---- the tuning split and the run -------------------------------------------------
-WORK=$ROOT/build/quality
+BASE=${BASE:-$ML/ua.base}
+TEST=${TEST:-$ML/ua.test}
+MD=${MD:-$ROOT/build/quality.md}
+WORK=$ROOT/build/quality/$(basename "$BASE" | tr -c 'A-Za-z0-9._\n-' _)
 mkdir -p "$WORK"
-SPLIT="signmf split ua.base --holdout 0.1 --seed 1 --train train.tsv --test valid.tsv"
-"$SIGNMF" split "$ML/ua.base" --holdout 0.1 --seed 1 --train "$WORK/train.tsv" --test "$WORK/valid.tsv"
+SPLIT="signmf split $(basename "$BASE") --holdout 0.1 --seed 1 --train train.tsv --test valid.tsv"
+"$SIGNMF" split "$BASE" --holdout 0.1 --seed 1 --train "$WORK/train.tsv" --test "$WORK/valid.tsv"
 
 # implicit: its CPU classes with num_threads=2 and a single-threaded OpenBLAS,
 # as it recommends (it warns otherwise; the report says whether it did).
 export OPENBLAS_NUM_THREADS=1
 "$PY" bench/quality.py --signmf "$SIGNMF" --data "$ML" --train "$WORK/train.tsv" \
-  --valid "$WORK/valid.tsv" --split "$SPLIT" --work "$WORK" --md "$ROOT/build/quality.md" \
+  --valid "$WORK/valid.tsv" --split "$SPLIT" --work "$WORK" --md "$MD" --base "$BASE" --test "$TEST" --name "$NAME" \
   --command "$CMDLINE" --runs "$RUNS" --threads 2
