@@ -8,6 +8,7 @@
 #
 #   bash scripts/tune-ortho.sh [DATA_DIR]     (DATA_DIR holds ml-100k/)
 #   GRID_EPOCHS="100 200" GRID_DIMS="20" bash scripts/tune-ortho.sh   # a narrower grid
+#   GRID_SEEDS="1 2 3 4 5" bash scripts/tune-ortho.sh                  # more holdouts
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 DATA=${1:-${SIGNMF_DATA_DIR:-../shared/data}}
@@ -24,7 +25,7 @@ EPOCHS=${GRID_EPOCHS:-20 30 50 100}
     for g in $EXPS; do
       for w in $WEIGHTS; do
         for ep in $EPOCHS; do
-          for seed in 1 2 3; do
+          for seed in ${GRID_SEEDS:-1 2 3}; do
             "$S" train "$BASE" --method orthonormal --holdout 0.1 --seed "$seed" --dim "$dim" \
               --degree-exp "$g" --rated-weight "$w" --epochs "$ep" -q 2>&1 |
               awk '/^precision@10/ {p = $2} /^ndcg@10/ {n = $2} END {print n, p}'
@@ -34,4 +35,4 @@ EPOCHS=${GRID_EPOCHS:-20 30 50 100}
       done
     done
   done
-} | sort -rn | awk 'BEGIN {print "ndcg@10 p@10 setting (mean over 3 validation holdouts of ua.base)"} {print}'
+} | sort -rn | awk -v n="$(echo ${GRID_SEEDS:-1 2 3} | wc -w)" 'BEGIN {print "ndcg@10 p@10 setting (mean over " n " validation holdouts of ua.base)"} {print}'
