@@ -628,18 +628,20 @@ static PyObject *core_evaluate(PyObject *self, PyObject *args)
         "users", (Py_ssize_t)res.users, "auc_users", (Py_ssize_t)res.auc_users);
 }
 
-static PyObject *core_save(PyObject *self, PyObject *arg)
+/* save and export: a path, the GIL released, one library call that
+ * writes files. */
+typedef signmf_status (*model_writer)(const signmf_model *, const char *, signmf_error *);
+static PyObject *write_files(PyObject *self, PyObject *arg, model_writer fn)
 {
     PyObject *bytes = NULL;
     if (!PyUnicode_FSConverter(arg, &bytes))
         return NULL;
     signmf_error err;
     memset(&err, 0, sizeof err);
-    signmf_status st;
     const char *path = PyBytes_AsString(bytes);
     const signmf_model *m = ((Core *)self)->m;
     PyThreadState *ts_ = PyEval_SaveThread();
-    st = signmf_model_save(m, path, &err);
+    signmf_status st = fn(m, path, &err);
     PyEval_RestoreThread(ts_);
     Py_DECREF(bytes);
     if (st != SIGNMF_OK)
@@ -647,23 +649,14 @@ static PyObject *core_save(PyObject *self, PyObject *arg)
     Py_RETURN_NONE;
 }
 
+static PyObject *core_save(PyObject *self, PyObject *arg)
+{
+    return write_files(self, arg, signmf_model_save);
+}
+
 static PyObject *core_export(PyObject *self, PyObject *arg)
 {
-    PyObject *bytes = NULL;
-    if (!PyUnicode_FSConverter(arg, &bytes))
-        return NULL;
-    signmf_error err;
-    memset(&err, 0, sizeof err);
-    signmf_status st;
-    const char *dir = PyBytes_AsString(bytes);
-    const signmf_model *m = ((Core *)self)->m;
-    PyThreadState *ts_ = PyEval_SaveThread();
-    st = signmf_model_export_npy(m, dir, &err);
-    PyEval_RestoreThread(ts_);
-    Py_DECREF(bytes);
-    if (st != SIGNMF_OK)
-        return raise_status(st, &err);
-    Py_RETURN_NONE;
+    return write_files(self, arg, signmf_model_export_npy);
 }
 
 static PyMethodDef core_methods[] = {
