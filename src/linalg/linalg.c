@@ -12,6 +12,10 @@
  * loops with every region parallel). Results never depend on it. */
 #define SM_PAR_MIN ((double)(1 << 21))
 
+/* Column strips of a Gram product: as wide as an AVX-512 vector of
+ * doubles, so each kernel call still fills its vectors. */
+#define SM_STRIP 8
+
 static const sm_kernels *kern(const sm_kernels *k)
 {
     return k ? k : sm_kernels_active();
@@ -40,15 +44,31 @@ signmf_status sm_xty(const sm_kernels *k, const double *X, size_t ldx, const dou
     double *part = sm_calloc(nb * kk, sizeof *part);
     if (!part)
         return SIGNMF_ENOMEM;
+    /* A Gram matrix is symmetric to the bit (x_a x_b = x_b x_a, and each
+     * entry has its own chain of adds in row order), so only the strips
+     * on and above the diagonal are computed and the rest is mirrored. */
+    const bool gram = X == Y && ldx == ldy && k1 == k2;
 #pragma omp parallel for num_threads(threads)                                                      \
     schedule(dynamic, 1) if (nb > 1 && (double)n * (double)kk >= SM_PAR_MIN)
     for (size_t b = 0; b < nb; ++b) {
         size_t r0 = b * br, r1 = r0 + br < n ? r0 + br : n;
-        k->xty_f64(X + r0 * ldx, ldx, Y + r0 * ldy, ldy, r1 - r0, k1, k2, part + b * kk, k2);
+        if (!gram) {
+            k->xty_f64(X + r0 * ldx, ldx, Y + r0 * ldy, ldy, r1 - r0, k1, k2, part + b * kk, k2);
+            continue;
+        }
+        for (size_t a0 = 0; a0 < k1; a0 += SM_STRIP) {
+            size_t w = a0 + SM_STRIP < k1 ? SM_STRIP : k1 - a0;
+            k->xty_f64(X + r0 * ldx + a0, ldx, X + r0 * ldx + a0, ldx, r1 - r0, w, k2 - a0,
+                       part + b * kk + a0 * k2 + a0, k2);
+        }
     }
     for (size_t b = 0; b < nb; ++b)
         for (size_t i = 0; i < kk; ++i)
             C[i] += part[b * kk + i];
+    if (gram)
+        for (size_t a = 1; a < k1; ++a)
+            for (size_t c = 0; c < a; ++c)
+                C[a * k2 + c] = C[c * k2 + a];
     sm_free(part);
     return SIGNMF_OK;
 }
@@ -110,7 +130,9 @@ static void upper_inverse(double *R, size_t kk)
     }
 }
 
-/* X <- X T with T kk x kk, through a row buffer per chunk. */
+/* X <- X T with T kk x kk, through a row buffer per chunk. (Skipping T's
+ * zero lower triangle by column strips keeps the bits but, at dim 20,
+ * ran 34 % more instructions in the kernel calls than it saved.) */
 static signmf_status apply_right(const sm_kernels *k, double *X, size_t n, size_t kk, size_t ld,
                                  const double *T, int threads)
 {
