@@ -195,7 +195,28 @@ SIGNMF_API signmf_status signmf_ratings_triplets(const signmf_ratings *r, size_t
 /* ------------------------------------------------------------------ */
 /* Training                                                            */
 /* ------------------------------------------------------------------ */
-typedef enum signmf_precision { SIGNMF_F32 = 0, SIGNMF_F64 = 1 } signmf_precision;
+/* Training precision. Values are pinned.
+ *
+ * SIGNMF_BF16 trains with float32 P and Q (the master copy, which the
+ * update, the loss and the model use) and reads the rows it gathers from
+ * a bfloat16 shadow of them: half the bytes per gathered row, which is
+ * where the notebook's epoch spends its time. The shadow is the master
+ * narrowed as VCVTNEPS2BF16 does it (round to nearest even, denormals to
+ * zero, NaNs quietened), written by the same pass that writes the master,
+ * so it is a function of the master alone. Per element, an epoch computes
+ *     acc   = the signed sum of the gathered rows, each widened exactly to
+ *             float32, added in float32 in the f32 order (the +1 rows,
+ *             then the -1 rows, by index; block by block on large sets)
+ *     out   = (self - a * acc) * sc in float32, self the master row
+ *     loss  = sum of self . acc, folded in double as for SIGNMF_F32
+ * so a bf16 run is a f32 run whose gathered rows carry 8 significant bits:
+ * its results differ from the f32 run's (the loss, the factors, the
+ * rankings, slightly), but are bit-identical across ISAs (portable, AVX2,
+ * AVX-512) and thread counts, and a resumed run continues bit for bit.
+ * A model trained in bf16 stores float32 factors (signmf_model_precision
+ * is SIGNMF_F32) and keeps SIGNMF_BF16 in its params, so resume trains on
+ * in bf16. The orthonormal method does not support it (SIGNMF_EINVAL). */
+typedef enum signmf_precision { SIGNMF_F32 = 0, SIGNMF_F64 = 1, SIGNMF_BF16 = 2 } signmf_precision;
 
 typedef enum signmf_sign_rule {
     SIGNMF_SIGN_MEAN = 0,      /* the notebook: above the user's mean = liked */

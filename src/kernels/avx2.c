@@ -288,32 +288,66 @@ static void sm_cvt_bf16_avx2(const float *x, size_t n, uint16_t *y)
         y[i] = sm_bf16_from_f32(x[i]);
 }
 
-/* The shadow of nv vectors of floats just written (nv even). */
-SM_INLINE void shadow_bf16(const float *o, uint16_t *ob, const int nv)
+/* finish_f32 with the shadow written from the same registers, two
+ * vectors (16 floats, 32 bytes of bf16) at a time (nv is even). */
+SM_INLINE void finish_bf16(const __m256 *acc, const float *me, float *o, uint16_t *ob, __m256 va,
+                           __m256 vsc, __m256d *d, __m256 *bad, const int nv)
 {
-    for (int v = 0; v < nv; v += 2)
-        _mm256_storeu_si256((__m256i *)(ob + 8 * v), bf16_pack16(_mm256_loadu_ps(o + 8 * v),
-                                                                 _mm256_loadu_ps(o + 8 * v + 8)));
+    if (!o) {
+        finish_f32(acc, me, NULL, va, vsc, d, bad, nv);
+        return;
+    }
+    for (int v = 0; v < nv; v += 2) {
+        __m256 r[2];
+        for (int i = 0; i < 2; ++i) {
+            __m256 m = _mm256_loadu_ps(me + 8 * (v + i));
+            if (d) {
+                __m256d *dd = d + 2 * ((v + i) & 1);
+                __m256d mlo = _mm256_cvtps_pd(_mm256_castps256_ps128(m));
+                __m256d mhi = _mm256_cvtps_pd(_mm256_extractf128_ps(m, 1));
+                __m256d alo = _mm256_cvtps_pd(_mm256_castps256_ps128(acc[v + i]));
+                __m256d ahi = _mm256_cvtps_pd(_mm256_extractf128_ps(acc[v + i], 1));
+                dd[0] = _mm256_add_pd(dd[0], _mm256_mul_pd(mlo, alo));
+                dd[1] = _mm256_add_pd(dd[1], _mm256_mul_pd(mhi, ahi));
+            }
+            r[i] = _mm256_mul_ps(_mm256_sub_ps(m, _mm256_mul_ps(va, acc[v + i])), vsc);
+            _mm256_storeu_ps(o + 8 * (v + i), r[i]);
+            *bad = _mm256_add_ps(*bad, _mm256_sub_ps(r[i], r[i]));
+        }
+        _mm256_storeu_si256((__m256i *)(ob + 8 * v), bf16_pack16(r[0], r[1]));
+    }
 }
 
-/* Widening 16 bf16 by interleaving zero words below them puts elements
- * 0-3 and 8-11 in one vector and 4-7 and 12-15 in the other (unpack works
- * within 128-bit halves). The sums run in that order, element by element
- * as in the f32 kernels, and are put back in order once per strip; the
- * same swap of halves converts both ways. */
-SM_INLINE void halves_swap(__m256 *x, const int nv)
+/* Widening 16 bf16 (one 32-byte load) as two vectors: the even elements
+ * shifted up by 16 bits, the odd ones by masking off the low 16 bits; a
+ * shift and an AND, where unpacking against zeros would send both to the
+ * shuffle pipes (on Zen 3 two of the four FP pipes, one of which also
+ * adds). The sums run in that order, element by element as in the f32
+ * kernels: x[2j] holds the even, x[2j + 1] the odd elements of the j-th
+ * 16, put back in order once per strip. */
+SM_INLINE void bf16_to_natural(__m256 *x, const int nv)
 {
     for (int v = 0; v < nv; v += 2) {
-        __m256 a = x[v], b = x[v + 1];
+        /* elements 0-3 | 8-11, and 4-7 | 12-15 */
+        __m256 a = _mm256_unpacklo_ps(x[v], x[v + 1]), b = _mm256_unpackhi_ps(x[v], x[v + 1]);
         x[v] = _mm256_permute2f128_ps(a, b, 0x20);
         x[v + 1] = _mm256_permute2f128_ps(a, b, 0x31);
+    }
+}
+SM_INLINE void bf16_from_natural(__m256 *x, const int nv)
+{
+    for (int v = 0; v < nv; v += 2) {
+        __m256 a = _mm256_permute2f128_ps(x[v], x[v + 1], 0x20);
+        __m256 b = _mm256_permute2f128_ps(x[v], x[v + 1], 0x31);
+        x[v] = _mm256_shuffle_ps(a, b, 0x88);
+        x[v + 1] = _mm256_shuffle_ps(a, b, 0xdd);
     }
 }
 
 SM_INLINE void run_bf16(__m256 *acc, const uint32_t *p, const uint32_t *e, const uint32_t *end,
                         const uint16_t *src, size_t w, const int sub, const int nv, const int pf)
 {
-    const __m256i z = _mm256_setzero_si256();
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
     for (; p < e; ++p) {
         if (pf) {
             const uint32_t *q = p + SM_PFD < end ? p + SM_PFD : end - 1;
@@ -324,10 +358,10 @@ SM_INLINE void run_bf16(__m256 *acc, const uint32_t *p, const uint32_t *e, const
         const uint16_t *x = src + (size_t)*p * w;
         for (int v = 0; v < nv; v += 2) {
             __m256i h = _mm256_loadu_si256((const __m256i *)(x + 8 * v));
-            __m256 lo = _mm256_castsi256_ps(_mm256_unpacklo_epi16(z, h));
-            __m256 hi = _mm256_castsi256_ps(_mm256_unpackhi_epi16(z, h));
-            acc[v] = sub ? _mm256_sub_ps(acc[v], lo) : _mm256_add_ps(acc[v], lo);
-            acc[v + 1] = sub ? _mm256_sub_ps(acc[v + 1], hi) : _mm256_add_ps(acc[v + 1], hi);
+            __m256 ev = _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+            __m256 od = _mm256_castsi256_ps(_mm256_and_si256(h, hi));
+            acc[v] = sub ? _mm256_sub_ps(acc[v], ev) : _mm256_add_ps(acc[v], ev);
+            acc[v + 1] = sub ? _mm256_sub_ps(acc[v + 1], od) : _mm256_add_ps(acc[v + 1], od);
         }
     }
 }
@@ -340,10 +374,9 @@ SM_INLINE void run_bf16(__m256 *acc, const uint32_t *p, const uint32_t *e, const
             x[v] = _mm256_setzero_ps();                                                            \
         run_bf16(x, ib, im, end, src + (t0), w, 0, nv, pf);                                        \
         run_bf16(x, im, ie, end, src + (t0), w, 1, nv, pf);                                        \
-        halves_swap(x, nv);                                                                        \
-        finish_f32(x, self + r * w + (t0), o ? o + (t0) : NULL, va, vsc, pd, &bad, nv);            \
-        if (o)                                                                                     \
-            shadow_bf16(o + (t0), ob + (t0), nv);                                                  \
+        bf16_to_natural(x, nv);                                                                    \
+        finish_bf16(x, self + r * w + (t0), o ? o + (t0) : NULL, o ? ob + (t0) : NULL, va, vsc,    \
+                    pd, &bad, nv);                                                                 \
     } while (0)
 
 SM_INLINE int gather_bf16(const sm_signs *s, size_t r0, size_t r1, size_t w, const uint16_t *src,
@@ -388,10 +421,10 @@ static int sm_gather_avx2_pf_bf16(const sm_signs *s, size_t r0, size_t r1, size_
         for (int v = 0; v < (nv); ++v)                                                             \
             x[v] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(ac + (t0) + 8 * v);               \
         if (!first)                                                                                \
-            halves_swap(x, nv);                                                                    \
+            bf16_from_natural(x, nv);                                                              \
         run_bf16(x, ip + pb0[r], ip + pb1[r], end, src + (t0), w, 0, nv, 0);                       \
         run_bf16(x, im + mb0[r], im + mb1[r], end, src + (t0), w, 1, nv, 0);                       \
-        halves_swap(x, nv);                                                                        \
+        bf16_to_natural(x, nv);                                                                    \
         for (int v = 0; v < (nv); ++v)                                                             \
             _mm256_storeu_ps(ac + (t0) + 8 * v, x[v]);                                             \
     } while (0)

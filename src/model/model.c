@@ -9,7 +9,8 @@
  *   16  u32 flags (0)                   20  u32 precision (0 f32, 1 f64)
  *   24  u64 users   32 u64 items   40 u64 dim   48 u64 epochs
  *   56  f64 log_scale                   64  f64 last_loss
- *   72  params: u64 dim, f64 lr, u32 seed, i32 threads, u32 precision,
+ *   72  params: u64 dim, f64 lr, u32 seed, i32 threads, u32 precision (of
+ *       training: 2 = bf16, whose factors are stored as f32),
  *       u32 sign_rule, f64 threshold, i32 rescale      (72 .. 116)
  *   116 u32 data_crc (CRC-32 of the training ratings)
  *   120 u32 user map mode, 124 u32 item map mode (1 direct, 2 compact)
@@ -605,11 +606,13 @@ static signmf_status sm_parse_header(const unsigned char *h, size_t have, uint64
                        path, um, im);
     H->ucompact = um == SM_MAP_COMPACT;
     H->icompact = im == SM_MAP_COMPACT;
-    if (get_u32(h, 100) > SIGNMF_SIGN_OBSERVED || get_u32(h, 96) > 1)
-        return sm_fail(
-            err, SIGNMF_EFORMAT,
-            "%s: parameters: expected sign rule <= 2 and precision <= 1, found %u and %u", path,
-            get_u32(h, 100), get_u32(h, 96));
+    /* training precision 2 (bf16) keeps a float32 master: stored as f32 */
+    if (get_u32(h, 100) > SIGNMF_SIGN_OBSERVED || get_u32(h, 96) > 2 ||
+        (get_u32(h, 96) == 2 && H->precision != 0))
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: parameters: expected sign rule <= 2 and precision <= 2 (2 only with "
+                       "f32 factors), found %u and %u",
+                       path, get_u32(h, 100), get_u32(h, 96));
     if (!sm_compute_layout(H->users, H->items, H->dim, H->precision, H->ucompact, H->icompact,
                            H->rated, H->version, H->method, &H->L))
         return sm_fail(
