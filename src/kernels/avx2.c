@@ -358,6 +358,10 @@ SM_INLINE void run_bf16(__m256 *acc, const uint32_t *p, const uint32_t *e, const
         const uint16_t *x = src + (size_t)*p * w;
         for (int v = 0; v < nv; v += 2) {
             __m256i h = _mm256_loadu_si256((const __m256i *)(x + 8 * v));
+            /* one load for both halves: GCC 12 otherwise folds a second
+             * load of the same 32 bytes into the AND, and the load ports,
+             * not the FP pipes, become the limit */
+            __asm__("" : "+x"(h));
             __m256 ev = _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
             __m256 od = _mm256_castsi256_ps(_mm256_and_si256(h, hi));
             acc[v] = sub ? _mm256_sub_ps(acc[v], ev) : _mm256_add_ps(acc[v], ev);
