@@ -351,6 +351,17 @@ SIGNMF_API signmf_status signmf_trainer_into_model(signmf_trainer **t, signmf_mo
 /* Save atomically: a temporary file in the same directory, fsync, rename. */
 SIGNMF_API signmf_status signmf_model_save(const signmf_model *m, const char *path,
                                            signmf_error *err);
+
+/* A copy of `m` with its factors (P, Qt and the orthonormal state) in
+ * precision `to`, for serving: SIGNMF_BF16 halves the factor bytes of an
+ * f32 model (narrowed as VCVTNEPS2BF16 does, signmf_precision); f32 and
+ * f64 convert by C casts, bf16 widens exactly. Everything else (ids,
+ * rated rows, sigma, parameters, the training precision in its params) is
+ * copied. A bf16 model serves, evaluates and exports (widened to f32) like
+ * any other, but is not a training state: signmf_trainer_resume rejects it
+ * (SIGNMF_EUNSUPPORTED); resume from the model it was converted from. */
+SIGNMF_API signmf_status signmf_model_convert(const signmf_model *m, signmf_precision to,
+                                              signmf_model **out, signmf_error *err);
 SIGNMF_API signmf_status signmf_model_open(const char *path, unsigned flags, signmf_model **out,
                                            signmf_error *err);
 SIGNMF_API void signmf_model_free(signmf_model *m);
@@ -358,6 +369,10 @@ SIGNMF_API void signmf_model_free(signmf_model *m);
 SIGNMF_API size_t signmf_model_users(const signmf_model *m);
 SIGNMF_API size_t signmf_model_items(const signmf_model *m);
 SIGNMF_API size_t signmf_model_dim(const signmf_model *m);
+/* The precision of the stored factors: SIGNMF_F32, SIGNMF_F64, or SIGNMF_BF16
+ * for a converted model (signmf_model_convert). A model trained with
+ * SIGNMF_BF16 stores its f32 master: SIGNMF_F32 here, SIGNMF_BF16 in its
+ * params. */
 SIGNMF_API signmf_precision signmf_model_precision(const signmf_model *m);
 SIGNMF_API uint64_t signmf_model_epochs(const signmf_model *m);
 SIGNMF_API signmf_params signmf_model_params(const signmf_model *m);
@@ -370,7 +385,8 @@ SIGNMF_API const double *signmf_model_sigma(const signmf_model *m);
  * notebook's embed_loss); NaN when not known. */
 SIGNMF_API double signmf_model_loss(const signmf_model *m);
 /* The embeddings in place, row-major without padding, in the model's
- * precision (float or double): P is users x dim (the notebook's Usr),
+ * precision (float, double, or for SIGNMF_BF16 uint16_t bf16 bit
+ * patterns: the top half of a float): P is users x dim (the notebook's Usr),
  * Qt items x dim (one row per item: the notebook's Itm transposed). They
  * live as long as the model and are read-only (a mapped model's point into
  * its file). */
@@ -419,6 +435,18 @@ SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, s
  * swap against a double-precision ranking). Ranking: descending score,
  * ties to the lower item index, NaN last (a -0 score is reported as +0).
  * signmf_recommend (above) uses it too.
+ *
+ * bf16 models (signmf_model_convert) score in float32 in the same order,
+ * on the bf16 values widened exactly: s = +0, then s = fmaf(p[t], q[t], s),
+ * where q[t] is Qt[t] times sigma[t] rounded to float32 and then narrowed
+ * to bf16 (exactly Qt[t] for the notebook method). Every kernel (portable,
+ * AVX2 and AVX-512 widen and use FMA) gives the same bits. The AVX512-BF16
+ * dot product VDPBF16PS is not used: it adds each lane's pair of products
+ * odd element first, flushes denormal results and inputs to zero, and would
+ * need the items interleaved in pairs, so its sums differ from this order
+ * in the last bits (and in underflow); one order on every machine is kept
+ * over its speed. Fold-in on a bf16 model sums the widened rows in float32
+ * and narrows p once before scoring.
  *
  * Threads. A single query row (signmf_recommend, fold-in, similar) is
  * split by item ranges over the OpenMP threads (OMP_NUM_THREADS, default

@@ -137,6 +137,15 @@ typedef void (*sm_pack_f32_fn)(const float *Qt, size_t ldq, size_t ni, size_t di
 typedef void (*sm_pack_f64_fn)(const double *Qt, size_t ldq, size_t ni, size_t dim, double *Qp);
 typedef void (*sm_score_f32_fn)(const float *P, size_t ldp, size_t nu, const float *Qp, size_t ni,
                                 size_t dim, float *S, size_t lds);
+/* bf16 models (bf16.h): P rows and packed items are bf16, the scores
+ * float32, in the float32 canonical order on the widened values:
+ *   s = +0, then s = fmaf(widen(p[t]), widen(q[t]), s) for t ascending.
+ * (A product of two bf16 is exact in float32, so the one rounding per step
+ * is the sum's.) Packing is the same layout with 2-byte elements. */
+typedef void (*sm_pack_bf16_fn)(const uint16_t *Qt, size_t ldq, size_t ni, size_t dim,
+                                uint16_t *Qp);
+typedef void (*sm_score_bf16_fn)(const uint16_t *P, size_t ldp, size_t nu, const uint16_t *Qp,
+                                 size_t ni, size_t dim, float *S, size_t lds);
 typedef void (*sm_score_f64_fn)(const double *P, size_t ldp, size_t nu, const double *Qp, size_t ni,
                                 size_t dim, double *S, size_t lds);
 
@@ -199,6 +208,8 @@ typedef struct sm_kernels {
     sm_pack_f64_fn pack_f64;
     sm_score_f32_fn score_f32;
     sm_score_f64_fn score_f64;
+    sm_pack_bf16_fn pack_bf16;
+    sm_score_bf16_fn score_bf16;
     sm_emax_f32_fn emax_f32;
     sm_emax_f64_fn emax_f64;
     sm_screen_f32_fn screen_f32;

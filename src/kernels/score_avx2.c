@@ -158,6 +158,84 @@ SM_STRIP_AVX2(strip_f64, double, 8, tile_f64)
         if (u < nu)                                                                                \
             STRIP(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 1);                             \
     }
+/* bf16 (kernels.h): the float tile with each panel row widened as it is
+ * loaded (16 items, 32 bytes) and each user element widened before its
+ * broadcast. */
+SM_INLINE __m256 widen8(const uint16_t *p)
+{
+    return _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+SM_INLINE __m256 bcast_bf16(const uint16_t *p)
+{
+    return _mm256_castsi256_ps(_mm256_set1_epi32((int)((uint32_t)*p << 16)));
+}
+SM_INLINE void tile_bf16(const uint16_t *P, size_t ldp, const uint16_t *q, size_t dim, float *S,
+                         size_t lds, const int mr, unsigned last)
+{
+    __m256 acc[6][2];
+    SM_UNROLL for (int u = 0; u < mr; ++u) acc[u][0] = acc[u][1] = _mm256_setzero_ps();
+    for (size_t t = 0; t < dim; ++t) {
+        __m256 q0 = widen8(q + t * SM_PANEL), q1 = widen8(q + t * SM_PANEL + 8);
+        SM_UNROLL for (int u = 0; u < mr; ++u)
+        {
+            __m256 p = bcast_bf16(P + (size_t)u * ldp + t);
+            acc[u][0] = _mm256_fmadd_ps(p, q0, acc[u][0]);
+            acc[u][1] = _mm256_fmadd_ps(p, q1, acc[u][1]);
+        }
+    }
+    __m256i m0 = head_mask32(last < 8 ? last : 8), m1 = head_mask32(last > 8 ? last - 8 : 0);
+    SM_UNROLL for (int u = 0; u < mr; ++u)
+    {
+        if (last >= 16) {
+            _mm256_storeu_ps(S + (size_t)u * lds, acc[u][0]);
+            _mm256_storeu_ps(S + (size_t)u * lds + 8, acc[u][1]);
+        } else {
+            _mm256_maskstore_ps(S + (size_t)u * lds, m0, acc[u][0]);
+            _mm256_maskstore_ps(S + (size_t)u * lds + 8, m1, acc[u][1]);
+        }
+    }
+}
+static void strip_bf16(const uint16_t *P, size_t ldp, const uint16_t *Qp, size_t ni, size_t dim,
+                       float *S, size_t lds, const int mr)
+{
+    for (size_t j = 0; j < ni; j += 16) {
+        const uint16_t *q = Qp + j / SM_PANEL * dim * SM_PANEL + j % SM_PANEL;
+        unsigned last = (unsigned)(ni - j < 16 ? ni - j : 16);
+        switch (mr) {
+        case 6:
+            tile_bf16(P, ldp, q, dim, S + j, lds, 6, last);
+            break;
+        case 4:
+            tile_bf16(P, ldp, q, dim, S + j, lds, 4, last);
+            break;
+        case 2:
+            tile_bf16(P, ldp, q, dim, S + j, lds, 2, last);
+            break;
+        default:
+            tile_bf16(P, ldp, q, dim, S + j, lds, 1, last);
+            break;
+        }
+    }
+}
+static void sm_score_avx2_bf16(const uint16_t *P, size_t ldp, size_t nu, const uint16_t *Qp,
+                               size_t ni, size_t dim, float *S, size_t lds)
+{
+    size_t u = 0;
+    for (; u + 6 <= nu; u += 6)
+        strip_bf16(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 6);
+    if (u + 4 <= nu) {
+        strip_bf16(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 4);
+        u += 4;
+    }
+    if (u + 2 <= nu) {
+        strip_bf16(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 2);
+        u += 2;
+    }
+    if (u < nu)
+        strip_bf16(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 1);
+}
+
 SM_SCORE_AVX2(sm_score_avx2_f32, float, strip_f32)
 SM_SCORE_AVX2(sm_score_avx2_f64, double, strip_f64)
 
@@ -324,4 +402,5 @@ void sm_score_init_avx2(sm_kernels *k)
     k->pack_f64 = sm_pack_avx2_f64;
     k->score_f32 = sm_score_avx2_f32;
     k->score_f64 = sm_score_avx2_f64;
+    k->score_bf16 = sm_score_avx2_bf16;
 }

@@ -251,7 +251,7 @@ static signmf_status alloc_layout(signmf_trainer *t, signmf_error *err)
     t->panel = choose_panel(lanes, t->kpad, t->params.precision,
                             t->users > t->items ? t->users : t->items);
     t->npanels = (t->kpad + t->panel - 1) / t->panel;
-    t->esize = sm_elem_size(t->params.precision);
+    t->esize = t->params.precision == SIGNMF_F64 ? 8 : 4; /* bf16: the f32 master */
     size_t pn, qn, dn;
     if (sm_mul_overflows(t->users, t->kpad, &pn) || sm_mul_overflows(t->items, t->kpad, &qn) ||
         sm_mul_overflows(t->npanels, t->users, &dn) || pn > SIZE_MAX / 16 || qn > SIZE_MAX / 16)
@@ -880,6 +880,10 @@ static signmf_status trainer_resume(const signmf_ratings *r, signmf_ratings **ow
         st = sm_fail(err, SIGNMF_EINVAL,
                      "the ratings are %zu x %zu but the model was trained on %zu x %zu", r->users,
                      r->items, m->users, m->items);
+    else if (m->precision == SIGNMF_BF16)
+        st = sm_fail(err, SIGNMF_EUNSUPPORTED,
+                     "the model holds bf16 factors (a converted serving model); resume from the "
+                     "f32 or f64 model it was converted from");
     if (st != SIGNMF_OK) {
         if (own) {
             signmf_ratings_free(*own);
