@@ -144,8 +144,9 @@ static void fill_bf16(uint16_t *x, size_t n, uint64_t seed)
 Test(bf16, score_kernels_match_portable_and_the_f32_order)
 {
     const sm_kernels *ref = sm_kernels_for(SM_ISA_PORTABLE);
-    static const size_t shapes[][3] = {{1, 1, 1},   {1, 17, 5},  {7, 16, 33}, {13, 40, 2},
-                                       {6, 33, 64}, {3, 1, 129}, {11, 64, 16}};
+    static const size_t shapes[][3] = {{1, 1, 1},    {1, 17, 5},    {7, 16, 33},
+                                       {13, 40, 2},  {6, 33, 64},   {3, 1, 129},
+                                       {11, 64, 16}, {5, 20, 1100}, {7, 18, 2053}};
     for (size_t si = 0; si < sizeof shapes / sizeof *shapes; ++si) {
         size_t nu = shapes[si][0], ni = shapes[si][1], dim = shapes[si][2];
         size_t np = sm_packed_elems(ni, dim);
