@@ -215,7 +215,9 @@ SIGNMF_API signmf_status signmf_ratings_triplets(const signmf_ratings *r, size_t
  * AVX-512) and thread counts, and a resumed run continues bit for bit.
  * A model trained in bf16 stores float32 factors (signmf_model_precision
  * is SIGNMF_F32) and keeps SIGNMF_BF16 in its params, so resume trains on
- * in bf16. The orthonormal method does not support it (SIGNMF_EINVAL). */
+ * in bf16. The orthonormal method takes it the same way: its class sums
+ * gather the bf16 shadow of the scaled sources, while its state, step and
+ * orthonormalisation stay in float32 and double. */
 typedef enum signmf_precision { SIGNMF_F32 = 0, SIGNMF_F64 = 1, SIGNMF_BF16 = 2 } signmf_precision;
 
 typedef enum signmf_sign_rule {

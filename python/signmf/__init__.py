@@ -207,7 +207,7 @@ class Model:
         seed: ``np.random.seed(seed)``: the initial P and Q are numpy's legacy
             normal draws, P first, then Q.
         precision: "f32" (fast default), "f64" (matches the notebook to rounding)
-            or "bf16" (notebook method only: float32 factors, gathered from a
+            or "bf16" (float32 factors whose gathered rows are read from a
             bf16 copy; bit-identical to ``signmf train --precision bf16``).
         method: the update rule; one of ``signmf.METHODS``. "notebook": the
             simultaneous update P -= lr D Q^T, Q -= lr P^T D (defaults dim 512,

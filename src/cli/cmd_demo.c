@@ -31,8 +31,7 @@ static const cli_command demo_cmd = {
     "  --lr A             its learning rate (default 1e-3)\n"
     "  --seed S           numpy-compatible seed (default 1)\n"
     "  --threads T        worker threads (default: all cores)\n"
-    "  --precision P      f32, f64 or bf16 (bf16: the notebook model; the\n"
-    "                     orthonormal one then trains in f32; default f32)\n"
+    "  --precision P      f32, f64 or bf16, both models (default f32)\n"
     "  -k, --top K        recommendations per user (default 5)\n"
     "  --quiet            no progress\n"
     "  -h, --help         show this help\n",
@@ -255,7 +254,7 @@ int cmd_demo(int argc, char **argv)
     signmf_params ortho = signmf_params_for(SIGNMF_METHOD_ORTHONORMAL);
     ortho.seed = params.seed;
     ortho.threads = params.threads;
-    ortho.precision = params.precision == SIGNMF_BF16 ? SIGNMF_F32 : params.precision;
+    ortho.precision = params.precision;
 
     demo_data d;
     memset(&d, 0, sizeof d);

@@ -36,7 +36,7 @@ static const cli_command train_cmd = {
     "  --seed S           numpy-compatible seed, 0..4294967295 (default 1)\n"
     "  --threads T        worker threads (default: all cores)\n"
     "  --precision P      f32, f64 or bf16 (default f32; bf16: f32 factors\n"
-    "                     gathered from a bf16 copy, notebook method only)\n"
+    "                     whose gathered rows are read from a bf16 copy)\n"
     "  --sign-rule R      mean, threshold:T or observed (default mean)\n"
     "  --rescale          rescale P and Q by a common factor each epoch\n"
     "  --format F         auto, tsv, csv, mm, npy or npz (default auto)\n"

@@ -66,10 +66,6 @@ static signmf_status check_params(const signmf_params *p, signmf_error *err)
         return sm_fail(err, SIGNMF_EINVAL, "threads must be >= 0, found %d", p->threads);
     if (p->precision != SIGNMF_F32 && p->precision != SIGNMF_F64 && p->precision != SIGNMF_BF16)
         return sm_fail(err, SIGNMF_EINVAL, "unknown precision %d", (int)p->precision);
-    if (p->precision == SIGNMF_BF16 && p->method == SIGNMF_METHOD_ORTHONORMAL)
-        return sm_fail(err, SIGNMF_EINVAL,
-                       "bf16 precision applies to the notebook method only (the orthonormal "
-                       "method trains in f32 or f64)");
     if (p->sign_rule > SIGNMF_SIGN_OBSERVED)
         return sm_fail(err, SIGNMF_EINVAL, "unknown sign rule %d", (int)p->sign_rule);
     if (p->sign_rule == SIGNMF_SIGN_THRESHOLD && !isfinite(p->threshold))

@@ -241,8 +241,7 @@ else
 fi
 
 # bf16 (signmf.h, signmf_precision and signmf_model_convert)
-reject B40 1 "bf16 precision applies to the notebook method only" \
-    train ok.tsv --method orthonormal --dim 2 --precision bf16
+reject B40 1 "--precision expects f32, f64 or bf16, found 'bf8'" train ok.tsv --precision bf8
 "$exe" train ok.tsv --dim 8 --epochs 2 --quiet --out f32.smf 2>err &&
     "$exe" convert f32.smf --precision bf16 h.smf 2>err ||
     bad "B41: could not make a bf16 model ($(head -n 1 err))"

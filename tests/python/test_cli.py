@@ -56,7 +56,7 @@ def test_orthonormal_fit_equals_cli_train(cli, data, tmp_path, prec):
     assert [int(l.split()[1]) for l in cl.split("\n") if l] == list(ids)
 
 
-def test_bf16_is_for_the_notebook_method(data, cli, tmp_path):
+def test_bf16_training_and_serving(data, cli, tmp_path):
     W, tsv, _ = data
     m = signmf.Model(dim=16, epochs=2, precision="bf16").fit(W)
     assert m.precision == "bf16" and m.user_factors.dtype == np.float32
@@ -72,8 +72,10 @@ def test_bf16_is_for_the_notebook_method(data, cli, tmp_path):
     ids, _ = h.recommend(3, N=5)
     cl = run(cli, "recommend", tmp_path / "h.smf", "--user", 3, "-k", 5)
     assert [int(l.split()[1]) for l in cl.split("\n") if l] == list(ids)
-    with pytest.raises(Exception, match="bf16"):
-        signmf.Model(method="orthonormal", dim=4, epochs=1, precision="bf16").fit(W)
+    o = signmf.Model(method="orthonormal", dim=4, epochs=3, precision="bf16").fit(W)
+    run(cli, "train", tsv, "--method", "orthonormal", "--dim", 4, "--epochs", 3,
+        "--precision", "bf16", "--out", tmp_path / "o.smf", "--quiet")
+    assert np.array_equal(o.user_factors, signmf.load(tmp_path / "o.smf").user_factors)
 
 
 def test_orthonormal_rejects_what_does_not_apply():
