@@ -7,7 +7,7 @@
 #   3. the 25M-shaped synthetic set (bench/scale.sh's generator) at k = 128:
 #      bench_epoch rows (--no-25m skips it);
 #   4. quality on ua.test after 60 epochs at lr 1e-3 (p@10, NDCG@10), f32
-#      against bf16 training, and what `signmf convert --precision bf16`
+#      against bf16 training, the same for the orthonormal defaults, and what `signmf convert --precision bf16`
 #      costs the notebook and the orthonormal default models; file sizes;
 #   5. bench_score --bf16: serving from a converted model beside f32 and sgemm.
 # Needs SIGNMF_DATA_DIR (the directory holding ml-100k/).
@@ -74,8 +74,10 @@ for p in f32 bf16; do
   "$S" train "$D/ua.base" --dim 512 --epochs 60 --lr 1e-3 --seed 1 --threads "$THREADS" --precision $p --quiet --out "$tmp/nb-$p.smf"
   echo "notebook, 60 epochs, trained in $p: $(ev "$tmp/nb-$p.smf")"
 done
-"$S" train "$D/ua.base" --method orthonormal --threads "$THREADS" --quiet --out "$tmp/or-f32.smf"
-echo "orthonormal default, f32: $(ev "$tmp/or-f32.smf")"
+for p in f32 bf16; do
+  "$S" train "$D/ua.base" --method orthonormal --threads "$THREADS" --precision $p --quiet --out "$tmp/or-$p.smf"
+  echo "orthonormal default, trained in $p: $(ev "$tmp/or-$p.smf")"
+done
 for m in nb-f32 or-f32; do
   "$S" convert "$tmp/$m.smf" --precision bf16 "$tmp/$m-bf16.smf"
   echo "$m converted to bf16: $(ev "$tmp/$m-bf16.smf"); file $(stat -c %s "$tmp/$m-bf16.smf") / $(stat -c %s "$tmp/$m.smf") bytes = $(awk -v a="$(stat -c %s "$tmp/$m-bf16.smf")" -v b="$(stat -c %s "$tmp/$m.smf")" 'BEGIN { printf "%.3f", a / b }')"
