@@ -209,7 +209,9 @@ SIGNMF_API signmf_status signmf_ratings_triplets(const signmf_ratings *r, size_t
  *             then the -1 rows, by index; block by block on large sets)
  *     out   = (self - a * acc) * sc in float32, self the master row
  *     loss  = sum of self . acc, folded in double as for SIGNMF_F32
- * so a bf16 run is a f32 run whose gathered rows carry 8 significant bits:
+ * so a bf16 run is a f32 run whose gathered rows carry 8 significant bits
+ * (AVX-512 CPUs gather them with the AVX2 kernels and narrow with AVX-512
+ * or, where present, VCVTNEPS2BF16 itself):
  * its results differ from the f32 run's (the loss, the factors, the
  * rankings, slightly), but are bit-identical across ISAs (portable, AVX2,
  * AVX-512) and thread counts, and a resumed run continues bit for bit.
@@ -441,8 +443,9 @@ SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, s
  * bf16 models (signmf_model_convert) score in float32 in the same order,
  * on the bf16 values widened exactly: s = +0, then s = fmaf(p[t], q[t], s),
  * where q[t] is Qt[t] times sigma[t] rounded to float32 and then narrowed
- * to bf16 (exactly Qt[t] for the notebook method). Every kernel (portable,
- * AVX2 and AVX-512 widen and use FMA) gives the same bits. The AVX512-BF16
+ * to bf16 (exactly Qt[t] for the notebook method). Every kernel gives the
+ * same bits (portable, and AVX2 widening in registers and using FMA, which
+ * AVX-512 CPUs run too: there is no wider bf16 score kernel yet). The AVX512-BF16
  * dot product VDPBF16PS is not used: it adds each lane's pair of products
  * odd element first, flushes denormal results and inputs to zero, and would
  * need the items interleaved in pairs, so its sums differ from this order
