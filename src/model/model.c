@@ -616,12 +616,13 @@ static signmf_status sm_parse_header(const unsigned char *h, size_t have, uint64
                        path, um, im);
     H->ucompact = um == SM_MAP_COMPACT;
     H->icompact = im == SM_MAP_COMPACT;
-    /* training precision 2 (bf16) keeps a float32 master: stored as f32 */
+    /* training precision 2 (bf16) keeps a float32 master: its factors are
+     * stored as f32, or as bf16 once converted, never as f64 */
     if (get_u32(h, 100) > SIGNMF_SIGN_OBSERVED || get_u32(h, 96) > 2 ||
-        (get_u32(h, 96) == 2 && H->precision != 0))
+        (get_u32(h, 96) == 2 && H->precision == 1))
         return sm_fail(err, SIGNMF_EFORMAT,
-                       "%s: parameters: expected sign rule <= 2 and precision <= 2 (2 only with "
-                       "f32 factors), found %u and %u",
+                       "%s: parameters: expected sign rule <= 2 and precision <= 2 (2 not with "
+                       "f64 factors), found %u and %u",
                        path, get_u32(h, 100), get_u32(h, 96));
     if (!sm_compute_layout(H->users, H->items, H->dim, H->precision, H->ucompact, H->icompact,
                            H->rated, H->version, H->method, &H->L))

@@ -71,5 +71,10 @@ run export h16.smf e16
 check "a bf16 model exports float32" grep -aq "'descr': '<f4'" e16/P.npy
 run convert h16.smf --precision f32 back.smf
 check "bf16 converts back to f32" test "$rc" -eq 0
+# a model trained in bf16 (params say bf16) converts and opens too
+run convert full.smf --precision bf16 fb.smf
+check "a bf16-trained model converts" test "$rc" -eq 0
+run recommend fb.smf --user 1 -k 3
+check "and its bf16 model serves" test "$rc" -eq 0 -a "$(wc -l <out)" -eq 3
 echo "# $pass passed, $fail failed, $skip skipped"
 [ "$fail" -eq 0 ]
