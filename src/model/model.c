@@ -670,7 +670,8 @@ static signmf_status sm_fill_ext(signmf_model *m, const unsigned char *ext, cons
 {
     m->params.rated_weight = get_f64(ext, 0);
     m->params.degree_exp = get_f64(ext, 8);
-    bool ortho = m->params.method == SIGNMF_METHOD_ORTHONORMAL;
+    bool ortho =
+        m->params.method == SIGNMF_METHOD_ORTHONORMAL && m->Pst && m->Qst && m->item_degree;
     if (!isfinite(m->params.rated_weight) || !isfinite(m->params.degree_exp) ||
         (!ortho && (m->params.rated_weight != 0 || m->params.degree_exp != 0)))
         return sm_fail(err, SIGNMF_EFORMAT,
@@ -1044,7 +1045,8 @@ signmf_status signmf_model_convert(const signmf_model *m, signmf_precision to, s
     if (st != SIGNMF_OK)
         return sm_fail(err, st, "convert: cannot allocate a model of %zu x %zu x %zu", m->users,
                        m->items, m->dim);
-    bool ortho = m->params.method == SIGNMF_METHOD_ORTHONORMAL;
+    bool ortho =
+        m->params.method == SIGNMF_METHOD_ORTHONORMAL && m->Pst && m->Qst && m->item_degree;
     if (ortho && (st = sm_model_alloc_ortho(c)) != SIGNMF_OK) {
         signmf_model_free(c);
         return sm_fail(err, st, "convert: out of memory");
