@@ -4,7 +4,10 @@
  * the rate in signs x k per second, plus the load-floor probe (the same
  * gathers with no dot and no stores).
  *
- *   bench_epoch [--quick] [--ratings FILE] [--k LIST] [--threads LIST] [--prec f32|f64]
+ *   bench_epoch [--quick] [--ratings FILE] [--k LIST] [--threads LIST] [--prec f32|f64|bf16]
+ *
+ * Without --prec every precision runs, bf16 beside f32 (same run, so the
+ * ratio is fair on a shared machine).
  *
  * --quick: only the kernels the library would choose (SIGNMF_ISA applies),
  * and k = 512 unless --k is given. */
@@ -38,7 +41,12 @@ static double time_pass(signmf_trainer *t, const sm_kernels *k, int reps, bool p
                                    sm_panel_offset(t, rows, tk->panel) * t->esize;
                 const char *src = (const char *)(tk->side ? t->P[0] : t->Q[0]) +
                                   sm_panel_offset(t, other, tk->panel) * t->esize;
-                if (t->esize == 8)
+                if (t->params.precision == SIGNMF_BF16)
+                    k->gather_bf16(s, tk->r0, tk->r1, w,
+                                   (tk->side ? t->Pb[0] : t->Qb[0]) +
+                                       sm_panel_offset(t, other, tk->panel),
+                                   (const float *)self, NULL, NULL, 0, 1.0f, NULL);
+                else if (t->esize == 8)
                     k->gather_f64(s, tk->r0, tk->r1, w, (const double *)src, (const double *)self,
                                   NULL, 0, 1.0, NULL);
                 else
@@ -61,7 +69,9 @@ static double time_pass(signmf_trainer *t, const sm_kernels *k, int reps, bool p
 
 int main(int argc, char **argv)
 {
-    int quick = 0, k_given = 0, prec_lo = 0, prec_hi = 1;
+    int quick = 0, k_given = 0, prec_lo = 0, prec_hi = 2;
+    static const signmf_precision precs[3] = {SIGNMF_F32, SIGNMF_BF16, SIGNMF_F64};
+    static const char *const prec_names[3] = {"f32", "bf16", "f64"};
     const char *file = NULL;
     size_t ks[16] = {16, 32, 64, 128, 256, 512, 1024}, nk = 7;
     int ths[4] = {1, 2}, nth = 2;
@@ -77,7 +87,7 @@ int main(int argc, char **argv)
                 ks[nk++] = strtoul(s, NULL, 10);
         } else if (!strcmp(argv[i], "--prec") && i + 1 < argc) {
             ++i;
-            prec_lo = prec_hi = !strcmp(argv[i], "f64");
+            prec_lo = prec_hi = !strcmp(argv[i], "f64") ? 2 : !strcmp(argv[i], "bf16") ? 1 : 0;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             nth = 0;
             for (char *s = strtok(argv[++i], ","); s && nth < 4; s = strtok(NULL, ","))
@@ -106,7 +116,7 @@ int main(int argc, char **argv)
                     signmf_params p = signmf_params_default();
                     p.dim = ks[ki];
                     p.threads = ths[ti];
-                    p.precision = prec ? SIGNMF_F64 : SIGNMF_F32;
+                    p.precision = precs[prec];
                     signmf_trainer *t;
                     if (signmf_trainer_create(r, &p, &t, &err) != SIGNMF_OK) {
                         fprintf(stderr, "bench_epoch: %s\n", err.message);
@@ -119,8 +129,9 @@ int main(int argc, char **argv)
                     double e = time_pass(t, k, reps, false, &emin);
                     double pr = time_pass(t, k, reps, true, &pmin);
                     printf("%-8s %-4s %3d %5zu %10.3f %10.3f %14.2f %8.3f %8.3f %6zu\n", k->name,
-                           prec ? "f64" : "f32", ths[ti], p.dim, e * 1e3, pr * 1e3,
-                           2.0 * work / e * 1e-9, emin * 1e3, pmin * 1e3, t->panel * t->esize);
+                           prec_names[prec], ths[ti], p.dim, e * 1e3, pr * 1e3,
+                           2.0 * work / e * 1e-9, emin * 1e3, pmin * 1e3,
+                           t->panel * (precs[prec] == SIGNMF_BF16 ? 2 : t->esize));
                     fflush(stdout);
                     signmf_trainer_free(t);
                 }

@@ -5,7 +5,11 @@
  * (SIGNMF_DATA_DIR, else a synthetic set of that shape) with the trainer's
  * initial P and Q.
  *
- *   bench_score [--dim K] [--threads T] [--k K] [--reps R] [--f64]
+ *   bench_score [--dim K] [--threads T] [--k K] [--reps R] [--f64] [--bf16]
+ *
+ * --bf16 also converts the model to bf16 (signmf_model_convert) and times
+ * its top-k and products in the same interleaved reps, beside the f32
+ * ones and sgemm.
  *
  * Each rep is a triple, ours, the products alone and sgemm, with pauses
  * between (OpenBLAS spins its threads for a while after a call, which
@@ -144,7 +148,7 @@ int main(int argc, char **argv)
 #endif
     size_t dim = 512, k = 10;
     int threads = 2, reps = 31;
-    bool f64 = false;
+    bool f64 = false, bf16 = false;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--dim") && i + 1 < argc)
             dim = strtoul(argv[++i], NULL, 10);
@@ -156,9 +160,11 @@ int main(int argc, char **argv)
             reps = atoi(argv[++i]);
         else if (!strcmp(argv[i], "--f64"))
             f64 = true;
+        else if (!strcmp(argv[i], "--bf16"))
+            bf16 = true;
         else {
-            fprintf(stderr,
-                    "usage: bench_score [--dim K] [--threads T] [--k K] [--reps R] [--f64]\n");
+            fprintf(stderr, "usage: bench_score [--dim K] [--threads T] [--k K] [--reps R] [--f64] "
+                            "[--bf16]\n");
             return 2;
         }
     }
@@ -182,6 +188,13 @@ int main(int argc, char **argv)
     }
     signmf_trainer_free(tr);
     signmf_ratings_free(r);
+    signmf_model *mb = NULL;
+    if (bf16 && signmf_model_convert(m, SIGNMF_BF16, &mb, &err) != SIGNMF_OK) {
+        fprintf(stderr, "bench_score: %s\n", err.message);
+        return 1;
+    }
+    double *tb = malloc((size_t)reps * sizeof *tb), *tbp = malloc((size_t)reps * sizeof *tbp);
+    double *rb = malloc((size_t)reps * sizeof *rb), *rbs = malloc((size_t)reps * sizeof *rbs);
     size_t NU = m->users, NI = m->items;
     printf("# %s: %zu users x %zu items x dim %zu, %s, top-%zu, %d threads, kernels %s, %d reps\n",
            src, NU, NI, dim, f64 ? "f64" : "f32", k, threads, signmf_kernel_name(), reps);
@@ -219,6 +232,17 @@ int main(int argc, char **argv)
         pause_ms(5);
         for (int w = 0; w < 2; ++w)
             b = time_products(m, threads);
+        double d = 0, e = 0;
+        for (int w = 0; mb && w < 2; ++w) {
+            double t0 = sm_now();
+            if (signmf_recommend_many(mb, NULL, NU, k, threads, out, counts, &err) != SIGNMF_OK) {
+                fprintf(stderr, "bench_score: %s\n", err.message);
+                return 1;
+            }
+            d = sm_now() - t0;
+        }
+        for (int w = 0; mb && w < 2; ++w)
+            e = time_products(mb, threads);
 #if defined(SM_HAVE_OPENBLAS)
         pause_ms(5);
         for (int w = 0; w < 2; ++w)
@@ -228,6 +252,7 @@ int main(int argc, char **argv)
         if (i >= 0) {
             tours[i] = a, tprod[i] = b, tblas[i] = c;
             ratio[i] = c > 0 ? a / c : 0, pratio[i] = c > 0 ? b / c : 0;
+            tb[i] = d, tbp[i] = e, rb[i] = d / a, rbs[i] = c > 0 ? d / c : 0;
         }
     }
     double q1, q3;
@@ -237,6 +262,23 @@ int main(int argc, char **argv)
     quartiles(tprod, reps, &q1, &q3);
     printf("products alone (no top-k)     median %8.3f ms  quartiles %.3f-%.3f ms\n",
            median(tprod, reps) * 1e3, q1 * 1e3, q3 * 1e3);
+    if (mb) {
+        quartiles(tb, reps, &q1, &q3);
+        printf("all-users top-%zu (signmf bf16) median %8.3f ms  quartiles %.3f-%.3f ms\n", k,
+               median(tb, reps) * 1e3, q1 * 1e3, q3 * 1e3);
+        quartiles(tbp, reps, &q1, &q3);
+        printf("products alone bf16           median %8.3f ms  quartiles %.3f-%.3f ms\n",
+               median(tbp, reps) * 1e3, q1 * 1e3, q3 * 1e3);
+        quartiles(rb, reps, &q1, &q3);
+        printf("ratio signmf bf16 / signmf f32: %.3f (median of %d interleaved ratios; quartiles "
+               "%.3f-%.3f)\n",
+               median(rb, reps), reps, q1, q3);
+#if defined(SM_HAVE_OPENBLAS)
+        quartiles(rbs, reps, &q1, &q3);
+        printf("ratio signmf bf16 / sgemm: %.3f (quartiles %.3f-%.3f)\n", median(rbs, reps), q1,
+               q3);
+#endif
+    }
 
     /* one user at a time, with 1 thread and with `threads` (the items
      * split between them): back to back, then after 20 ms idle, as
@@ -279,6 +321,8 @@ int main(int argc, char **argv)
     free(out);
     free(counts);
     free(t);
+    free(tb), free(tbp), free(rb), free(rbs);
+    signmf_model_free(mb);
     signmf_model_free(m);
     return 0;
 }

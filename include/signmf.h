@@ -195,7 +195,32 @@ SIGNMF_API signmf_status signmf_ratings_triplets(const signmf_ratings *r, size_t
 /* ------------------------------------------------------------------ */
 /* Training                                                            */
 /* ------------------------------------------------------------------ */
-typedef enum signmf_precision { SIGNMF_F32 = 0, SIGNMF_F64 = 1 } signmf_precision;
+/* Training precision. Values are pinned.
+ *
+ * SIGNMF_BF16 trains with float32 P and Q (the master copy, which the
+ * update, the loss and the model use) and reads the rows it gathers from
+ * a bfloat16 shadow of them: half the bytes per gathered row, which is
+ * where the notebook's epoch spends its time. The shadow is the master
+ * narrowed as VCVTNEPS2BF16 does it (round to nearest even, denormals to
+ * zero, NaNs quietened), written by the same pass that writes the master,
+ * so it is a function of the master alone. Per element, an epoch computes
+ *     acc   = the signed sum of the gathered rows, each widened exactly to
+ *             float32, added in float32 in the f32 order (the +1 rows,
+ *             then the -1 rows, by index; block by block on large sets)
+ *     out   = (self - a * acc) * sc in float32, self the master row
+ *     loss  = sum of self . acc, folded in double as for SIGNMF_F32
+ * so a bf16 run is a f32 run whose gathered rows carry 8 significant bits
+ * (AVX-512 CPUs gather them with the AVX2 kernels and narrow with AVX-512
+ * or, where present, VCVTNEPS2BF16 itself):
+ * its results differ from the f32 run's (the loss, the factors, the
+ * rankings, slightly), but are bit-identical across ISAs (portable, AVX2,
+ * AVX-512) and thread counts, and a resumed run continues bit for bit.
+ * A model trained in bf16 stores float32 factors (signmf_model_precision
+ * is SIGNMF_F32) and keeps SIGNMF_BF16 in its params, so resume trains on
+ * in bf16. The orthonormal method takes it the same way: its class sums
+ * gather the bf16 shadow of the scaled sources, while its state, step and
+ * orthonormalisation stay in float32 and double. */
+typedef enum signmf_precision { SIGNMF_F32 = 0, SIGNMF_F64 = 1, SIGNMF_BF16 = 2 } signmf_precision;
 
 typedef enum signmf_sign_rule {
     SIGNMF_SIGN_MEAN = 0,      /* the notebook: above the user's mean = liked */
@@ -334,6 +359,17 @@ SIGNMF_API signmf_status signmf_trainer_into_model(signmf_trainer **t, signmf_mo
 /* Save atomically: a temporary file in the same directory, fsync, rename. */
 SIGNMF_API signmf_status signmf_model_save(const signmf_model *m, const char *path,
                                            signmf_error *err);
+
+/* A copy of `m` with its factors (P, Qt and the orthonormal state) in
+ * precision `to`, for serving: SIGNMF_BF16 halves the factor bytes of an
+ * f32 model (narrowed as VCVTNEPS2BF16 does, signmf_precision); f32 and
+ * f64 convert by C casts, bf16 widens exactly. Everything else (ids,
+ * rated rows, sigma, parameters, the training precision in its params) is
+ * copied. A bf16 model serves, evaluates and exports (widened to f32) like
+ * any other, but is not a training state: signmf_trainer_resume rejects it
+ * (SIGNMF_EUNSUPPORTED); resume from the model it was converted from. */
+SIGNMF_API signmf_status signmf_model_convert(const signmf_model *m, signmf_precision to,
+                                              signmf_model **out, signmf_error *err);
 SIGNMF_API signmf_status signmf_model_open(const char *path, unsigned flags, signmf_model **out,
                                            signmf_error *err);
 SIGNMF_API void signmf_model_free(signmf_model *m);
@@ -341,6 +377,10 @@ SIGNMF_API void signmf_model_free(signmf_model *m);
 SIGNMF_API size_t signmf_model_users(const signmf_model *m);
 SIGNMF_API size_t signmf_model_items(const signmf_model *m);
 SIGNMF_API size_t signmf_model_dim(const signmf_model *m);
+/* The precision of the stored factors: SIGNMF_F32, SIGNMF_F64, or SIGNMF_BF16
+ * for a converted model (signmf_model_convert). A model trained with
+ * SIGNMF_BF16 stores its f32 master: SIGNMF_F32 here, SIGNMF_BF16 in its
+ * params. */
 SIGNMF_API signmf_precision signmf_model_precision(const signmf_model *m);
 SIGNMF_API uint64_t signmf_model_epochs(const signmf_model *m);
 SIGNMF_API signmf_params signmf_model_params(const signmf_model *m);
@@ -353,7 +393,8 @@ SIGNMF_API const double *signmf_model_sigma(const signmf_model *m);
  * notebook's embed_loss); NaN when not known. */
 SIGNMF_API double signmf_model_loss(const signmf_model *m);
 /* The embeddings in place, row-major without padding, in the model's
- * precision (float or double): P is users x dim (the notebook's Usr),
+ * precision (float, double, or for SIGNMF_BF16 uint16_t bf16 bit
+ * patterns: the top half of a float): P is users x dim (the notebook's Usr),
  * Qt items x dim (one row per item: the notebook's Itm transposed). They
  * live as long as the model and are read-only (a mapped model's point into
  * its file). */
@@ -402,6 +443,19 @@ SIGNMF_API signmf_status signmf_recommend(const signmf_model *m, int64_t user, s
  * swap against a double-precision ranking). Ranking: descending score,
  * ties to the lower item index, NaN last (a -0 score is reported as +0).
  * signmf_recommend (above) uses it too.
+ *
+ * bf16 models (signmf_model_convert) score in float32 in the same order,
+ * on the bf16 values widened exactly: s = +0, then s = fmaf(p[t], q[t], s),
+ * where q[t] is Qt[t] times sigma[t] rounded to float32 and then narrowed
+ * to bf16 (exactly Qt[t] for the notebook method). Every kernel gives the
+ * same bits (portable, and AVX2 widening in registers and using FMA, which
+ * AVX-512 CPUs run too: there is no wider bf16 score kernel yet). The AVX512-BF16
+ * dot product VDPBF16PS is not used: it adds each lane's pair of products
+ * odd element first, flushes denormal results and inputs to zero, and would
+ * need the items interleaved in pairs, so its sums differ from this order
+ * in the last bits (and in underflow); one order on every machine is kept
+ * over its speed. Fold-in on a bf16 model sums the widened rows in float32
+ * and narrows p once before scoring.
  *
  * Threads. A single query row (signmf_recommend, fold-in, similar) is
  * split by item ranges over the OpenMP threads (OMP_NUM_THREADS, default

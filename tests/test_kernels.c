@@ -423,3 +423,95 @@ Test(kernels, blocked_accumulate_f64_matches_portable)
         free(dense), free(src), free(self);
     }
 }
+
+/* bf16 kernels (kernels.h): on a source that is the widening of its bf16
+ * shadow, each is its f32 namesake (the portable f32 kernel, the
+ * specification) bit for bit, and its shadow output is the narrowing of
+ * its f32 output; fused, prefetching, loss-only and blocked (in place
+ * too, as the trainer runs it). */
+static void check_isa_bf16(sm_isa isa)
+{
+    const sm_kernels *ref = sm_kernels_for(SM_ISA_PORTABLE), *k = sm_kernels_for(isa);
+    if (!k)
+        cr_skip_test("this CPU cannot run the %s kernels", sm_isa_name(isa));
+    for (size_t si = 0; si < sizeof shapes_f32 / sizeof *shapes_f32; ++si) {
+        struct shape sh = shapes_f32[si];
+        size_t n = sh.rows * sh.w + 1, bytes = sh.rows * sh.w * sizeof(float);
+        signed char *dense = calloc(sh.rows * sh.cols + 1, 1);
+        sm_signs s;
+        random_signs(&s, sh.rows, sh.cols, sh.density, sh.empty, 41 + (unsigned)si, dense);
+        float *srcf = randf(sh.cols * sh.w + 1, 3), *self = randf(n, 4);
+        uint16_t *srcb = malloc((sh.cols * sh.w + 1) * sizeof *srcb);
+        ref->cvt_bf16(srcf, sh.cols * sh.w, srcb);
+        for (size_t i = 0; i < sh.cols * sh.w; ++i) {
+            uint32_t u = (uint32_t)srcb[i] << 16;
+            memcpy(&srcf[i], &u, sizeof u);
+        }
+        float *o1 = randf(n, 5), *o2 = randf(n, 5);
+        uint16_t *b1 = calloc(n, sizeof *b1), *b2 = calloc(n, sizeof *b2);
+        double *d1 = calloc(sh.rows + 1, sizeof(double)), *d2 = calloc(sh.rows + 1, sizeof(double));
+        int bad1 = ref->gather_f32(&s, 0, sh.rows, sh.w, srcf, self, o1, 0.125f, 0.5f, d1);
+        ref->cvt_bf16(o1, sh.rows * sh.w, b1);
+        for (int pf = 0; pf < 2; ++pf) {
+            memset(b2, 0, n * sizeof *b2);
+            int bad2 = (pf ? k->gather_pf_bf16 : k->gather_bf16)(&s, 0, sh.rows, sh.w, srcb, self,
+                                                                 o2, b2, 0.125f, 0.5f, d2);
+            cr_assert_eq(bad1, bad2);
+            cr_assert_eq(memcmp(o1, o2, bytes), 0, "%s bf16 out differs on shape %zu (pf %d)",
+                         k->name, si, pf);
+            cr_assert_eq(memcmp(b1, b2, sh.rows * sh.w * sizeof *b1), 0,
+                         "%s bf16 shadow differs on shape %zu", k->name, si);
+            cr_assert_eq(memcmp(d1, d2, sh.rows * sizeof(double)), 0,
+                         "%s bf16 dot differs on shape %zu", k->name, si);
+        }
+        memset(d2, 0, (sh.rows + 1) * sizeof(double));
+        k->gather_bf16(&s, 0, sh.rows, sh.w, srcb, self, NULL, NULL, 0.0f, 1.0f, d2);
+        cr_assert_eq(memcmp(d1, d2, sh.rows * sizeof(double)), 0);
+        for (size_t bcols = 1; bcols <= sh.cols + 1; bcols = bcols * 3 + 1) {
+            size_t nb = (sh.cols + bcols - 1) / bcols;
+            if (nb == 0)
+                nb = 1;
+            uint32_t *pofs = calloc((nb + 1) * (sh.rows + 1), sizeof(uint32_t));
+            uint32_t *mofs = calloc((nb + 1) * (sh.rows + 1), sizeof(uint32_t));
+            block_offsets(&s, bcols, nb, pofs, mofs);
+            float *acc1 = randf(n, 9), *acc2 = randf(n, 9);
+            for (size_t b = 0; b < nb; ++b) {
+                ref->accum_f32(&s, pofs + b * sh.rows, pofs + (b + 1) * sh.rows, mofs + b * sh.rows,
+                               mofs + (b + 1) * sh.rows, 0, sh.rows, sh.w, srcf, acc1, b == 0);
+                k->accum_bf16(&s, pofs + b * sh.rows, pofs + (b + 1) * sh.rows, mofs + b * sh.rows,
+                              mofs + (b + 1) * sh.rows, 0, sh.rows, sh.w, srcb, acc2, b == 0);
+            }
+            cr_assert_eq(memcmp(acc1, acc2, bytes), 0, "%s bf16 accumulate differs (shape %zu)",
+                         k->name, si);
+            memset(d1, 0, (sh.rows + 1) * sizeof(double));
+            memset(d2, 0, (sh.rows + 1) * sizeof(double));
+            ref->update_f32(0, sh.rows, sh.w, self, acc1, o1, 0.125f, 0.5f, d1);
+            ref->cvt_bf16(o1, sh.rows * sh.w, b1);
+            /* in place, as the trainer runs it */
+            memset(b2, 0, n * sizeof *b2);
+            cr_assert_eq(k->update_bf16(0, sh.rows, sh.w, self, acc2, acc2, b2, 0.125f, 0.5f, d2),
+                         0);
+            cr_assert_eq(memcmp(o1, acc2, bytes), 0, "%s bf16 update differs (shape %zu)", k->name,
+                         si);
+            cr_assert_eq(memcmp(b1, b2, sh.rows * sh.w * sizeof *b1), 0);
+            cr_assert_eq(memcmp(d1, d2, sh.rows * sizeof(double)), 0);
+            free(acc1), free(acc2), free(pofs), free(mofs);
+        }
+        free_signs(&s);
+        free(dense), free(srcf), free(srcb), free(self), free(o1), free(o2), free(b1), free(b2),
+            free(d1), free(d2);
+    }
+}
+
+Test(kernels, portable_bf16_is_f32_on_widened_rows)
+{
+    check_isa_bf16(SM_ISA_PORTABLE);
+}
+Test(kernels, avx2_bf16_matches_portable)
+{
+    check_isa_bf16(SM_ISA_AVX2);
+}
+Test(kernels, avx512_bf16_matches_portable)
+{
+    check_isa_bf16(SM_ISA_AVX512);
+}

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "kernels/bf16.h"
 #include "kernels/kernels.h"
 #include "model/model.h"
 
@@ -55,6 +56,8 @@ static signmf_model *make_model(size_t users, size_t items, size_t dim, signmf_p
             double v = (double)(i * 1000 + d);
             if (prec == SIGNMF_F64)
                 ((double *)m->P)[i * dim + d] = v;
+            else if (prec == SIGNMF_BF16)
+                ((uint16_t *)m->P)[i * dim + d] = sm_bf16_from_f32((float)v);
             else
                 ((float *)m->P)[i * dim + d] = (float)v;
         }
@@ -63,6 +66,8 @@ static signmf_model *make_model(size_t users, size_t items, size_t dim, signmf_p
             double v = -(double)(j * 1000 + d) / 4;
             if (prec == SIGNMF_F64)
                 ((double *)m->Qt)[j * dim + d] = v;
+            else if (prec == SIGNMF_BF16)
+                ((uint16_t *)m->Qt)[j * dim + d] = sm_bf16_from_f32((float)v);
             else
                 ((float *)m->Qt)[j * dim + d] = (float)v;
         }
@@ -163,7 +168,8 @@ static void save_ok(const signmf_model *m, const char *path)
 
 Test(model, round_trip)
 {
-    for (int prec = 0; prec < 2; prec++)
+    /* f32, f64 and bf16 (a converted model) */
+    for (int prec = 0; prec < 3; prec++)
         for (int compact = 0; compact < 2; compact++) {
             signmf_model *m = make_model(37, 53, 11, (signmf_precision)prec, compact);
             char *path = tpath("rt.smf");

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 static signmf_ratings *make_ratings(size_t users, size_t items, size_t per, unsigned seed)
 {
@@ -504,5 +505,175 @@ Test(train, blocked_accumulator_leaves_state_alone)
         signmf_model_free(plain), signmf_model_free(m);
     }
     unsetenv("SIGNMF_BLOCK_ROWS");
+    signmf_ratings_free(r);
+}
+
+/* bf16 (signmf.h): the shadows are always the narrowing of the master. */
+static void assert_shadows(const signmf_trainer *t)
+{
+    const sm_kernels *k = sm_kernels_for(SM_ISA_PORTABLE);
+    for (int side = 0; side < 2; ++side) {
+        size_t n = (side ? t->items : t->users) * t->kpad;
+        uint16_t *want = malloc(n * sizeof *want + 1);
+        k->cvt_bf16((const float *)(side ? t->Q : t->P)[t->cur], n, want);
+        cr_assert_eq(memcmp(want, (side ? t->Qb : t->Pb)[t->cur], n * sizeof *want), 0,
+                     "side %d: shadow is not the master narrowed", side);
+        free(want);
+    }
+}
+
+/* Same bits for every thread count, kernel set and blocking of the same
+ * shape; the shadows track the master. */
+Test(train, bf16_identical_for_threads_kernels_and_schedules)
+{
+    signmf_ratings *r = make_ratings(90, 70, 20, 31);
+    for (int blocked = 0; blocked < 2; ++blocked) {
+        if (blocked)
+            setenv("SIGNMF_BLOCK_ROWS", "9", 1);
+        signmf_params p = signmf_params_default();
+        p.dim = 93; /* padded to 96: not a multiple of the AVX2 strip */
+        p.precision = SIGNMF_BF16;
+        p.lr = 1e-2;
+        signmf_model *ref = NULL;
+        for (int th = 1; th <= 3; ++th) {
+            p.threads = th;
+            signmf_model *m = train(r, p, 5);
+            cr_assert_eq(m->precision, SIGNMF_F32);
+            cr_assert_eq(m->params.precision, SIGNMF_BF16);
+            if (!ref) {
+                ref = m;
+                continue;
+            }
+            assert_same_model(ref, m);
+            cr_assert_eq(memcmp(&ref->last_loss, &m->last_loss, sizeof(double)), 0);
+            signmf_model_free(m);
+        }
+        p.threads = 2;
+        signmf_trainer *t[SM_ISA_COUNT] = {0};
+        double loss[SM_ISA_COUNT], a = p.lr;
+        for (int isa = 0; isa < SM_ISA_COUNT; ++isa) {
+            const sm_kernels *k = sm_kernels_for((sm_isa)isa);
+            if (!k)
+                continue;
+            cr_assert_eq(signmf_trainer_create(r, &p, &t[isa], NULL), SIGNMF_OK);
+            cr_assert_eq(t[isa]->nblocks[0] > 1, blocked);
+            for (int e = 0; e < 5; ++e) {
+                sm_train_pass(t[isa], k, &a, 1.0, &loss[isa]);
+                t[isa]->cur = 1 - t[isa]->cur;
+                assert_shadows(t[isa]);
+            }
+            cr_assert_eq(
+                memcmp(t[0]->P[t[0]->cur], t[isa]->P[t[isa]->cur], t[0]->users * t[0]->kpad * 4), 0,
+                "%s P differs", k->name);
+            cr_assert_eq(
+                memcmp(t[0]->Q[t[0]->cur], t[isa]->Q[t[isa]->cur], t[0]->items * t[0]->kpad * 4), 0,
+                "%s Q differs", k->name);
+            cr_assert_eq(memcmp(&loss[0], &loss[isa], sizeof(double)), 0);
+            /* and the epoch loop gives the same state as the bare passes */
+            float *rows = malloc(t[isa]->users * p.dim * sizeof *rows);
+            sm_from_panels(t[isa], t[isa]->P[t[isa]->cur], rows, t[isa]->users);
+            cr_assert_eq(memcmp(ref->P, rows, t[isa]->users * p.dim * sizeof *rows), 0);
+            free(rows);
+        }
+        for (int isa = 0; isa < SM_ISA_COUNT; ++isa)
+            signmf_trainer_free(t[isa]);
+        signmf_model_free(ref);
+        unsetenv("SIGNMF_BLOCK_ROWS");
+    }
+    signmf_ratings_free(r);
+}
+
+/* A bf16 run is an f32 run with 8-bit gathered rows: close to it, not
+ * equal to it. */
+Test(train, bf16_is_close_to_f32_and_not_equal)
+{
+    signmf_ratings *r = make_ratings(80, 60, 20, 32);
+    signmf_params p = signmf_params_default();
+    p.dim = 64;
+    p.threads = 2;
+    signmf_model *f = train(r, p, 4);
+    p.precision = SIGNMF_BF16;
+    signmf_model *b = train(r, p, 4);
+    const float *x = f->P, *y = b->P;
+    double num = 0, den = 0;
+    for (size_t i = 0; i < f->users * f->dim; ++i) {
+        num = fmax(num, fabs((double)x[i] - y[i]));
+        den = fmax(den, fabs((double)x[i]));
+    }
+    cr_assert_gt(num, 0.0, "bf16 gave the f32 run's bits: the shadow is not read");
+    cr_assert_lt(num / den, 2e-2, "bf16 strays from f32 by %g of the largest entry", num / den);
+    cr_assert_float_eq(f->last_loss, b->last_loss, 1e-2 * fabs(f->last_loss));
+    signmf_model_free(f);
+    signmf_model_free(b);
+    signmf_ratings_free(r);
+}
+
+/* Resume continues a bf16 run bit for bit, through a model file too. */
+Test(train, bf16_resume_is_bit_identical)
+{
+    signmf_ratings *r = make_ratings(50, 40, 12, 33);
+    signmf_params p = signmf_params_default();
+    p.dim = 48;
+    p.precision = SIGNMF_BF16;
+    p.lr = 1e-2;
+    signmf_model *full = train(r, p, 7);
+    signmf_model *half = train(r, p, 3);
+    char path[] = "/tmp/signmf-bf16-resume-XXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    signmf_error err;
+    cr_assert_eq(signmf_model_save(half, path, &err), SIGNMF_OK, "%s", err.message);
+    signmf_model *back;
+    cr_assert_eq(signmf_model_open(path, 0, &back, &err), SIGNMF_OK, "%s", err.message);
+    unlink(path);
+    cr_assert_eq(signmf_model_params(back).precision, SIGNMF_BF16);
+    cr_assert_eq(signmf_model_precision(back), SIGNMF_F32);
+    signmf_trainer *t;
+    cr_assert_eq(signmf_trainer_resume(r, back, 2, &t, NULL), SIGNMF_OK);
+    cr_assert_eq(t->params.precision, SIGNMF_BF16);
+    cr_assert_eq(signmf_trainer_run(t, 4, NULL, NULL, NULL), SIGNMF_OK);
+    signmf_model *m;
+    cr_assert_eq(signmf_trainer_model(t, &m), SIGNMF_OK);
+    assert_same_model(full, m);
+    signmf_model_free(m), signmf_model_free(full), signmf_model_free(half);
+    signmf_model_free(back);
+    signmf_trainer_free(t);
+    signmf_ratings_free(r);
+}
+
+/* The orthonormal method in bf16: the same bits for any thread count and
+ * blocking of the same shape, close to f32 and not equal to it. */
+Test(train, bf16_orthonormal_is_deterministic_and_close_to_f32)
+{
+    signmf_ratings *r = make_ratings(80, 60, 20, 34);
+    for (int blocked = 0; blocked < 2; ++blocked) {
+        if (blocked)
+            setenv("SIGNMF_BLOCK_ROWS", "11", 1);
+        signmf_params p = signmf_params_for(SIGNMF_METHOD_ORTHONORMAL);
+        p.dim = 6;
+        p.threads = 1;
+        signmf_model *f = train(r, p, 8);
+        p.precision = SIGNMF_BF16;
+        signmf_model *b1 = train(r, p, 8);
+        p.threads = 3;
+        signmf_model *b3 = train(r, p, 8);
+        assert_same_model(b1, b3);
+        cr_assert_eq(b1->precision, SIGNMF_F32);
+        const float *x = f->P, *y = b1->P;
+        double num = 0, den = 0;
+        for (size_t i = 0; i < f->users * f->dim; ++i) {
+            num = fmax(num, fabs((double)x[i] - y[i]));
+            den = fmax(den, fabs((double)x[i]));
+        }
+        cr_assert_gt(num, 0.0, "bf16 gave the f32 run's bits");
+        cr_assert_lt(num / den, 5e-2, "bf16 strays from f32 by %g", num / den);
+        signmf_model_free(f), signmf_model_free(b1), signmf_model_free(b3);
+        unsetenv("SIGNMF_BLOCK_ROWS");
+    }
+    signmf_params p = signmf_params_default();
+    p.precision = (signmf_precision)3;
+    signmf_trainer *t = NULL;
+    cr_assert_eq(signmf_trainer_create(r, &p, &t, NULL), SIGNMF_EINVAL);
     signmf_ratings_free(r);
 }

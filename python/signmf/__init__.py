@@ -68,7 +68,7 @@ _METHOD_DEFAULTS: Dict[str, tuple] = {"notebook": (512, 1e-3, 20, 0.0, 0.0),
                                       "orthonormal": (20, 1.0, 100, 3.0, 0.2)}
 
 _RULES = {"mean": 0, "threshold": 1, "observed": 2}
-_PRECISIONS = {"f32": 0, "float32": 0, "f64": 1, "float64": 1}
+_PRECISIONS = {"f32": 0, "float32": 0, "f64": 1, "float64": 1, "bf16": 2, "bfloat16": 2}
 
 ArrayLike = Any
 RatingsInput = Union[str, "os.PathLike[str]", np.ndarray, Tuple[ArrayLike, ArrayLike, ArrayLike],
@@ -206,7 +206,9 @@ class Model:
         epochs: gradient steps that ``fit`` runs (``fit(X, epochs=...)`` overrides).
         seed: ``np.random.seed(seed)``: the initial P and Q are numpy's legacy
             normal draws, P first, then Q.
-        precision: "f32" (fast default) or "f64" (matches the notebook to rounding).
+        precision: "f32" (fast default), "f64" (matches the notebook to rounding)
+            or "bf16" (float32 factors whose gathered rows are read from a
+            bf16 copy; bit-identical to ``signmf train --precision bf16``).
         method: the update rule; one of ``signmf.METHODS``. "notebook": the
             simultaneous update P -= lr D Q^T, Q -= lr P^T D (defaults dim 512,
             lr 1e-3, 20 epochs). "orthonormal": the same loss with P and Q kept
@@ -263,8 +265,8 @@ class Model:
         self.epochs = _check_int(epochs, "epochs", 0)
         self.seed = _check_int(seed, "seed", 0, 2**32 - 1)
         if precision not in _PRECISIONS:
-            raise ValueError(f"precision: expected 'f32' or 'f64', found {precision!r}")
-        self.precision = "f64" if _PRECISIONS[precision] else "f32"
+            raise ValueError(f"precision: expected 'f32', 'f64' or 'bf16', found {precision!r}")
+        self.precision = ("f32", "f64", "bf16")[_PRECISIONS[precision]]
         self.method = method
         if isinstance(sign_rule, str) and sign_rule.startswith("threshold:"):
             if threshold is not None:

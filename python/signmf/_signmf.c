@@ -306,20 +306,25 @@ static const char *rule_name(signmf_sign_rule r)
                                        : "mean";
 }
 
+/* The training precision (a bf16 run stores its f32 master). */
+static const char *precision_name(signmf_precision p)
+{
+    return p == SIGNMF_F64 ? "f64" : p == SIGNMF_BF16 ? "bf16" : "f32";
+}
+
 static PyObject *core_info(PyObject *self, PyObject *unused)
 {
     (void)unused;
     const signmf_model *m = ((Core *)self)->m;
     signmf_params p = signmf_model_params(m);
-    return Py_BuildValue("{s:n,s:n,s:n,s:s,s:K,s:d,s:d,s:k,s:i,s:s,s:d,s:O,s:i,s:d,s:d}", "users",
-                         (Py_ssize_t)signmf_model_users(m), "items",
-                         (Py_ssize_t)signmf_model_items(m), "dim", (Py_ssize_t)signmf_model_dim(m),
-                         "precision", signmf_model_precision(m) == SIGNMF_F64 ? "f64" : "f32",
-                         "epochs", (unsigned long long)signmf_model_epochs(m), "loss",
-                         signmf_model_loss(m), "lr", p.lr, "seed", (unsigned long)p.seed, "threads",
-                         p.threads, "sign_rule", rule_name(p.sign_rule), "threshold", p.threshold,
-                         "rescale", p.rescale ? Py_True : Py_False, "method", (int)p.method,
-                         "rated_weight", p.rated_weight, "degree_exp", p.degree_exp);
+    return Py_BuildValue(
+        "{s:n,s:n,s:n,s:s,s:K,s:d,s:d,s:k,s:i,s:s,s:d,s:O,s:i,s:d,s:d}", "users",
+        (Py_ssize_t)signmf_model_users(m), "items", (Py_ssize_t)signmf_model_items(m), "dim",
+        (Py_ssize_t)signmf_model_dim(m), "precision", precision_name(p.precision), "epochs",
+        (unsigned long long)signmf_model_epochs(m), "loss", signmf_model_loss(m), "lr", p.lr,
+        "seed", (unsigned long)p.seed, "threads", p.threads, "sign_rule", rule_name(p.sign_rule),
+        "threshold", p.threshold, "rescale", p.rescale ? Py_True : Py_False, "method",
+        (int)p.method, "rated_weight", p.rated_weight, "degree_exp", p.degree_exp);
 }
 
 /* ids(which): int64 array of the original ids of the rows (0 users, 1 items). */
@@ -363,7 +368,8 @@ static PyObject *core_factors(PyObject *self, PyObject *arg)
     Py_INCREF(self);
     f->core = self;
     f->which = which != 0;
-    Py_ssize_t es = signmf_model_precision(m) == SIGNMF_F64 ? 8 : 4;
+    signmf_precision fp = signmf_model_precision(m);
+    Py_ssize_t es = fp == SIGNMF_F64 ? 8 : fp == SIGNMF_BF16 ? 2 : 4;
     f->shape[0] = (Py_ssize_t)(f->which ? signmf_model_items(m) : signmf_model_users(m));
     f->shape[1] = (Py_ssize_t)signmf_model_dim(m);
     f->strides[0] = f->shape[1] * es;
@@ -390,14 +396,19 @@ static int factors_getbuffer(PyObject *self, Py_buffer *view, int flags)
         return -1;
     }
     const signmf_model *m = ((Core *)f->core)->m;
-    bool f64 = signmf_model_precision(m) == SIGNMF_F64;
+    signmf_precision fp = signmf_model_precision(m);
     view->buf = (void *)(f->which ? signmf_model_item_factors(m) : signmf_model_user_factors(m));
     view->obj = self;
     Py_INCREF(self);
-    view->itemsize = f64 ? 8 : 4;
+    /* bf16 factors (a converted model) are their uint16 bit patterns:
+     * buffers have no bf16 format */
+    view->itemsize = fp == SIGNMF_F64 ? 8 : fp == SIGNMF_BF16 ? 2 : 4;
     view->len = f->shape[0] * f->shape[1] * view->itemsize;
     view->readonly = 1;
-    view->format = (flags & PyBUF_FORMAT) ? (f64 ? "d" : "f") : NULL;
+    view->format = (flags & PyBUF_FORMAT) ? (fp == SIGNMF_F64    ? "d"
+                                             : fp == SIGNMF_BF16 ? "H"
+                                                                 : "f")
+                                          : NULL;
     view->ndim = 2;
     view->shape = (flags & PyBUF_ND) ? f->shape : NULL;
     view->strides = (flags & PyBUF_STRIDES) == PyBUF_STRIDES ? f->strides : NULL;
@@ -763,7 +774,7 @@ static PyObject *mod_fit(PyObject *mod, PyObject *args)
     p.lr = lr;
     p.seed = (uint32_t)seed;
     p.threads = threads;
-    p.precision = precision ? SIGNMF_F64 : SIGNMF_F32;
+    p.precision = precision == 1 ? SIGNMF_F64 : precision == 2 ? SIGNMF_BF16 : SIGNMF_F32;
     p.sign_rule = (signmf_sign_rule)rule;
     p.threshold = threshold;
     p.rescale = rescale;

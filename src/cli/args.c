@@ -308,8 +308,10 @@ int cli_parse_precision(const cli_command *cmd, const char *s, signmf_precision 
         *out = SIGNMF_F32;
     else if (strcmp(s, "f64") == 0)
         *out = SIGNMF_F64;
+    else if (strcmp(s, "bf16") == 0)
+        *out = SIGNMF_BF16;
     else
-        return cli_value_error(cmd, "--precision expects f32 or f64, found '%s'", s);
+        return cli_value_error(cmd, "--precision expects f32, f64 or bf16, found '%s'", s);
     return -1;
 }
 

@@ -224,6 +224,7 @@ int cmd_loss(int argc, char **argv);
 int cmd_recommend(int argc, char **argv);
 int cmd_similar(int argc, char **argv);
 int cmd_export(int argc, char **argv);
+int cmd_convert(int argc, char **argv);
 int cmd_synth(int argc, char **argv);
 int cmd_demo(int argc, char **argv);
 int cmd_split(int argc, char **argv);

@@ -31,7 +31,7 @@ static const cli_command demo_cmd = {
     "  --lr A             its learning rate (default 1e-3)\n"
     "  --seed S           numpy-compatible seed (default 1)\n"
     "  --threads T        worker threads (default: all cores)\n"
-    "  --precision P      f32 or f64, both models (default f32)\n"
+    "  --precision P      f32, f64 or bf16, both models (default f32)\n"
     "  -k, --top K        recommendations per user (default 5)\n"
     "  --quiet            no progress\n"
     "  -h, --help         show this help\n",

@@ -16,7 +16,7 @@ static const cli_command loss_cmd = {
     "  --model MODEL      evaluate this model instead of a fresh initialisation\n"
     "  --dim K            embedding dimension (default 512; ignored with --model)\n"
     "  --seed S           numpy-compatible seed (default 1; ignored with --model)\n"
-    "  --precision P      f32 or f64 (default f32; ignored with --model)\n"
+    "  --precision P      f32, f64 or bf16 (default f32; ignored with --model)\n"
     "  --sign-rule R      mean, threshold:T or observed (default mean)\n"
     "  --threads T        worker threads (default: all cores)\n"
     "  --format F         auto, tsv, csv, mm, npy or npz (default auto)\n"

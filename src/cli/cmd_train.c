@@ -35,7 +35,8 @@ static const cli_command train_cmd = {
     "                     (0..1, default 0.2)\n"
     "  --seed S           numpy-compatible seed, 0..4294967295 (default 1)\n"
     "  --threads T        worker threads (default: all cores)\n"
-    "  --precision P      f32 or f64 (default f32)\n"
+    "  --precision P      f32, f64 or bf16 (default f32; bf16: f32 factors\n"
+    "                     whose gathered rows are read from a bf16 copy)\n"
     "  --sign-rule R      mean, threshold:T or observed (default mean)\n"
     "  --rescale          rescale P and Q by a common factor each epoch\n"
     "  --format F         auto, tsv, csv, mm, npy or npz (default auto)\n"
@@ -112,7 +113,7 @@ int cli_check_output(const char *path)
 
 static const char *precision_name(signmf_precision p)
 {
-    return p == SIGNMF_F64 ? "f64" : "f32";
+    return p == SIGNMF_F64 ? "f64" : p == SIGNMF_BF16 ? "bf16" : "f32";
 }
 
 /* Chunked runs report the boundary epoch twice (after the last epoch of one
@@ -288,7 +289,7 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
                 stderr,
                 "trained %llu epochs in %.3fs: final loss %.4f (kernel %s, %s, dim %zu%s)%s%s\n",
                 (unsigned long long)done, elapsed, loss, signmf_kernel_name(),
-                precision_name(signmf_model_precision(model)), signmf_model_dim(model), how,
+                precision_name(signmf_model_params(model).precision), signmf_model_dim(model), how,
                 job->out ? ", saved to " : "", job->out ? job->out : "");
         }
     } else if (run == SIGNMF_EINTERRUPTED) {

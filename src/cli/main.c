@@ -16,6 +16,7 @@ static const char usage[] =
     "  similar MODEL      items most like an item (cosine)\n"
     "  eval MODEL TEST    ranking metrics on held-out ratings\n"
     "  export MODEL DIR   write P.npy and Q.npy for numpy\n"
+    "  convert MODEL OUT  the model with bf16 (or f32, f64) factors\n"
     "  split RATINGS      write train --holdout's validation split as two files\n"
     "  synth              write a synthetic MovieLens-like ratings set\n"
     "  demo               train on MovieLens 100k or synthetic data and show\n"
@@ -36,6 +37,7 @@ int main(int argc, char **argv)
         {"train", cmd_train},     {"loss", cmd_loss},   {"recommend", cmd_recommend},
         {"export", cmd_export},   {"synth", cmd_synth}, {"demo", cmd_demo},
         {"similar", cmd_similar}, {"eval", cmd_eval},   {"split", cmd_split},
+        {"convert", cmd_convert},
     };
     if (argc < 2) {
         fputs(usage, stderr);

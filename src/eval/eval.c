@@ -462,7 +462,7 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
         unsigned char *mask = sm_calloc(items ? items : 1, 1);
         double *s = sm_alloc(items ? items : 1, sizeof *s);
         double *buf = sm_alloc(items ? items : 1, sizeof *buf);
-        void *tile = sm_alloc(grp * (items ? items : 1), es);
+        void *tile = sm_alloc(grp * (items ? items : 1), sm_score_size(m->precision));
         void *pack = sm_alloc(grp * (dim ? dim : 1), es);
         cand *heap = sm_alloc(kc, sizeof *heap);
         if (mask == NULL || s == NULL || buf == NULL || tile == NULL || pack == NULL ||
@@ -481,6 +481,10 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
                 if (m->precision == SIGNMF_F64)
                     kern->score_f64((const double *)pack, dim, gn, (const double *)qpk + j0 * dim,
                                     nj, dim, (double *)tile + j0, items);
+                else if (m->precision == SIGNMF_BF16)
+                    kern->score_bf16((const uint16_t *)pack, dim, gn,
+                                     (const uint16_t *)qpk + j0 * dim, nj, dim, (float *)tile + j0,
+                                     items);
                 else
                     kern->score_f32((const float *)pack, dim, gn, (const float *)qpk + j0 * dim, nj,
                                     dim, (float *)tile + j0, items);

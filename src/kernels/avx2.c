@@ -7,6 +7,7 @@
  * block is short, and a prefetch SM_PFD signs ahead lands in the next
  * block's list as often as not (measured slower on the 25M-shaped set); it
  * prefetches the accumulator rows instead (SM_PREFETCH_ACCUM_ROW, kernels.h). */
+#include "bf16.h"
 #include "dense.h"
 #include "kernels.h"
 
@@ -254,6 +255,196 @@ SM_DEFINE_AVX2(f64, double, __m256d)
 
 SM_DENSE_DEFINE(avx2)
 
+/* bf16 (kernels.h, bf16.h). The narrowing of VCVTNEPS2BF16 in integer
+ * lanes: each dword ends up holding its bf16 in the low 16 bits. */
+SM_INLINE __m256i bf16_bits8(__m256 x)
+{
+    const __m256i u = _mm256_castps_si256(x), expm = _mm256_set1_epi32(0x7f800000);
+    const __m256i top = _mm256_srli_epi32(u, 16);
+    __m256i lsb = _mm256_and_si256(top, _mm256_set1_epi32(1));
+    __m256i rne = _mm256_srli_epi32(
+        _mm256_add_epi32(_mm256_add_epi32(u, _mm256_set1_epi32(0x7fff)), lsb), 16);
+    __m256i qnan = _mm256_or_si256(top, _mm256_set1_epi32(0x40));
+    __m256i isnan = _mm256_cmpgt_epi32(_mm256_and_si256(u, _mm256_set1_epi32(0x7fffffff)), expm);
+    __m256i iszd = _mm256_cmpeq_epi32(_mm256_and_si256(u, expm), _mm256_setzero_si256());
+    __m256i zero = _mm256_and_si256(top, _mm256_set1_epi32(0x8000));
+    return _mm256_blendv_epi8(_mm256_blendv_epi8(rne, qnan, isnan), zero, iszd);
+}
+
+/* 16 floats to 16 bf16 in order: packus works within 128-bit halves, the
+ * permute puts the quarters back. Values are below 2^16, so it is exact. */
+SM_INLINE __m256i bf16_pack16(__m256 a, __m256 b)
+{
+    return _mm256_permute4x64_epi64(_mm256_packus_epi32(bf16_bits8(a), bf16_bits8(b)), 0xd8);
+}
+
+static void sm_cvt_bf16_avx2(const float *x, size_t n, uint16_t *y)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(y + i),
+                            bf16_pack16(_mm256_loadu_ps(x + i), _mm256_loadu_ps(x + i + 8)));
+    for (; i < n; ++i)
+        y[i] = sm_bf16_from_f32(x[i]);
+}
+
+/* finish_f32, then the shadow of what it wrote (nv is even; the rows are
+ * still in L1, and narrowing from the registers measured no faster). */
+SM_INLINE void finish_bf16(const __m256 *acc, const float *me, float *o, uint16_t *ob, __m256 va,
+                           __m256 vsc, __m256d *d, __m256 *bad, const int nv)
+{
+    finish_f32(acc, me, o, va, vsc, d, bad, nv);
+    for (int v = 0; o && v < nv; v += 2)
+        _mm256_storeu_si256((__m256i *)(ob + 8 * v), bf16_pack16(_mm256_loadu_ps(o + 8 * v),
+                                                                 _mm256_loadu_ps(o + 8 * v + 8)));
+}
+
+/* Widening 16 bf16 (one 32-byte load) as two vectors: the even elements
+ * shifted up by 16 bits, the odd ones by masking off the low 16 bits; a
+ * shift and an AND, where unpacking against zeros would send both to the
+ * shuffle pipes (on Zen 3 two of the four FP pipes, one of which also
+ * adds). The sums run in that order, element by element as in the f32
+ * kernels: x[2j] holds the even, x[2j + 1] the odd elements of the j-th
+ * 16, put back in order once per strip. */
+SM_INLINE void bf16_to_natural(__m256 *x, const int nv)
+{
+    for (int v = 0; v < nv; v += 2) {
+        /* elements 0-3 | 8-11, and 4-7 | 12-15 */
+        __m256 a = _mm256_unpacklo_ps(x[v], x[v + 1]), b = _mm256_unpackhi_ps(x[v], x[v + 1]);
+        x[v] = _mm256_permute2f128_ps(a, b, 0x20);
+        x[v + 1] = _mm256_permute2f128_ps(a, b, 0x31);
+    }
+}
+SM_INLINE void bf16_from_natural(__m256 *x, const int nv)
+{
+    for (int v = 0; v < nv; v += 2) {
+        __m256 a = _mm256_permute2f128_ps(x[v], x[v + 1], 0x20);
+        __m256 b = _mm256_permute2f128_ps(x[v], x[v + 1], 0x31);
+        x[v] = _mm256_shuffle_ps(a, b, 0x88);
+        x[v + 1] = _mm256_shuffle_ps(a, b, 0xdd);
+    }
+}
+
+SM_INLINE void run_bf16(__m256 *acc, const uint32_t *p, const uint32_t *e, const uint32_t *end,
+                        const uint16_t *src, size_t w, const int sub, const int nv, const int pf)
+{
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    for (; p < e; ++p) {
+        if (pf) {
+            const uint32_t *q = p + SM_PFD < end ? p + SM_PFD : end - 1;
+            const char *f = (const char *)(src + (size_t)*q * w);
+            for (int l = 0; l < (nv + 3) / 4; ++l)
+                _mm_prefetch(f + 64 * l, _MM_HINT_T0);
+        }
+        const uint16_t *x = src + (size_t)*p * w;
+        for (int v = 0; v < nv; v += 2) {
+            __m256i h = _mm256_loadu_si256((const __m256i *)(x + 8 * v));
+            /* one load for both halves: GCC 12 otherwise folds a second
+             * load of the same 32 bytes into the AND, and the load ports,
+             * not the FP pipes, become the limit */
+            __asm__("" : "+x"(h));
+            __m256 ev = _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+            __m256 od = _mm256_castsi256_ps(_mm256_and_si256(h, hi));
+            acc[v] = sub ? _mm256_sub_ps(acc[v], ev) : _mm256_add_ps(acc[v], ev);
+            acc[v + 1] = sub ? _mm256_sub_ps(acc[v + 1], od) : _mm256_add_ps(acc[v + 1], od);
+        }
+    }
+}
+
+/* The strip body, with t0 and the constant nv. */
+#define GATHER_STRIP_bf16(t0, nv)                                                                  \
+    do {                                                                                           \
+        __m256 x[SM_NV];                                                                           \
+        for (int v = 0; v < (nv); ++v)                                                             \
+            x[v] = _mm256_setzero_ps();                                                            \
+        run_bf16(x, ib, im, end, src + (t0), w, 0, nv, pf);                                        \
+        run_bf16(x, im, ie, end, src + (t0), w, 1, nv, pf);                                        \
+        bf16_to_natural(x, nv);                                                                    \
+        finish_bf16(x, self + r * w + (t0), o ? o + (t0) : NULL, o ? ob + (t0) : NULL, va, vsc,    \
+                    pd, &bad, nv);                                                                 \
+    } while (0)
+
+SM_INLINE int gather_bf16(const sm_signs *s, size_t r0, size_t r1, size_t w, const uint16_t *src,
+                          const float *self, float *out, uint16_t *outb, float a, float sc,
+                          double *dot, const int pf)
+{
+    const __m256 va = _mm256_set1_ps(a), vsc = _mm256_set1_ps(sc);
+    __m256 bad = _mm256_setzero_ps();
+    const uint32_t *end = s->idx + s->nnz;
+    for (size_t r = r0; r < r1; ++r) {
+        const uint32_t *ib = s->idx + s->ptr[r];
+        const uint32_t *im = s->idx + s->mid[r];
+        const uint32_t *ie = s->idx + s->ptr[r + 1];
+        __m256d d[4] = {_mm256_setzero_pd(), _mm256_setzero_pd(), _mm256_setzero_pd(),
+                        _mm256_setzero_pd()};
+        __m256d *pd = dot ? d : NULL;
+        float *o = out ? out + r * w : NULL;
+        uint16_t *ob = out ? outb + r * w : NULL;
+        SM_STRIPS(f32, w, GATHER_STRIP_bf16);
+        if (dot)
+            dot[r] = dot_f32(d);
+    }
+    return NANS_f32(bad) != 0;
+}
+
+static int sm_gather_avx2_bf16(const sm_signs *s, size_t r0, size_t r1, size_t w,
+                               const uint16_t *src, const float *self, float *out, uint16_t *outb,
+                               float a, float sc, double *dot)
+{
+    return gather_bf16(s, r0, r1, w, src, self, out, outb, a, sc, dot, 0);
+}
+static int sm_gather_avx2_pf_bf16(const sm_signs *s, size_t r0, size_t r1, size_t w,
+                                  const uint16_t *src, const float *self, float *out,
+                                  uint16_t *outb, float a, float sc, double *dot)
+{
+    return gather_bf16(s, r0, r1, w, src, self, out, outb, a, sc, dot, 1);
+}
+
+#define ACCUM_STRIP_bf16(t0, nv)                                                                   \
+    do {                                                                                           \
+        __m256 x[SM_NV];                                                                           \
+        for (int v = 0; v < (nv); ++v)                                                             \
+            x[v] = first ? _mm256_setzero_ps() : _mm256_loadu_ps(ac + (t0) + 8 * v);               \
+        if (!first)                                                                                \
+            bf16_from_natural(x, nv);                                                              \
+        run_bf16(x, ip + pb0[r], ip + pb1[r], end, src + (t0), w, 0, nv, 0);                       \
+        run_bf16(x, im + mb0[r], im + mb1[r], end, src + (t0), w, 1, nv, 0);                       \
+        bf16_to_natural(x, nv);                                                                    \
+        for (int v = 0; v < (nv); ++v)                                                             \
+            _mm256_storeu_ps(ac + (t0) + 8 * v, x[v]);                                             \
+    } while (0)
+
+static void sm_accum_avx2_bf16(const sm_signs *s, const uint32_t *pb0, const uint32_t *pb1,
+                               const uint32_t *mb0, const uint32_t *mb1, size_t r0, size_t r1,
+                               size_t w, const uint16_t *src, float *acc, int first)
+{
+    const uint32_t *end = s->idx + s->nnz;
+    for (size_t r = r0; r < r1; ++r) {
+        float *ac = acc + r * w;
+        SM_PREFETCH_ACCUM_ROW(s, pb0, mb0, acc, w, r, r1);
+        if (pb1[r] == pb0[r] && mb1[r] == mb0[r]) {
+            if (first)
+                for (size_t t = 0; t < w; t += 8)
+                    _mm256_storeu_ps(ac + t, _mm256_setzero_ps());
+            continue;
+        }
+        const uint32_t *ip = s->idx + s->ptr[r], *im = s->idx + s->mid[r];
+        SM_STRIPS(f32, w, ACCUM_STRIP_bf16);
+    }
+}
+
+static int sm_update_avx2_bf16(size_t r0, size_t r1, size_t w, const float *self, const float *acc,
+                               float *out, uint16_t *outb, float a, float sc, double *dot)
+{
+    int bad = 0;
+    for (size_t r = r0; r < r1; ++r) {
+        bad |= sm_update_avx2_f32(r, r + 1, w, self, acc, out, a, sc, dot);
+        if (out)
+            sm_cvt_bf16_avx2(out + r * w, w, outb + r * w);
+    }
+    return bad;
+}
+
 void sm_kernels_init_avx2(sm_kernels *k)
 {
     k->xty_f64 = sm_xty_f64_avx2;
@@ -268,5 +459,10 @@ void sm_kernels_init_avx2(sm_kernels *k)
     k->accum_f64 = sm_accum_avx2_f64;
     k->update_f32 = sm_update_avx2_f32;
     k->update_f64 = sm_update_avx2_f64;
+    k->cvt_bf16 = sm_cvt_bf16_avx2;
+    k->gather_bf16 = sm_gather_avx2_bf16;
+    k->gather_pf_bf16 = sm_gather_avx2_pf_bf16;
+    k->accum_bf16 = sm_accum_avx2_bf16;
+    k->update_bf16 = sm_update_avx2_bf16;
     sm_score_init_avx2(k);
 }

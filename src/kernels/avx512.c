@@ -8,6 +8,7 @@
  *
  * The _pf variants also prefetch rows SM_PFD signs ahead, for src panels
  * beyond L2; prefetching changes no arithmetic. */
+#include "bf16.h"
 #include "dense.h"
 #include "kernels.h"
 
@@ -347,6 +348,67 @@ SM_DEFINE(sm_gather_avx512_pf_f64, double, gather_f64, 1)
 
 SM_DENSE_DEFINE(avx512)
 
+/* bf16 (kernels.h, bf16.h). The narrowing emulated with AVX-512F integer
+ * lanes, for AVX-512 CPUs without AVX512-BF16. */
+SM_INLINE __m256i bf16_narrow16(__m512i u)
+{
+    const __m512i top = _mm512_srli_epi32(u, 16);
+    __m512i rne = _mm512_srli_epi32(_mm512_add_epi32(_mm512_add_epi32(u, _mm512_set1_epi32(0x7fff)),
+                                                     _mm512_and_si512(top, _mm512_set1_epi32(1))),
+                                    16);
+    __mmask16 isnan = _mm512_cmpgt_epi32_mask(_mm512_and_si512(u, _mm512_set1_epi32(0x7fffffff)),
+                                              _mm512_set1_epi32(0x7f800000));
+    __mmask16 iszd = _mm512_testn_epi32_mask(u, _mm512_set1_epi32(0x7f800000));
+    __m512i r = _mm512_mask_mov_epi32(rne, isnan, _mm512_or_si512(top, _mm512_set1_epi32(0x40)));
+    r = _mm512_mask_mov_epi32(r, iszd, _mm512_and_si512(top, _mm512_set1_epi32(0x8000)));
+    return _mm512_cvtepi32_epi16(r);
+}
+
+static void sm_cvt_bf16_avx512(const float *x, size_t n, uint16_t *y)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(y + i),
+                            bf16_narrow16(_mm512_loadu_si512((const void *)(x + i))));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm256_mask_storeu_epi16(y + i, m, bf16_narrow16(_mm512_maskz_loadu_epi32(m, x + i)));
+    }
+}
+
+/* The instruction itself, tail included, so that the test that compares
+ * it with sm_bf16_from_f32 covers every lane it is used on. Only ever
+ * called where CPUID reports AVX512-BF16 (dispatch.c). */
+__attribute__((target("avx512bf16"))) void sm_cvt_bf16_avx512bf16(const float *x, size_t n,
+                                                                  uint16_t *y)
+{
+    size_t i = 0;
+    for (; i + 16 <= n; i += 16)
+        _mm256_storeu_si256((__m256i *)(y + i),
+                            (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(x + i)));
+    if (i < n) {
+        __mmask16 m = (__mmask16)((1u << (n - i)) - 1);
+        _mm256_mask_storeu_epi16(y + i, m,
+                                 (__m256i)_mm512_cvtneps_pbh(_mm512_maskz_loadu_ps(m, x + i)));
+    }
+}
+
+/* The f32 update, then the shadow of each row written. The gathers and
+ * the blocked accumulate of bf16 rows are the AVX2 ones (dispatch.c): a
+ * bf16 strip of 16 floats is one 32-byte load either way. */
+static int sm_update_avx512_bf16(size_t r0, size_t r1, size_t w, const float *self,
+                                 const float *acc, float *out, uint16_t *outb, float a, float sc,
+                                 double *dot)
+{
+    int bad = 0;
+    for (size_t r = r0; r < r1; ++r) {
+        bad |= sm_update_avx512_f32(r, r + 1, w, self, acc, out, a, sc, dot);
+        if (out)
+            sm_cvt_bf16_avx512(out + r * w, w, outb + r * w);
+    }
+    return bad;
+}
+
 void sm_kernels_init_avx512(sm_kernels *k)
 {
     k->xty_f64 = sm_xty_f64_avx512;
@@ -361,5 +423,7 @@ void sm_kernels_init_avx512(sm_kernels *k)
     k->accum_f64 = sm_accum_avx512_f64;
     k->update_f32 = sm_update_avx512_f32;
     k->update_f64 = sm_update_avx512_f64;
+    k->cvt_bf16 = sm_cvt_bf16_avx512;
+    k->update_bf16 = sm_update_avx512_bf16;
     sm_score_init_avx512(k);
 }

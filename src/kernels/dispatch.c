@@ -40,6 +40,17 @@ static bool sm_cpu_has(sm_isa isa)
 #endif
 }
 
+sm_cvt_bf16_fn sm_cvt_bf16_native(void)
+{
+#if defined(SM_HAVE_X86_KERNELS)
+    __builtin_cpu_init();
+    if (sm_cpu_has(SM_ISA_AVX512) && __builtin_cpu_supports("avx512bw") &&
+        __builtin_cpu_supports("avx512bf16"))
+        return sm_cvt_bf16_avx512bf16;
+#endif
+    return NULL;
+}
+
 static void sm_kernels_setup(void)
 {
     /* Every table starts as the portable one; each ISA overrides the slots
@@ -54,8 +65,15 @@ static void sm_kernels_setup(void)
      * the CPU can run them. */
     if (sm_table_ok[SM_ISA_AVX2])
         sm_kernels_init_avx2(&sm_tables[SM_ISA_AVX2]);
-    if (sm_table_ok[SM_ISA_AVX512])
+    /* The AVX-512 table starts from the AVX2 one (every AVX-512 CPU has
+     * AVX2), so the slots it has no wider code for (the bf16 gathers) run
+     * AVX2 code rather than portable code. */
+    if (sm_table_ok[SM_ISA_AVX512]) {
+        sm_kernels_init_avx2(&sm_tables[SM_ISA_AVX512]);
         sm_kernels_init_avx512(&sm_tables[SM_ISA_AVX512]);
+        if (sm_cvt_bf16_native())
+            sm_tables[SM_ISA_AVX512].cvt_bf16 = sm_cvt_bf16_native();
+    }
 #endif
     sm_isa best = SM_ISA_PORTABLE;
     for (int i = SM_ISA_COUNT - 1; i >= 0; --i)

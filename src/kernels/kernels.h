@@ -85,6 +85,28 @@ typedef void (*sm_accum_f64_fn)(const sm_signs *s, const uint32_t *pb0, const ui
 #define SM_PREFETCH_ACCUM_ROW(s, pb0, mb0, acc, w, r, r1) ((void)0)
 #endif
 
+/* bf16 training (kernels ending in _bf16; bf16.h for the format). The
+ * state is float32 (self, out) and the gathered source is its bf16 shadow,
+ * same panel layout, same element offsets. Each kernel is its float32
+ * namesake with every src element widened exactly to float32 as it is
+ * read: the same additions in the same order, the same update, the same
+ * canonical dot; and where the f32 kernel writes out_r, the bf16 one also
+ * writes outb_r = bf16(out_r) (sm_bf16_from_f32). The widened sums are
+ * rounded to float32 as in the f32 kernels, so every ISA and every schedule
+ * gives the same bits. The blocked accumulator acc is float32.
+ *
+ * sm_cvt_bf16: y[i] = sm_bf16_from_f32(x[i]) for i < n. */
+typedef void (*sm_cvt_bf16_fn)(const float *x, size_t n, uint16_t *y);
+typedef int (*sm_gather_bf16_fn)(const sm_signs *s, size_t r0, size_t r1, size_t w,
+                                 const uint16_t *src, const float *self, float *out, uint16_t *outb,
+                                 float a, float sc, double *dot);
+typedef void (*sm_accum_bf16_fn)(const sm_signs *s, const uint32_t *pb0, const uint32_t *pb1,
+                                 const uint32_t *mb0, const uint32_t *mb1, size_t r0, size_t r1,
+                                 size_t w, const uint16_t *src, float *acc, int first);
+typedef int (*sm_update_bf16_fn)(size_t r0, size_t r1, size_t w, const float *self,
+                                 const float *acc, float *out, uint16_t *outb, float a, float sc,
+                                 double *dot);
+
 typedef int (*sm_update_f32_fn)(size_t r0, size_t r1, size_t w, const float *self, const float *acc,
                                 float *out, float a, float sc, double *dot);
 typedef int (*sm_update_f64_fn)(size_t r0, size_t r1, size_t w, const double *self,
@@ -115,6 +137,15 @@ typedef void (*sm_pack_f32_fn)(const float *Qt, size_t ldq, size_t ni, size_t di
 typedef void (*sm_pack_f64_fn)(const double *Qt, size_t ldq, size_t ni, size_t dim, double *Qp);
 typedef void (*sm_score_f32_fn)(const float *P, size_t ldp, size_t nu, const float *Qp, size_t ni,
                                 size_t dim, float *S, size_t lds);
+/* bf16 models (bf16.h): P rows and packed items are bf16, the scores
+ * float32, in the float32 canonical order on the widened values:
+ *   s = +0, then s = fmaf(widen(p[t]), widen(q[t]), s) for t ascending.
+ * (A product of two bf16 is exact in float32, so the one rounding per step
+ * is the sum's.) Packing is the same layout with 2-byte elements. */
+typedef void (*sm_pack_bf16_fn)(const uint16_t *Qt, size_t ldq, size_t ni, size_t dim,
+                                uint16_t *Qp);
+typedef void (*sm_score_bf16_fn)(const uint16_t *P, size_t ldp, size_t nu, const uint16_t *Qp,
+                                 size_t ni, size_t dim, float *S, size_t lds);
 typedef void (*sm_score_f64_fn)(const double *P, size_t ldp, size_t nu, const double *Qp, size_t ni,
                                 size_t dim, double *S, size_t lds);
 
@@ -168,10 +199,17 @@ typedef struct sm_kernels {
     sm_accum_f64_fn accum_f64;
     sm_update_f32_fn update_f32;
     sm_update_f64_fn update_f64;
+    sm_cvt_bf16_fn cvt_bf16;
+    sm_gather_bf16_fn gather_bf16;
+    sm_gather_bf16_fn gather_pf_bf16;
+    sm_accum_bf16_fn accum_bf16;
+    sm_update_bf16_fn update_bf16;
     sm_pack_f32_fn pack_f32;
     sm_pack_f64_fn pack_f64;
     sm_score_f32_fn score_f32;
     sm_score_f64_fn score_f64;
+    sm_pack_bf16_fn pack_bf16;
+    sm_score_bf16_fn score_bf16;
     sm_emax_f32_fn emax_f32;
     sm_emax_f64_fn emax_f64;
     sm_screen_f32_fn screen_f32;
@@ -185,6 +223,10 @@ typedef struct sm_kernels {
 void sm_kernels_init_portable(sm_kernels *k);
 void sm_kernels_init_avx2(sm_kernels *k);
 void sm_kernels_init_avx512(sm_kernels *k);
+/* VCVTNEPS2BF16 itself (avx512.c), or NULL when this build or CPU lacks
+ * AVX512-BF16. The avx512 table's cvt_bf16 is this one where it exists. */
+sm_cvt_bf16_fn sm_cvt_bf16_native(void);
+void sm_cvt_bf16_avx512bf16(const float *x, size_t n, uint16_t *y);
 /* The score slots, called from the matching sm_kernels_init_*. */
 void sm_score_init_portable(sm_kernels *k);
 void sm_score_init_avx2(sm_kernels *k);

@@ -5,6 +5,7 @@
  * at 12 FMAs per 8 loads. Packing transposes 8 x 8 (float) or 4 x 4
  * (double) blocks in registers. */
 #pragma GCC target("fma")
+#include "bf16.h"
 #include "kernels.h"
 
 #include <immintrin.h>
@@ -158,6 +159,116 @@ SM_STRIP_AVX2(strip_f64, double, 8, tile_f64)
         if (u < nu)                                                                                \
             STRIP(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 1);                             \
     }
+/* bf16 (kernels.h). A panel row of 16 items is one 32-byte load; its
+ * even items widen by a shift and its odd ones by an AND (no shuffle, so
+ * the FMA pipes stay the limit), and each accumulator pair holds the even
+ * and odd items, put in order at the store. The strip's user rows are
+ * widened once, SM_PT elements at a time, so that each broadcast is a
+ * plain load as in the float tile; past the first chunk a tile resumes
+ * from its stored scores (a float store and load change no bit). */
+#define SM_PT 1024
+SM_INLINE __m256 widen8(const uint16_t *p)
+{
+    return _mm256_castsi256_ps(
+        _mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128((const __m128i *)p)), 16));
+}
+SM_INLINE void tile_bf16(const float *pw, const uint16_t *q, size_t nt, float *S, size_t lds,
+                         const int mr, unsigned last, int resume)
+{
+    const __m256i hi = _mm256_set1_epi32((int)0xffff0000u);
+    __m256i m0 = head_mask32(last < 8 ? last : 8), m1 = head_mask32(last > 8 ? last - 8 : 0);
+    __m256 acc[6][2];
+    SM_UNROLL for (int u = 0; u < mr; ++u)
+    {
+        if (!resume) {
+            acc[u][0] = acc[u][1] = _mm256_setzero_ps();
+            continue;
+        }
+        __m256 lo = _mm256_maskload_ps(S + (size_t)u * lds, m0);
+        __m256 hi8 = _mm256_maskload_ps(S + (size_t)u * lds + 8, m1);
+        __m256 a = _mm256_permute2f128_ps(lo, hi8, 0x20), b = _mm256_permute2f128_ps(lo, hi8, 0x31);
+        acc[u][0] = _mm256_shuffle_ps(a, b, 0x88);
+        acc[u][1] = _mm256_shuffle_ps(a, b, 0xdd);
+    }
+    for (size_t t = 0; t < nt; ++t) {
+        __m256i h = _mm256_load_si256((const __m256i *)(q + t * SM_PANEL));
+        __m256 qe = _mm256_castsi256_ps(_mm256_slli_epi32(h, 16));
+        __m256 qo = _mm256_castsi256_ps(_mm256_and_si256(h, hi));
+        SM_UNROLL for (int u = 0; u < mr; ++u)
+        {
+            __m256 p = _mm256_broadcast_ss(pw + (size_t)u * SM_PT + t);
+            acc[u][0] = _mm256_fmadd_ps(p, qe, acc[u][0]);
+            acc[u][1] = _mm256_fmadd_ps(p, qo, acc[u][1]);
+        }
+    }
+    SM_UNROLL for (int u = 0; u < mr; ++u)
+    {
+        /* items 0-3 | 8-11 and 4-7 | 12-15, then in order */
+        __m256 a = _mm256_unpacklo_ps(acc[u][0], acc[u][1]);
+        __m256 b = _mm256_unpackhi_ps(acc[u][0], acc[u][1]);
+        __m256 lo = _mm256_permute2f128_ps(a, b, 0x20), hi8 = _mm256_permute2f128_ps(a, b, 0x31);
+        if (last >= 16) {
+            _mm256_storeu_ps(S + (size_t)u * lds, lo);
+            _mm256_storeu_ps(S + (size_t)u * lds + 8, hi8);
+        } else {
+            _mm256_maskstore_ps(S + (size_t)u * lds, m0, lo);
+            _mm256_maskstore_ps(S + (size_t)u * lds + 8, m1, hi8);
+        }
+    }
+}
+static void strip_bf16(const uint16_t *P, size_t ldp, const uint16_t *Qp, size_t ni, size_t dim,
+                       float *S, size_t lds, const int mr)
+{
+    float pw[6 * SM_PT];
+    for (size_t t0 = 0; t0 < dim; t0 += SM_PT) {
+        size_t nt = dim - t0 < SM_PT ? dim - t0 : SM_PT;
+        for (int u = 0; u < mr; ++u) {
+            const uint16_t *p = P + (size_t)u * ldp + t0;
+            size_t t = 0;
+            for (; t + 8 <= nt; t += 8)
+                _mm256_storeu_ps(pw + (size_t)u * SM_PT + t, widen8(p + t));
+            for (; t < nt; ++t)
+                pw[(size_t)u * SM_PT + t] = sm_bf16_to_f32(p[t]);
+        }
+        for (size_t j = 0; j < ni; j += 16) {
+            const uint16_t *q = Qp + j / SM_PANEL * dim * SM_PANEL + j % SM_PANEL + t0 * SM_PANEL;
+            unsigned last = (unsigned)(ni - j < 16 ? ni - j : 16);
+            int resume = t0 > 0;
+            switch (mr) {
+            case 6:
+                tile_bf16(pw, q, nt, S + j, lds, 6, last, resume);
+                break;
+            case 4:
+                tile_bf16(pw, q, nt, S + j, lds, 4, last, resume);
+                break;
+            case 2:
+                tile_bf16(pw, q, nt, S + j, lds, 2, last, resume);
+                break;
+            default:
+                tile_bf16(pw, q, nt, S + j, lds, 1, last, resume);
+                break;
+            }
+        }
+    }
+}
+static void sm_score_avx2_bf16(const uint16_t *P, size_t ldp, size_t nu, const uint16_t *Qp,
+                               size_t ni, size_t dim, float *S, size_t lds)
+{
+    size_t u = 0;
+    for (; u + 6 <= nu; u += 6)
+        strip_bf16(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 6);
+    if (u + 4 <= nu) {
+        strip_bf16(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 4);
+        u += 4;
+    }
+    if (u + 2 <= nu) {
+        strip_bf16(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 2);
+        u += 2;
+    }
+    if (u < nu)
+        strip_bf16(P + u * ldp, ldp, Qp, ni, dim, S + u * lds, lds, 1);
+}
+
 SM_SCORE_AVX2(sm_score_avx2_f32, float, strip_f32)
 SM_SCORE_AVX2(sm_score_avx2_f64, double, strip_f64)
 
@@ -324,4 +435,5 @@ void sm_score_init_avx2(sm_kernels *k)
     k->pack_f64 = sm_pack_avx2_f64;
     k->score_f32 = sm_score_avx2_f32;
     k->score_f64 = sm_score_avx2_f64;
+    k->score_bf16 = sm_score_avx2_bf16;
 }

@@ -2,6 +2,7 @@
  * written out plainly (see kernels.h). fma()/fmaf() give the single
  * rounding the SIMD kernels get from their FMA instructions, so every ISA
  * agrees bit for bit. */
+#include "bf16.h"
 #include "kernels.h"
 
 #include <math.h>
@@ -39,8 +40,24 @@
 
 SM_PACK_PORTABLE(sm_pack_portable_f32, float)
 SM_PACK_PORTABLE(sm_pack_portable_f64, double)
+SM_PACK_PORTABLE(sm_pack_portable_bf16, uint16_t)
 SM_SCORE_PORTABLE(sm_score_portable_f32, float, fmaf)
 SM_SCORE_PORTABLE(sm_score_portable_f64, double, fma)
+
+static void sm_score_portable_bf16(const uint16_t *P, size_t ldp, size_t nu, const uint16_t *Qp,
+                                   size_t ni, size_t dim, float *S, size_t lds)
+{
+    for (size_t u = 0; u < nu; ++u) {
+        const uint16_t *p = P + u * ldp;
+        for (size_t j = 0; j < ni; ++j) {
+            const uint16_t *q = Qp + j / SM_PANEL * dim * SM_PANEL + j % SM_PANEL;
+            float s = 0;
+            for (size_t t = 0; t < dim; ++t)
+                s = fmaf(sm_bf16_to_f32(p[t]), sm_bf16_to_f32(q[t * SM_PANEL]), s);
+            S[u * lds + j] = s;
+        }
+    }
+}
 
 #define SM_SELECT_PORTABLE(EMAX, SCREEN, T)                                                        \
     static T EMAX(const T *S, size_t ng, const uint16_t *ex)                                       \
@@ -74,4 +91,6 @@ void sm_score_init_portable(sm_kernels *k)
     k->pack_f64 = sm_pack_portable_f64;
     k->score_f32 = sm_score_portable_f32;
     k->score_f64 = sm_score_portable_f64;
+    k->pack_bf16 = sm_pack_portable_bf16;
+    k->score_bf16 = sm_score_portable_bf16;
 }

@@ -6,10 +6,14 @@
  *   0   magic "\x89SIGNMF\n" (the high byte and newline catch text-mode
  *       transfers, as in PNG)
  *   8   u32 format version (2)          12  u32 header size (256)
- *   16  u32 flags (0)                   20  u32 precision (0 f32, 1 f64)
+ *   16  u32 flags (0)                   20  u32 precision (0 f32, 1 f64,
+ *                                           2 bf16: every factor section, P,
+ *                                           Qt, Q panels and the states, holds
+ *                                           2-byte bf16, signmf.h)
  *   24  u64 users   32 u64 items   40 u64 dim   48 u64 epochs
  *   56  f64 log_scale                   64  f64 last_loss
- *   72  params: u64 dim, f64 lr, u32 seed, i32 threads, u32 precision,
+ *   72  params: u64 dim, f64 lr, u32 seed, i32 threads, u32 precision (of
+ *       training: 2 = bf16, whose factors are stored as f32),
  *       u32 sign_rule, f64 threshold, i32 rescale      (72 .. 116)
  *   116 u32 data_crc (CRC-32 of the training ratings)
  *   120 u32 user map mode, 124 u32 item map mode (1 direct, 2 compact)
@@ -52,6 +56,7 @@
  * The file ends at the end of the last section. */
 #include "model/model.h"
 
+#include "kernels/bf16.h"
 #include "kernels/kernels.h"
 
 #include <errno.h>
@@ -163,6 +168,8 @@ void sm_model_pack(signmf_model *m)
     const sm_kernels *k = sm_kernels_active();
     if (m->precision == SIGNMF_F64)
         k->pack_f64(m->Qt, m->dim, m->items, m->dim, m->Qp);
+    else if (m->precision == SIGNMF_BF16)
+        k->pack_bf16(m->Qt, m->dim, m->items, m->dim, m->Qp);
     else
         k->pack_f32(m->Qt, m->dim, m->items, m->dim, m->Qp);
     if (m->params.method != SIGNMF_METHOD_ORTHONORMAL)
@@ -175,6 +182,9 @@ void sm_model_pack(signmf_model *m)
             for (size_t l = 0; l < SM_PANEL; ++l) {
                 if (m->precision == SIGNMF_F64)
                     ((double *)m->Qp)[at + l] *= m->sigma[t];
+                else if (m->precision == SIGNMF_BF16) /* via float32, as the f32 model */
+                    ((uint16_t *)m->Qp)[at + l] = sm_bf16_from_f32(
+                        (float)(m->sigma[t] * (double)sm_bf16_to_f32(((uint16_t *)m->Qp)[at + l])));
                 else
                     ((float *)m->Qp)[at + l] =
                         (float)(m->sigma[t] * (double)((float *)m->Qp)[at + l]);
@@ -384,7 +394,7 @@ static bool sm_compute_layout(uint64_t users, uint64_t items, uint64_t dim, unsi
                               unsigned method, sm_layout *L)
 {
     L->nsec = version >= 3 ? SM_SECTIONS : version >= 2 ? SM_SECTIONS_V2 : SM_TABLE;
-    uint64_t es = precision == SIGNMF_F64 ? 8 : 4, t;
+    uint64_t es = sm_elem_size((signmf_precision)precision), t;
     if (__builtin_mul_overflow(users, dim, &t) || __builtin_mul_overflow(t, es, &L->len[SEC_P]))
         return false;
     if (__builtin_mul_overflow(items, dim, &t) || __builtin_mul_overflow(t, es, &L->len[SEC_QT]))
@@ -589,9 +599,10 @@ static signmf_status sm_parse_header(const unsigned char *h, size_t have, uint64
     H->dim = get_u64(h, 40);
     H->rated = get_u64(h, 128);
     uint32_t um = get_u32(h, 120), im = get_u32(h, 124);
-    if (H->precision > 1)
-        return sm_fail(err, SIGNMF_EFORMAT, "%s: precision: expected 0 (f32) or 1 (f64), found %u",
-                       path, H->precision);
+    if (H->precision > 2)
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: precision: expected 0 (f32), 1 (f64) or 2 (bf16), found %u", path,
+                       H->precision);
     if (H->users > SM_MAX_DIM || H->items > SM_MAX_DIM || H->dim == 0)
         return sm_fail(err, SIGNMF_EFORMAT,
                        "%s: dimensions: expected users and items at most %zu and dim >= 1, found "
@@ -605,11 +616,14 @@ static signmf_status sm_parse_header(const unsigned char *h, size_t have, uint64
                        path, um, im);
     H->ucompact = um == SM_MAP_COMPACT;
     H->icompact = im == SM_MAP_COMPACT;
-    if (get_u32(h, 100) > SIGNMF_SIGN_OBSERVED || get_u32(h, 96) > 1)
-        return sm_fail(
-            err, SIGNMF_EFORMAT,
-            "%s: parameters: expected sign rule <= 2 and precision <= 1, found %u and %u", path,
-            get_u32(h, 100), get_u32(h, 96));
+    /* training precision 2 (bf16) keeps a float32 master: its factors are
+     * stored as f32, or as bf16 once converted, never as f64 */
+    if (get_u32(h, 100) > SIGNMF_SIGN_OBSERVED || get_u32(h, 96) > 2 ||
+        (get_u32(h, 96) == 2 && H->precision == 1))
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: parameters: expected sign rule <= 2 and precision <= 2 (2 not with "
+                       "f64 factors), found %u and %u",
+                       path, get_u32(h, 100), get_u32(h, 96));
     if (!sm_compute_layout(H->users, H->items, H->dim, H->precision, H->ucompact, H->icompact,
                            H->rated, H->version, H->method, &H->L))
         return sm_fail(
@@ -656,7 +670,8 @@ static signmf_status sm_fill_ext(signmf_model *m, const unsigned char *ext, cons
 {
     m->params.rated_weight = get_f64(ext, 0);
     m->params.degree_exp = get_f64(ext, 8);
-    bool ortho = m->params.method == SIGNMF_METHOD_ORTHONORMAL;
+    bool ortho =
+        m->params.method == SIGNMF_METHOD_ORTHONORMAL && m->Pst && m->Qst && m->item_degree;
     if (!isfinite(m->params.rated_weight) || !isfinite(m->params.degree_exp) ||
         (!ortho && (m->params.rated_weight != 0 || m->params.degree_exp != 0)))
         return sm_fail(err, SIGNMF_EFORMAT,
@@ -953,16 +968,111 @@ signmf_status signmf_model_export_npy(const signmf_model *m, const char *dir, si
         return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory", dir);
     memcpy(path, dir, n);
     memcpy(path + n, "/P.npy", sizeof "/P.npy");
-    signmf_status st = sm_npy_write(path, m->P, m->precision, m->users, m->dim, m->dim, false, err);
+    /* numpy has no bf16: a bf16 model exports its factors widened to
+     * float32, exactly */
+    const void *P = m->P, *Qt = m->Qt;
+    float *wide = NULL;
+    signmf_precision prec = m->precision;
+    if (prec == SIGNMF_BF16) {
+        size_t np = m->users * m->dim, nq = m->items * m->dim;
+        wide = sm_alloc(np + nq + 1, sizeof *wide);
+        if (!wide) {
+            free(path);
+            return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory", dir);
+        }
+        for (size_t i = 0; i < np; ++i)
+            wide[i] = sm_bf16_to_f32(((const uint16_t *)m->P)[i]);
+        for (size_t i = 0; i < nq; ++i)
+            wide[np + i] = sm_bf16_to_f32(((const uint16_t *)m->Qt)[i]);
+        P = wide, Qt = wide + np, prec = SIGNMF_F32;
+    }
+    signmf_status st = sm_npy_write(path, P, prec, m->users, m->dim, m->dim, false, err);
     if (st == SIGNMF_OK) {
         /* The notebook's Itm is k x items: the transpose of our Qt. */
         path[n + 1] = 'Q';
-        st = sm_npy_write(path, m->Qt, m->precision, m->items, m->dim, m->dim, true, err);
+        st = sm_npy_write(path, Qt, prec, m->items, m->dim, m->dim, true, err);
     }
+    sm_free(wide);
     if (st == SIGNMF_OK) {
         memcpy(path + n, "/sigma.npy", sizeof "/sigma.npy");
         st = sm_npy_write_vector(path, m->sigma, m->dim, err);
     }
     free(path);
     return st;
+}
+
+/* Narrow (or widen) every factor array of `src` into `dst` (same shape). */
+static void convert_factors(const void *src, signmf_precision from, void *dst, signmf_precision to,
+                            size_t n)
+{
+    const sm_kernels *k = sm_kernels_active();
+    if (from == to) {
+        memcpy(dst, src, n * sm_elem_size(to));
+    } else if (from == SIGNMF_F32 && to == SIGNMF_BF16) {
+        k->cvt_bf16((const float *)src, n, (uint16_t *)dst);
+    } else if (from == SIGNMF_F64 && to == SIGNMF_BF16) {
+        for (size_t i = 0; i < n; ++i)
+            ((uint16_t *)dst)[i] = sm_bf16_from_f32((float)((const double *)src)[i]);
+    } else if (from == SIGNMF_BF16) {
+        for (size_t i = 0; i < n; ++i) {
+            float x = sm_bf16_to_f32(((const uint16_t *)src)[i]);
+            if (to == SIGNMF_F64)
+                ((double *)dst)[i] = x;
+            else
+                ((float *)dst)[i] = x;
+        }
+    } else if (to == SIGNMF_F32) {
+        for (size_t i = 0; i < n; ++i)
+            ((float *)dst)[i] = (float)((const double *)src)[i];
+    } else {
+        for (size_t i = 0; i < n; ++i)
+            ((double *)dst)[i] = ((const float *)src)[i];
+    }
+}
+
+signmf_status signmf_model_convert(const signmf_model *m, signmf_precision to, signmf_model **out,
+                                   signmf_error *err)
+{
+    if (out)
+        *out = NULL;
+    if (!m || !out)
+        return sm_fail(err, SIGNMF_EINVAL, "convert: model and out must not be NULL");
+    if (to != SIGNMF_F32 && to != SIGNMF_F64 && to != SIGNMF_BF16)
+        return sm_fail(err, SIGNMF_EINVAL, "convert: unknown precision %d", (int)to);
+    size_t rated = m->rated_ptr[m->users];
+    signmf_model *c;
+    signmf_status st = sm_model_alloc(m->users, m->items, m->dim, to, rated, &c);
+    if (st != SIGNMF_OK)
+        return sm_fail(err, st, "convert: cannot allocate a model of %zu x %zu x %zu", m->users,
+                       m->items, m->dim);
+    bool ortho =
+        m->params.method == SIGNMF_METHOD_ORTHONORMAL && m->Pst && m->Qst && m->item_degree;
+    if (ortho && (st = sm_model_alloc_ortho(c)) != SIGNMF_OK) {
+        signmf_model_free(c);
+        return sm_fail(err, st, "convert: out of memory");
+    }
+    convert_factors(m->P, m->precision, c->P, to, m->users * m->dim);
+    convert_factors(m->Qt, m->precision, c->Qt, to, m->items * m->dim);
+    if (ortho) {
+        convert_factors(m->Pst, m->precision, c->Pst, to, m->users * m->dim);
+        convert_factors(m->Qst, m->precision, c->Qst, to, m->items * m->dim);
+        memcpy(c->item_degree, m->item_degree, m->items * sizeof *m->item_degree);
+    }
+    memcpy(c->sigma, m->sigma, m->dim * sizeof *m->sigma);
+    memcpy(c->rated_ptr, m->rated_ptr, (m->users + 1) * sizeof *m->rated_ptr);
+    memcpy(c->rated_idx, m->rated_idx, rated * sizeof *m->rated_idx);
+    c->params = m->params;
+    c->epochs = m->epochs;
+    c->log_scale = m->log_scale;
+    c->last_loss = m->last_loss;
+    c->scale_ref = m->scale_ref;
+    c->data_crc = m->data_crc;
+    if (sm_idmap_copy(&m->user_map, &c->user_map) != SIGNMF_OK ||
+        sm_idmap_copy(&m->item_map, &c->item_map) != SIGNMF_OK) {
+        signmf_model_free(c);
+        return sm_fail(err, SIGNMF_ENOMEM, "convert: out of memory");
+    }
+    sm_model_pack(c);
+    *out = c;
+    return SIGNMF_OK;
 }

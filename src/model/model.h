@@ -45,8 +45,14 @@ struct signmf_model {
     size_t map_len;
 };
 
-/* Element size of a precision. */
+/* Element size of a model's factors in a precision (a bf16 model's are
+ * 2 bytes; a bf16 trainer's master is float32: its esize is 4). */
 static inline size_t sm_elem_size(signmf_precision p)
+{
+    return p == SIGNMF_F64 ? 8 : p == SIGNMF_BF16 ? 2 : 4;
+}
+/* Bytes of one score: a bf16 model scores in float32. */
+static inline size_t sm_score_size(signmf_precision p)
 {
     return p == SIGNMF_F64 ? 8 : 4;
 }

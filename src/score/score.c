@@ -13,6 +13,7 @@
  * selection consumes it at once, so no more than that tile of the users x
  * items matrix ever exists. */
 #include "score.h"
+#include "../kernels/bf16.h"
 #include "../signs/signs_internal.h"
 
 #include <math.h>
@@ -271,9 +272,9 @@ static void run_strips(const job *jb, slot *slots, size_t n, size_t s0, size_t s
                        size_t jz, size_t blk, size_t wide, void *scratch)
 {
     const signmf_model *m = jb->m;
-    const size_t dim = m->dim, es = sm_elem_size(m->precision);
+    const size_t dim = m->dim, es = sm_elem_size(m->precision), ss = sm_score_size(m->precision);
     char *tile = scratch;
-    char *pack = tile + SM_STRIP * wide * es;
+    char *pack = tile + SM_STRIP * wide * ss;
     for (size_t w0 = ja; w0 < jz; w0 += wide) {
         size_t nw = jz - w0 < wide ? jz - w0 : wide;
         for (size_t st = s0; st < s1; ++st) {
@@ -297,6 +298,9 @@ static void run_strips(const job *jb, slot *slots, size_t n, size_t s0, size_t s
                 if (m->precision == SIGNMF_F64)
                     jb->kern->score_f64((const double *)rows, dim, nu, (const double *)qp, nj, dim,
                                         (double *)tile + (j0 - w0), wide);
+                else if (m->precision == SIGNMF_BF16)
+                    jb->kern->score_bf16((const uint16_t *)rows, dim, nu, (const uint16_t *)qp, nj,
+                                         dim, (float *)tile + (j0 - w0), wide);
                 else
                     jb->kern->score_f32((const float *)rows, dim, nu, (const float *)qp, nj, dim,
                                         (float *)tile + (j0 - w0), wide);
@@ -327,7 +331,7 @@ static signmf_status run_one(const job *jb, slot *s, int threads, size_t blk, si
                              size_t per)
 {
     const signmf_model *m = jb->m;
-    const size_t es = sm_elem_size(m->precision);
+    const size_t es = sm_score_size(m->precision); /* scratch is counted in scores */
     size_t nt = (size_t)thread_count(threads), work;
     size_t chunks = (m->items + 15) / 16;
     if (nt > chunks)
@@ -390,10 +394,10 @@ static signmf_status run_slots(const job *jb, slot *slots, size_t n, int threads
     size_t total;
     if (sm_mul_overflows(per, nt, &total))
         return SIGNMF_EOVERFLOW;
-    char *scratch = sm_alloc(total, sm_elem_size(m->precision));
+    char *scratch = sm_alloc(total, sm_score_size(m->precision));
     if (scratch == NULL)
         return SIGNMF_ENOMEM;
-    size_t stride = per * sm_elem_size(m->precision);
+    size_t stride = per * sm_score_size(m->precision);
     if (nt == 1 || m->items == 0) {
         run_strips(jb, slots, n, 0, strips, 0, m->items, blk, wide, scratch);
     } else {
@@ -689,7 +693,7 @@ static signmf_status foldin_ortho(const signmf_model *m, const rated *r, size_t 
                                   void *p, signmf_error *err, const char *fn)
 {
     const size_t dim = m->dim;
-    const bool f64 = m->precision == SIGNMF_F64;
+    const bool f64 = m->precision == SIGNMF_F64, bf16 = m->precision == SIGNMF_BF16;
     const signmf_params *prm = &m->params;
     double *acc = sm_calloc(dim ? dim : 1, sizeof *acc);
     if (acc == NULL)
@@ -702,8 +706,9 @@ static signmf_status foldin_ortho(const signmf_model *m, const rated *r, size_t 
             prm->degree_exp == 0.0 ? 1.0 : pow(deg ? (double)deg : 1.0, -2.0 * prm->degree_exp);
         double f = wgt * c2;
         for (size_t t = 0; t < dim; ++t) {
-            double q = f64 ? ((const double *)m->Qt)[j * dim + t]
-                           : (double)((const float *)m->Qt)[j * dim + t];
+            double q = f64    ? ((const double *)m->Qt)[j * dim + t]
+                       : bf16 ? (double)sm_bf16_to_f32(((const uint16_t *)m->Qt)[j * dim + t])
+                              : (double)((const float *)m->Qt)[j * dim + t];
             acc[t] += f * q;
         }
     }
@@ -711,6 +716,8 @@ static signmf_status foldin_ortho(const signmf_model *m, const rated *r, size_t 
         double v = m->sigma[t] > 0 ? acc[t] / m->sigma[t] : 0.0;
         if (f64)
             ((double *)p)[t] = v;
+        else if (bf16)
+            ((uint16_t *)p)[t] = sm_bf16_from_f32((float)v);
         else
             ((float *)p)[t] = (float)v;
     }
@@ -753,6 +760,26 @@ static signmf_status foldin_vector(const signmf_model *m, const rated *r, size_t
     const bool f64 = m->precision == SIGNMF_F64;
     if (prm.method == SIGNMF_METHOD_ORTHONORMAL)
         return foldin_ortho(m, r, n, ref, p, err, fn);
+    if (m->precision == SIGNMF_BF16) {
+        /* float32 sums of the widened rows, as for a float32 model, then
+         * narrowed once for the bf16 score kernel */
+        float *a = sm_calloc(dim ? dim : 1, sizeof *a);
+        if (a == NULL)
+            return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory", fn);
+        for (int pass = 0; pass < 2; ++pass)
+            for (size_t i = 0; i < n; ++i) {
+                int d = foldin_sign(&prm, r[i].value, ref);
+                if ((pass == 0 && d != 1) || (pass == 1 && d != -1))
+                    continue;
+                const uint16_t *q = (const uint16_t *)m->Qt + (size_t)r[i].index * dim;
+                for (size_t t = 0; t < dim; ++t)
+                    a[t] = pass == 0 ? a[t] + sm_bf16_to_f32(q[t]) : a[t] - sm_bf16_to_f32(q[t]);
+            }
+        for (size_t t = 0; t < dim; ++t)
+            ((uint16_t *)p)[t] = sm_bf16_from_f32(-a[t]);
+        sm_free(a);
+        return SIGNMF_OK;
+    }
     if (f64)
         memset(p, 0, dim * sizeof(double));
     else
@@ -802,7 +829,9 @@ SIGNMF_API signmf_status signmf_foldin_embedding(const signmf_model *m, const in
     else
         st = foldin_vector(m, r, n, v, err, fn);
     for (size_t t = 0; st == SIGNMF_OK && t < m->dim; ++t)
-        p[t] = m->precision == SIGNMF_F64 ? ((double *)v)[t] : (double)((float *)v)[t];
+        p[t] = m->precision == SIGNMF_F64    ? ((double *)v)[t]
+               : m->precision == SIGNMF_BF16 ? (double)sm_bf16_to_f32(((uint16_t *)v)[t])
+                                             : (double)((float *)v)[t];
     sm_free(v);
     sm_free(r);
     return st;
@@ -896,7 +925,12 @@ SIGNMF_API signmf_status signmf_similar(const signmf_model *m, int64_t item, siz
                 norm[j0 + r] = sqrt(s[r * SM_PANEL + r]);
         } else {
             float *s = sq.f;
-            jb.kern->score_f32((const float *)q, dim, nr, (const float *)qp, nr, dim, s, SM_PANEL);
+            if (m->precision == SIGNMF_BF16)
+                jb.kern->score_bf16((const uint16_t *)q, dim, nr, (const uint16_t *)qp, nr, dim, s,
+                                    SM_PANEL);
+            else
+                jb.kern->score_f32((const float *)q, dim, nr, (const float *)qp, nr, dim, s,
+                                   SM_PANEL);
             for (size_t r = 0; r < nr; ++r)
                 norm[j0 + r] = sqrt((double)s[r * SM_PANEL + r]);
         }

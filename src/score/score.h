@@ -33,7 +33,7 @@ static inline size_t sm_item_block(const signmf_model *m)
 /* Items per tile row: a multiple of the item block `blk`, or all items. */
 static inline size_t sm_tile_width(const signmf_model *m, size_t blk)
 {
-    size_t w = SM_TILE_BYTES / (SM_STRIP * sm_elem_size(m->precision));
+    size_t w = SM_TILE_BYTES / (SM_STRIP * sm_score_size(m->precision));
     w = blk ? w / blk * blk : w;
     if (w < blk)
         w = blk;

@@ -102,6 +102,9 @@ static void fill_sources(signmf_trainer *t)
                             (float)(f * (double)((const float *)st)[from + j]);
             }
         }
+        /* bf16: the class sums gather the sources' shadow (signmf.h) */
+        if (t->params.precision == SIGNMF_BF16)
+            t->kern->cvt_bf16((const float *)pan, rows * t->kpad, (side ? t->Qb : t->Pb)[t->cur]);
     }
 }
 
@@ -233,6 +236,9 @@ static void class_sums(const signmf_trainer *t, const sm_task *tk)
     const uint32_t *mo = t->nblocks[side] > 1 ? t->mofs[side] : o->dmofs[side];
     const uint32_t *npo = o->nofs[side], *nmo = o->nmofs[side];
     const sm_kernels *k = t->kern;
+    const uint16_t *srch = t->params.precision != SIGNMF_BF16
+                               ? NULL
+                               : (side ? t->Pb : t->Qb)[t->cur] + sm_panel_offset(t, other, c);
     for (size_t b = 0; b < nb; ++b) {
         const uint32_t *p0 = po + b * rows, *p1 = po + (b + 1) * rows;
         const uint32_t *m0 = mo + b * rows, *m1 = mo + (b + 1) * rows;
@@ -245,6 +251,10 @@ static void class_sums(const signmf_trainer *t, const sm_task *tk)
                          b == 0);
             k->accum_f64(nu, n0, n1, nm, nm, tk->r0, tk->r1, w, (const double *)src, (double *)an,
                          b == 0);
+        } else if (srch) {
+            k->accum_bf16(d, p0, p1, m0, m0, tk->r0, tk->r1, w, srch, (float *)ad, b == 0);
+            k->accum_bf16(d, p0, p0, m0, m1, tk->r0, tk->r1, w, srch, (float *)al, b == 0);
+            k->accum_bf16(nu, n0, n1, nm, nm, tk->r0, tk->r1, w, srch, (float *)an, b == 0);
         } else {
             k->accum_f32(d, p0, p1, m0, m0, tk->r0, tk->r1, w, (const float *)src, (float *)ad,
                          b == 0);

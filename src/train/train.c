@@ -64,7 +64,7 @@ static signmf_status check_params(const signmf_params *p, signmf_error *err)
                        p->lr);
     if (p->threads < 0)
         return sm_fail(err, SIGNMF_EINVAL, "threads must be >= 0, found %d", p->threads);
-    if (p->precision != SIGNMF_F32 && p->precision != SIGNMF_F64)
+    if (p->precision != SIGNMF_F32 && p->precision != SIGNMF_F64 && p->precision != SIGNMF_BF16)
         return sm_fail(err, SIGNMF_EINVAL, "unknown precision %d", (int)p->precision);
     if (p->sign_rule > SIGNMF_SIGN_OBSERVED)
         return sm_fail(err, SIGNMF_EINVAL, "unknown sign rule %d", (int)p->sign_rule);
@@ -102,6 +102,8 @@ void signmf_trainer_free(signmf_trainer *t)
     for (int i = 0; i < 2; ++i) {
         sm_free(t->P[i]);
         sm_free(t->Q[i]);
+        sm_free(t->Pb[i]);
+        sm_free(t->Qb[i]);
     }
     sm_free(t->dots);
     for (int side = 0; side < 2; ++side) {
@@ -137,7 +139,8 @@ static size_t l2_bytes(void)
  * SIGNMF_PANEL overrides it for benchmarks. */
 static size_t choose_panel(size_t lanes, size_t kpad, signmf_precision prec, size_t rows)
 {
-    size_t es = prec == SIGNMF_F64 ? 8 : 4, w = 256 / es, l2 = l2_bytes();
+    /* in bf16 the gathered rows are the 2-byte shadow */
+    size_t es = prec == SIGNMF_F64 ? 8 : prec == SIGNMF_BF16 ? 2 : 4, w = 256 / es, l2 = l2_bytes();
     if (l2 > 0 && rows > l2 / 2 / 256 && rows <= l2 / 2 / 128)
         w = 128 / es;
     const char *env = getenv("SIGNMF_PANEL");
@@ -244,7 +247,7 @@ static signmf_status alloc_layout(signmf_trainer *t, signmf_error *err)
     t->panel = choose_panel(lanes, t->kpad, t->params.precision,
                             t->users > t->items ? t->users : t->items);
     t->npanels = (t->kpad + t->panel - 1) / t->panel;
-    t->esize = sm_elem_size(t->params.precision);
+    t->esize = t->params.precision == SIGNMF_F64 ? 8 : 4; /* bf16: the f32 master */
     size_t pn, qn, dn;
     if (sm_mul_overflows(t->users, t->kpad, &pn) || sm_mul_overflows(t->items, t->kpad, &qn) ||
         sm_mul_overflows(t->npanels, t->users, &dn) || pn > SIZE_MAX / 16 || qn > SIZE_MAX / 16)
@@ -257,6 +260,14 @@ static signmf_status alloc_layout(signmf_trainer *t, signmf_error *err)
             return sm_fail(err, SIGNMF_ENOMEM,
                            "cannot allocate embeddings of %zu x %zu and %zu x %zu (%s)", t->users,
                            t->dim, t->items, t->dim, t->esize == 8 ? "float64" : "float32");
+        if (t->params.precision == SIGNMF_BF16) {
+            t->Pb[i] = sm_calloc_huge(pn ? pn : 1, sizeof(uint16_t));
+            t->Qb[i] = sm_calloc_huge(qn ? qn : 1, sizeof(uint16_t));
+            if (!t->Pb[i] || !t->Qb[i])
+                return sm_fail(err, SIGNMF_ENOMEM,
+                               "cannot allocate the bf16 shadows of %zu x %zu and %zu x %zu",
+                               t->users, t->dim, t->items, t->dim);
+        }
     }
     t->dots = sm_calloc(dn ? dn : 1, sizeof(double));
     if (!t->dots)
@@ -312,6 +323,15 @@ void sm_from_panels(const signmf_trainer *t, const void *panels, void *rowmajor,
                 (const char *)panels + (sm_panel_offset(t, rows, c) + r * w) * t->esize;
             memcpy((char *)rowmajor + (r * t->dim + col0) * t->esize, src, n * t->esize);
         }
+}
+
+void sm_refresh_shadows(signmf_trainer *t)
+{
+    if (t->params.precision != SIGNMF_BF16)
+        return;
+    const int c = t->cur;
+    t->kern->cvt_bf16((const float *)t->P[c], t->users * t->kpad, t->Pb[c]);
+    t->kern->cvt_bf16((const float *)t->Q[c], t->items * t->kpad, t->Qb[c]);
 }
 
 /* n draws into a side (`rows` rows) in panel layout, the i-th at row
@@ -440,6 +460,7 @@ fail:
 static signmf_status init_state(signmf_trainer **t, signmf_error *err)
 {
     init_embeddings(*t);
+    sm_refresh_shadows(*t);
     if (!(*t)->orth)
         return SIGNMF_OK;
     signmf_status st = sm_ortho_init_from_draws(*t, err);
@@ -488,22 +509,26 @@ signmf_status signmf_trainer_create_consume(signmf_ratings **r, const signmf_par
  * how rows are cut into tasks or runs. */
 static void blocked_run(const signmf_trainer *t, const sm_kernels *k, const sm_task *run,
                         size_t nrun, size_t nb, const sm_signs *s, size_t w, size_t rows,
-                        const void *self, const void *src, void *out, void *grad, double a,
-                        double sc, double *dot, int *bad)
+                        const void *self, const void *src, void *out, uint16_t *outb, void *grad,
+                        double a, double sc, double *dot, int *bad)
 {
     const uint32_t *po = t->pofs[run->side], *mo = t->mofs[run->side];
+    const bool bf16 = t->params.precision == SIGNMF_BF16;
     /* src rows are indexed globally: block b is simply where its indices
      * point */
     for (size_t b = 0; b < nb; ++b)
         for (size_t i = 0; i < nrun; ++i) {
             const sm_task *tk = &run[i];
+            const uint32_t *p0 = po + b * rows, *p1 = po + (b + 1) * rows;
+            const uint32_t *m0 = mo + b * rows, *m1 = mo + (b + 1) * rows;
             if (t->esize == 8)
-                k->accum_f64(s, po + b * rows, po + (b + 1) * rows, mo + b * rows,
-                             mo + (b + 1) * rows, tk->r0, tk->r1, w, (const double *)src,
+                k->accum_f64(s, p0, p1, m0, m1, tk->r0, tk->r1, w, (const double *)src,
                              (double *)grad, b == 0);
+            else if (bf16)
+                k->accum_bf16(s, p0, p1, m0, m1, tk->r0, tk->r1, w, (const uint16_t *)src,
+                              (float *)grad, b == 0);
             else
-                k->accum_f32(s, po + b * rows, po + (b + 1) * rows, mo + b * rows,
-                             mo + (b + 1) * rows, tk->r0, tk->r1, w, (const float *)src,
+                k->accum_f32(s, p0, p1, m0, m1, tk->r0, tk->r1, w, (const float *)src,
                              (float *)grad, b == 0);
         }
     for (size_t i = 0; i < nrun; ++i) {
@@ -511,6 +536,9 @@ static void blocked_run(const signmf_trainer *t, const sm_kernels *k, const sm_t
         if (t->esize == 8)
             *bad |= k->update_f64(tk->r0, tk->r1, w, (const double *)self, (const double *)grad,
                                   (double *)out, a, sc, dot);
+        else if (bf16)
+            *bad |= k->update_bf16(tk->r0, tk->r1, w, (const float *)self, (const float *)grad,
+                                   (float *)out, outb, (float)a, (float)sc, dot);
         else
             *bad |= k->update_f32(tk->r0, tk->r1, w, (const float *)self, (const float *)grad,
                                   (float *)out, (float)a, (float)sc, dot);
@@ -530,6 +558,7 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
     const int cur = t->cur;
     const size_t ntasks = t->ntasks;
     const bool f64 = t->params.precision == SIGNMF_F64;
+    const bool bf16 = t->params.precision == SIGNMF_BF16;
     /* contiguous slices of the task list, balanced by work, keep a thread
      * on the same panels for both sides */
     size_t total = 0;
@@ -573,16 +602,31 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
             double *dot = tk->side ? NULL : t->dots + c * t->users;
             /* gathers from a panel beyond L2 wait on memory latency
              * unless rows are prefetched ahead */
-            bool pf = t->prefetch > 0 || (t->prefetch < 0 && other * w * t->esize > SM_PF_BYTES);
+            /* bf16: the gathered rows are the other side's shadow, and
+             * the shadow of the rows written goes beside them */
+            const uint16_t *srch = NULL;
+            uint16_t *outh = NULL;
+            if (bf16) {
+                srch = (tk->side ? t->Pb[cur] : t->Qb[cur]) + oo;
+                outh = (tk->side ? t->Qb[1 - cur] : t->Pb[1 - cur]) + so;
+            }
+            size_t src_es = bf16 ? sizeof(uint16_t) : t->esize;
+            bool pf = t->prefetch > 0 || (t->prefetch < 0 && other * w * src_es > SM_PF_BYTES);
             size_t nb = t->nblocks[tk->side];
             if (nb > 1) {
                 blocked_run(t, k, tk, nrun, nb, s, w, rows, (const char *)selfb + so * t->esize,
-                            (const char *)srcb + oo * t->esize,
-                            a ? (char *)outb + so * t->esize : NULL, (char *)outb + so * t->esize,
-                            a ? *a : 0.0, sc, dot, &bad);
+                            bf16 ? (const void *)srch : (const char *)srcb + oo * t->esize,
+                            a ? (char *)outb + so * t->esize : NULL, a ? outh : NULL,
+                            (char *)outb + so * t->esize, a ? *a : 0.0, sc, dot, &bad);
                 continue;
             }
-            if (f64) {
+            if (bf16) {
+                const float *self = (const float *)selfb + so;
+                float *out = a ? (float *)outb + so : NULL;
+                bad |= (pf ? k->gather_pf_bf16
+                           : k->gather_bf16)(s, tk->r0, tk->r1, w, srch, self, out, a ? outh : NULL,
+                                             a ? (float)*a : 0.0f, (float)sc, dot);
+            } else if (f64) {
                 const double *self = (const double *)selfb + so, *src = (const double *)srcb + oo;
                 double *out = a ? (double *)outb + so : NULL;
                 bad |= (pf ? k->gather_pf_f64 : k->gather_f64)(s, tk->r0, tk->r1, w, src, self, out,
@@ -756,6 +800,12 @@ static signmf_status fill_model(signmf_trainer *t, signmf_model *m, bool release
     return SIGNMF_OK;
 }
 
+/* A bf16 run's model holds its float32 master. */
+static signmf_precision storage_precision(const signmf_trainer *t)
+{
+    return t->params.precision == SIGNMF_F64 ? SIGNMF_F64 : SIGNMF_F32;
+}
+
 static size_t rated_total(const signmf_trainer *t)
 {
     return t->by_user.nnz + t->zero.nnz;
@@ -768,7 +818,7 @@ signmf_status signmf_trainer_model(const signmf_trainer *t, signmf_model **out)
     *out = NULL;
     signmf_model *m;
     signmf_status st =
-        sm_model_alloc(t->users, t->items, t->dim, t->params.precision, rated_total(t), &m);
+        sm_model_alloc(t->users, t->items, t->dim, storage_precision(t), rated_total(t), &m);
     if (st != SIGNMF_OK)
         return st;
     /* without `release` nothing in t changes */
@@ -802,6 +852,11 @@ signmf_status signmf_trainer_into_model(signmf_trainer **tp, signmf_model **out)
     sm_free(t->P[spare]);
     sm_free(t->Q[spare]);
     t->P[spare] = t->Q[spare] = NULL;
+    for (int i = 0; i < 2; ++i) {
+        sm_free(t->Pb[i]);
+        sm_free(t->Qb[i]);
+        t->Pb[i] = t->Qb[i] = NULL;
+    }
     sm_free(t->dots);
     t->dots = NULL;
     for (int side = 0; side < 2; ++side) {
@@ -811,7 +866,7 @@ signmf_status signmf_trainer_into_model(signmf_trainer **tp, signmf_model **out)
     }
     signmf_model *m;
     signmf_status st =
-        sm_model_alloc(t->users, t->items, t->dim, t->params.precision, rated_total(t), &m);
+        sm_model_alloc(t->users, t->items, t->dim, storage_precision(t), rated_total(t), &m);
     if (st == SIGNMF_OK)
         st = fill_model(t, m, true);
     signmf_trainer_free(t);
@@ -833,6 +888,10 @@ static signmf_status trainer_resume(const signmf_ratings *r, signmf_ratings **ow
         st = sm_fail(err, SIGNMF_EINVAL,
                      "the ratings are %zu x %zu but the model was trained on %zu x %zu", r->users,
                      r->items, m->users, m->items);
+    else if (m->precision == SIGNMF_BF16)
+        st = sm_fail(err, SIGNMF_EUNSUPPORTED,
+                     "the model holds bf16 factors (a converted serving model); resume from the "
+                     "f32 or f64 model it was converted from");
     if (st != SIGNMF_OK) {
         if (own) {
             signmf_ratings_free(*own);
@@ -842,7 +901,9 @@ static signmf_status trainer_resume(const signmf_ratings *r, signmf_ratings **ow
     }
     signmf_params p = m->params;
     p.dim = m->dim;
-    p.precision = m->precision;
+    /* a bf16 run stores its float32 master */
+    if (!(m->params.precision == SIGNMF_BF16 && m->precision == SIGNMF_F32))
+        p.precision = m->precision;
     if (threads >= 0)
         p.threads = threads;
     signmf_trainer *t;
@@ -869,6 +930,7 @@ static signmf_status trainer_resume(const signmf_ratings *r, signmf_ratings **ow
     } else {
         sm_to_panels(t, m->P, t->P[t->cur], t->users);
         sm_to_panels(t, m->Qt, t->Q[t->cur], t->items);
+        sm_refresh_shadows(t);
     }
     t->epochs = m->epochs;
     t->log_scale = m->log_scale;

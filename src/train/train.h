@@ -32,6 +32,10 @@ struct signmf_trainer {
     /* Embeddings in panel layout, double-buffered: cur holds the state,
      * the other buffer receives the next epoch. */
     void *P[2], *Q[2];
+    /* SIGNMF_BF16: the bf16 shadows of P and Q (same layout, same element
+     * offsets), which the gathers read; NULL otherwise. Pb[i] is always
+     * the narrowing of P[i] once written. */
+    uint16_t *Pb[2], *Qb[2];
     int cur;
     double *dots; /* npanels x users: per-row loss partials */
     /* Sides whose source is cut into blocks of SM_BLOCK_ROWS (side 0: the
@@ -85,5 +89,7 @@ signmf_status sm_build_block_tables(const signmf_trainer *t, const sm_signs *s, 
 /* Copy row-major (rows x dim, stride dim) to/from panel layout. */
 void sm_to_panels(const signmf_trainer *t, const void *rowmajor, void *panels, size_t rows);
 void sm_from_panels(const signmf_trainer *t, const void *panels, void *rowmajor, size_t rows);
+/* SIGNMF_BF16: the shadows of the current state, from its master. */
+void sm_refresh_shadows(signmf_trainer *t);
 
 #endif

@@ -240,6 +240,17 @@ else
     skipped "B36: ulimit -v test (sanitizer build reserves huge shadow memory)"
 fi
 
+# bf16 (signmf.h, signmf_precision and signmf_model_convert)
+reject B40 1 "--precision expects f32, f64 or bf16, found 'bf8'" train ok.tsv --precision bf8
+"$exe" train ok.tsv --dim 8 --epochs 2 --quiet --out f32.smf 2>err &&
+    "$exe" convert f32.smf --precision bf16 h.smf 2>err ||
+    bad "B41: could not make a bf16 model ($(head -n 1 err))"
+reject B41 1 "--precision expects f32, f64 or bf16, found 'f16'" convert f32.smf --precision f16 o.smf
+reject B41 2 "--precision is required" convert f32.smf o.smf
+[ -e o.smf ] && bad "B41: a rejected convert left o.smf behind"
+reject B42 1 "bf16 factors .*resume from the f32 or f64 model" \
+    train ok.tsv --resume h.smf --epochs 4
+
 # ---- awkward but valid ------------------------------------------------------
 # Each variant must load as exactly the data of ok.tsv: same loss bits.
 ref=$("$exe" loss ok.tsv --dim 8 2>err)

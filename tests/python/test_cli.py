@@ -24,7 +24,7 @@ def data(tmp_path_factory):
     return W, write_tsv(d / "w.tsv", W), d
 
 
-@pytest.mark.parametrize("prec", ["f32", "f64"])
+@pytest.mark.parametrize("prec", ["f32", "f64", "bf16"])
 def test_python_fit_equals_cli_train(cli, data, tmp_path, prec):
     W, tsv, _ = data
     run(cli, "train", tsv, "--dim", 24, "--epochs", 9, "--lr", "0.002", "--seed", 5,
@@ -54,6 +54,28 @@ def test_orthonormal_fit_equals_cli_train(cli, data, tmp_path, prec):
     ids, _ = p.recommend(3, N=5)
     cl = run(cli, "recommend", tmp_path / "p.smf", "--user", 3, "-k", 5)
     assert [int(l.split()[1]) for l in cl.split("\n") if l] == list(ids)
+
+
+def test_bf16_training_and_serving(data, cli, tmp_path):
+    W, tsv, _ = data
+    m = signmf.Model(dim=16, epochs=2, precision="bf16").fit(W)
+    assert m.precision == "bf16" and m.user_factors.dtype == np.float32
+    m.save(tmp_path / "b.smf")
+    assert signmf.load(tmp_path / "b.smf").precision == "bf16"
+    # a converted model serves through the binding too, its factors as bf16 bits
+    run(cli, "convert", tmp_path / "b.smf", "--precision", "bf16", tmp_path / "h.smf")
+    h = signmf.load(tmp_path / "h.smf")
+    assert h.user_factors.dtype == np.uint16
+    # round to nearest even (the factors are finite normal numbers here)
+    u = np.asarray(m.user_factors).view(np.uint32).astype(np.uint64)
+    assert np.array_equal(h.user_factors, ((u + 0x7FFF + ((u >> 16) & 1)) >> 16).astype(np.uint16))
+    ids, _ = h.recommend(3, N=5)
+    cl = run(cli, "recommend", tmp_path / "h.smf", "--user", 3, "-k", 5)
+    assert [int(l.split()[1]) for l in cl.split("\n") if l] == list(ids)
+    o = signmf.Model(method="orthonormal", dim=4, epochs=3, precision="bf16").fit(W)
+    run(cli, "train", tsv, "--method", "orthonormal", "--dim", 4, "--epochs", 3,
+        "--precision", "bf16", "--out", tmp_path / "o.smf", "--quiet")
+    assert np.array_equal(o.user_factors, signmf.load(tmp_path / "o.smf").user_factors)
 
 
 def test_orthonormal_rejects_what_does_not_apply():
