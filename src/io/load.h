@@ -79,6 +79,12 @@ signmf_status sm_ratings_build(sm_tbuf *b, signmf_id_mode ids, size_t fixed_user
                                size_t fixed_items, const char *what, signmf_ratings **out,
                                sm_dup *dup, signmf_error *err);
 
+/* Sort triplets (malloc'd arrays, replaced by sorted malloc'd ones) by
+ * (user, item): an LSD radix sort of packed keys. False, with all three
+ * freed and NULL, for want of memory. */
+bool sm_sort_triplets(uint32_t **pu, uint32_t **pi, double **pv, size_t n, size_t users,
+                      size_t items);
+
 /* A ratings set of the given dimensions with room for `count` triplets and
  * direct maps; used by the dense loaders, which produce sorted output. */
 signmf_status sm_ratings_alloc_direct(size_t users, size_t items, size_t count,

@@ -322,8 +322,8 @@ static unsigned sm_bits(size_t count)
  * of 10^5 or more, which misses on nearly every scatter (3x slower on 25M
  * ratings). Takes ownership of the three arrays and replaces them with
  * sorted ones; on allocation failure they are all freed and set to NULL. */
-static bool sm_sort_triplets(uint32_t **pu, uint32_t **pi, double **pv, size_t n, size_t users,
-                             size_t items)
+bool sm_sort_triplets(uint32_t **pu, uint32_t **pi, double **pv, size_t n, size_t users,
+                      size_t items)
 {
     const unsigned ib = sm_bits(items), total = ib + sm_bits(users);
     sm_kv *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);

@@ -95,14 +95,6 @@ static int cmp_i64(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static int cmp_trip(const void *a, const void *b)
-{
-    const mp_trip *x = a, *y = b;
-    if (x->u != y->u)
-        return x->u < y->u ? -1 : 1;
-    return (x->i > y->i) - (x->i < y->i);
-}
-
 static inline int64_t tb_id(const sm_tbuf *b, int axis, size_t k)
 {
     const void *col = axis ? b->item : b->user;
@@ -144,36 +136,71 @@ static signmf_status map_axis(mp_ctx *c, const sm_tbuf *b, int axis, signmf_id_m
         map->count = (size_t)hi;
         return SIGNMF_OK;
     }
-    /* the distinct ids: each process's, sorted, then all of them merged */
-    int64_t *mine = malloc((n ? n : 1) * sizeof *mine);
-    if (!mine)
-        return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory mapping %s ids", what, name);
-    for (size_t k = 0; k < n; ++k)
-        mine[k] = tb_id(b, axis, k);
-    qsort(mine, n, sizeof *mine, cmp_i64);
-    size_t d = 0;
-    for (size_t k = 0; k < n; ++k)
-        if (k == 0 || mine[k] != mine[k - 1])
-            mine[d++] = mine[k];
-    int dl = (int)d;
-    MPI_Allgather(&dl, 1, MPI_INT, c->counts, 1, MPI_INT, c->comm);
-    size_t all = 0;
-    for (int r = 0; r < c->size; ++r) {
-        c->displs[r] = (int)all;
-        all += (size_t)c->counts[r];
-    }
-    int64_t *ids = sm_alloc(all ? all : 1, sizeof *ids);
-    if (!ids) {
-        free(mine);
-        return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory mapping %s ids", what, name);
-    }
-    MPI_Allgatherv(mine, dl, MPI_INT64_T, ids, c->counts, c->displs, MPI_INT64_T, c->comm);
-    free(mine);
-    qsort(ids, all, sizeof *ids, cmp_i64);
+    /* the distinct ids of all processes: over a small range (every real
+     * data set) as a bitmap or'ed across processes, else each process's
+     * sorted set gathered and merged */
+    uint64_t range = (uint64_t)hi - (uint64_t)lo;
+    int64_t *ids = NULL;
     size_t dist = 0;
-    for (size_t k = 0; k < all; ++k)
-        if (k == 0 || ids[k] != ids[dist - 1])
-            ids[dist++] = ids[k];
+    if (range < ntot + ((uint64_t)1 << 22)) {
+        size_t words = (size_t)(range / 64 + 1);
+        uint64_t *bits = calloc(words, sizeof *bits), *all = calloc(words, sizeof *all);
+        if (!bits || !all) {
+            free(bits);
+            free(all);
+            return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory mapping %s ids", what, name);
+        }
+        for (size_t k = 0; k < n; ++k) {
+            uint64_t x = (uint64_t)tb_id(b, axis, k) - (uint64_t)lo;
+            bits[x >> 6] |= (uint64_t)1 << (x & 63);
+        }
+        for (size_t w0 = 0; w0 < words; w0 += (size_t)1 << 28) {
+            size_t cnt = words - w0 < ((size_t)1 << 28) ? words - w0 : (size_t)1 << 28;
+            MPI_Allreduce(bits + w0, all + w0, (int)cnt, MPI_UINT64_T, MPI_BOR, c->comm);
+        }
+        free(bits);
+        for (size_t w = 0; w < words; ++w)
+            dist += (size_t)__builtin_popcountll(all[w]);
+        ids = sm_alloc(dist ? dist : 1, sizeof *ids);
+        if (!ids) {
+            free(all);
+            return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory mapping %s ids", what, name);
+        }
+        size_t at = 0;
+        for (size_t w = 0; w < words; ++w)
+            for (uint64_t x = all[w]; x; x &= x - 1)
+                ids[at++] = (int64_t)((uint64_t)lo + w * 64 + (uint64_t)__builtin_ctzll(x));
+        free(all);
+    } else {
+        int64_t *mine = malloc((n ? n : 1) * sizeof *mine);
+        if (!mine)
+            return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory mapping %s ids", what, name);
+        for (size_t k = 0; k < n; ++k)
+            mine[k] = tb_id(b, axis, k);
+        qsort(mine, n, sizeof *mine, cmp_i64);
+        size_t d = 0;
+        for (size_t k = 0; k < n; ++k)
+            if (k == 0 || mine[k] != mine[k - 1])
+                mine[d++] = mine[k];
+        int dl = (int)d;
+        MPI_Allgather(&dl, 1, MPI_INT, c->counts, 1, MPI_INT, c->comm);
+        size_t all = 0;
+        for (int r = 0; r < c->size; ++r) {
+            c->displs[r] = (int)all;
+            all += (size_t)c->counts[r];
+        }
+        ids = sm_alloc(all ? all : 1, sizeof *ids);
+        if (!ids) {
+            free(mine);
+            return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory mapping %s ids", what, name);
+        }
+        MPI_Allgatherv(mine, dl, MPI_INT64_T, ids, c->counts, c->displs, MPI_INT64_T, c->comm);
+        free(mine);
+        qsort(ids, all, sizeof *ids, cmp_i64);
+        for (size_t k = 0; k < all; ++k)
+            if (k == 0 || ids[k] != ids[dist - 1])
+                ids[dist++] = ids[k];
+    }
     bool direct = mode == SIGNMF_IDS_AUTO && lo >= 1 && (uint64_t)hi <= SM_MAX_DIM &&
                   (uint64_t)hi <= ntot + ntot / 2 + 16 && (uint64_t)hi <= dist + dist / 2 + 16;
     if (direct) {
@@ -258,26 +285,14 @@ static signmf_status exchange(mp_ctx *c, const void *send, const int *dest, size
 /* CRC-32 of the whole data set as sm_ratings_crc computes it: the pieces
  * of each array lie on the processes in order, and zlib combines CRCs of
  * consecutive pieces. */
-static uint32_t whole_crc(mp_ctx *c, size_t users, size_t items, const mp_trip *t, size_t n,
+static uint32_t whole_crc(mp_ctx *c, size_t users, size_t items, const signmf_ratings *r,
                           uint64_t total)
 {
-    uint32_t *u = malloc((n ? n : 1) * sizeof *u), *it = malloc((n ? n : 1) * sizeof *it);
-    double *v = malloc((n ? n : 1) * sizeof *v);
-    uint64_t part[4] = {0, 0, 0, n};
-    if (u && it && v) {
-        for (size_t k = 0; k < n; ++k) {
-            u[k] = t[k].u;
-            it[k] = t[k].i;
-            v[k] = t[k].v;
-        }
-        uint32_t z = (uint32_t)crc32(0L, Z_NULL, 0);
-        part[0] = crc32_z(z, (const Bytef *)u, n * sizeof *u);
-        part[1] = crc32_z(z, (const Bytef *)it, n * sizeof *it);
-        part[2] = crc32_z(z, (const Bytef *)v, n * sizeof *v);
-    }
-    free(u);
-    free(it);
-    free(v);
+    uint32_t z = (uint32_t)crc32(0L, Z_NULL, 0);
+    size_t n = r->count;
+    uint64_t part[4] = {crc32_z(z, (const Bytef *)r->user, n * sizeof *r->user),
+                        crc32_z(z, (const Bytef *)r->item, n * sizeof *r->item),
+                        crc32_z(z, (const Bytef *)r->value, n * sizeof *r->value), n};
     uint64_t *all = malloc((size_t)c->size * sizeof part);
     if (!all)
         MPI_Abort(c->comm, 1);
@@ -287,8 +302,8 @@ static uint32_t whole_crc(mp_ctx *c, size_t users, size_t items, const mp_trip *
     crc = crc32_z(crc, (const Bytef *)dims, sizeof dims);
     const size_t es[3] = {sizeof(uint32_t), sizeof(uint32_t), sizeof(double)};
     for (int a = 0; a < 3; ++a)
-        for (int r = 0; r < c->size; ++r)
-            crc = crc32_combine64(crc, (uLong)all[r * 4 + a], (z_off64_t)(all[r * 4 + 3] * es[a]));
+        for (int p = 0; p < c->size; ++p)
+            crc = crc32_combine64(crc, (uLong)all[p * 4 + a], (z_off64_t)(all[p * 4 + 3] * es[a]));
     free(all);
     return (uint32_t)crc;
 }
@@ -484,12 +499,31 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         MPI_Abort(c->comm, 1);
     free(tr);
     free(dest);
-    mp_trip *mine = rv;
-    qsort(mine, nr, sizeof *mine, cmp_trip);
+    /* this process's users' ratings, sorted as the one-process loader
+     * sorts them */
+    signmf_ratings r;
+    memset(&r, 0, sizeof r);
+    r.users = users;
+    r.items = items;
+    r.count = nr;
+    r.user = malloc((nr ? nr : 1) * sizeof *r.user);
+    r.item = malloc((nr ? nr : 1) * sizeof *r.item);
+    r.value = malloc((nr ? nr : 1) * sizeof *r.value);
+    if (!r.user || !r.item || !r.value)
+        MPI_Abort(c->comm, 1);
+    const mp_trip *mine = rv;
+    for (size_t k = 0; k < nr; ++k) {
+        r.user[k] = mine[k].u;
+        r.item[k] = mine[k].i;
+        r.value[k] = mine[k].v;
+    }
+    sm_free(rv);
+    if (!sm_sort_triplets(&r.user, &r.item, &r.value, nr, users, items))
+        MPI_Abort(c->comm, 1);
     uint64_t dup = UINT64_MAX, first_dup;
     for (size_t k = 1; k < nr; ++k)
-        if (mine[k].u == mine[k - 1].u && mine[k].i == mine[k - 1].i) {
-            dup = (uint64_t)mine[k].u << 32 | mine[k].i;
+        if (r.user[k] == r.user[k - 1] && r.item[k] == r.item[k - 1]) {
+            dup = (uint64_t)r.user[k] << 32 | r.item[k];
             break;
         }
     MPI_Allreduce(&dup, &first_dup, 1, MPI_UINT64_T, MPI_MIN, c->comm);
@@ -502,31 +536,15 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
             cli_error("%s:%llu: duplicate rating for user %lld, item %lld (first at line %llu)",
                       path, (unsigned long long)found[1], (long long)du, (long long)di,
                       (unsigned long long)found[0]);
-        sm_free(mine);
+        free(r.user);
+        free(r.item);
+        free(r.value);
         sm_idmap_release(&in->user_map);
         sm_idmap_release(&in->item_map);
         return SIGNMF_EDUPLICATE;
     }
-    in->data_crc = whole_crc(c, users, items, mine, nr, ntot);
+    in->data_crc = whole_crc(c, users, items, &r, ntot);
     *owned_ratings = nr;
-
-    /* this process's users' signs, from all their ratings */
-    signmf_ratings r;
-    memset(&r, 0, sizeof r);
-    r.users = users;
-    r.items = items;
-    r.count = nr;
-    r.user = malloc((nr ? nr : 1) * sizeof *r.user);
-    r.item = malloc((nr ? nr : 1) * sizeof *r.item);
-    r.value = malloc((nr ? nr : 1) * sizeof *r.value);
-    if (!r.user || !r.item || !r.value)
-        MPI_Abort(c->comm, 1);
-    for (size_t k = 0; k < nr; ++k) {
-        r.user[k] = mine[k].u;
-        r.item[k] = mine[k].i;
-        r.value[k] = mine[k].v;
-    }
-    sm_free(mine);
     r.user_map.direct = r.item_map.direct = true;
     st = sm_signs_build_rows(&r, so, &in->by_user, &in->zero, &err);
     free(r.user);

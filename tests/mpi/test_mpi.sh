@@ -133,7 +133,17 @@ badinput)
     check "blank lines at the end are accepted, as by signmf train" \
         same_ok one.smf m.smf
     mrun 2 train s.tsv --test s.tsv --out m.smf
-    check "evaluation options are refused with status 2" test "$mrc" -eq 2
+    check "B41: evaluation options are refused with status 2" \
+        bash -c "[ $mrc -eq 2 ] && grep -q 'not available in signmf-mpi' merr"
+    printf '%%%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 5\n' >m.mtx
+    mrun 2 train m.mtx
+    check "B40: Matrix Market is refused, status 1, once" \
+        bash -c "[ $mrc -eq 1 ] && [ \$(grep -c 'TSV and CSV ratings only' merr) -eq 1 ]"
+    timeout 60 mpirun --oversubscribe -n 1 "$mexe" train s.tsv --dim 4 : -n 1 "$mexe" train s.tsv \
+        --dim 5 >mout 2>merr
+    mrc=$?
+    check "B42: processes started with different arguments: status 2" \
+        bash -c "[ $mrc -eq 2 ] && grep -q 'different arguments' merr"
     mrun 2 train s.tsv --dim 0
     check "--dim 0: status 1, one message" \
         bash -c "[ $mrc -eq 1 ] && [ \$(grep -c '^signmf' merr) -eq 1 ]"
