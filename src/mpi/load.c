@@ -226,38 +226,21 @@ static signmf_status map_axis(mp_ctx *c, const sm_tbuf *b, int axis, signmf_id_m
     return SIGNMF_OK;
 }
 
-/* Send buffers grouped by destination (order kept within each), through
- * one Alltoallv of `esize`-byte elements; *recv (sm_alloc'd) gets every
+/* One Alltoallv of `esize`-byte elements already grouped by destination
+ * (sc[r] for process r, in rank order); *recv (sm_alloc'd) gets every
  * source's elements in source order. */
-static signmf_status exchange(mp_ctx *c, const void *send, const int *dest, size_t n, size_t esize,
-                              void **recv, size_t *nrecv)
+static signmf_status exchange(mp_ctx *c, const void *send, const int *sc, size_t esize, void **recv,
+                              size_t *nrecv)
 {
     int P = c->size;
-    int *sc = calloc((size_t)P * 4, sizeof *sc), *sd = sc + P, *rc = sc + 2 * P, *rd = sc + 3 * P;
-    char *buf = malloc((n ? n : 1) * esize);
-    if (!sc || !buf) {
-        free(sc);
-        free(buf);
+    int *sd = calloc((size_t)P * 3, sizeof *sd), *rc = sd + P, *rd = sd + 2 * P;
+    if (!sd)
         return SIGNMF_ENOMEM;
-    }
-    for (size_t k = 0; k < n; ++k)
-        sc[dest[k]]++;
     size_t at = 0;
     for (int r = 0; r < P; ++r) {
         sd[r] = (int)at;
         at += (size_t)sc[r];
     }
-    size_t *fill = calloc((size_t)P, sizeof *fill);
-    if (!fill) {
-        free(sc);
-        free(buf);
-        return SIGNMF_ENOMEM;
-    }
-    for (size_t k = 0; k < n; ++k) {
-        int r = dest[k];
-        memcpy(buf + ((size_t)sd[r] + fill[r]++) * esize, (const char *)send + k * esize, esize);
-    }
-    free(fill);
     MPI_Alltoall(sc, 1, MPI_INT, rc, 1, MPI_INT, c->comm);
     size_t total = 0;
     for (int r = 0; r < P; ++r) {
@@ -266,17 +249,15 @@ static signmf_status exchange(mp_ctx *c, const void *send, const int *dest, size
     }
     char *out = sm_alloc(total ? total : 1, esize);
     if (!out) {
-        free(sc);
-        free(buf);
+        free(sd);
         return SIGNMF_ENOMEM;
     }
     MPI_Datatype el;
     MPI_Type_contiguous((int)esize, MPI_BYTE, &el);
     MPI_Type_commit(&el);
-    MPI_Alltoallv(buf, sc, sd, el, out, rc, rd, el, c->comm);
+    MPI_Alltoallv(send, sc, sd, el, out, rc, rd, el, c->comm);
     MPI_Type_free(&el);
-    free(buf);
-    free(sc);
+    free(sd);
     *recv = out;
     *nrecv = total;
     return SIGNMF_OK;
@@ -439,10 +420,14 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     }
 
     /* dense indices, then the triplets to their users' owners */
-    uint32_t *ui = malloc((b.count ? b.count : 1) * sizeof *ui);
-    uint32_t *ii = malloc((b.count ? b.count : 1) * sizeof *ii);
-    if (!ui || !ii)
-        MPI_Abort(c->comm, 1);
+    /* narrow ids become indices in place, as in the one-process loader */
+    uint32_t *ui = b.user, *ii = b.item;
+    if (b.wide) {
+        ui = malloc((b.count ? b.count : 1) * sizeof *ui);
+        ii = malloc((b.count ? b.count : 1) * sizeof *ii);
+        if (!ui || !ii)
+            MPI_Abort(c->comm, 1);
+    }
     st = map_axis(c, &b, 0, lo->ids, path, &in->user_map, ui, &err);
     if (!mp_failed(c, st, &err)) {
         st = map_axis(c, &b, 1, lo->ids, path, &in->item_map, ii, &err);
@@ -451,8 +436,10 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     } else
         st = SIGNMF_ERANGE;
     if (st != SIGNMF_OK) {
-        free(ui);
-        free(ii);
+        if (b.wide) {
+            free(ui);
+            free(ii);
+        }
         sm_tbuf_release(&b);
         sm_idmap_release(&in->user_map);
         sm_idmap_release(&in->item_map);
@@ -482,23 +469,28 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         in->own[side][0] = c->bounds[side][c->rank];
         in->own[side][1] = c->bounds[side][c->rank + 1];
     }
+    /* grouped by owner as they are made, in file order within each */
+    int *sc = calloc((size_t)c->size, sizeof *sc);
+    size_t *at = calloc((size_t)c->size + 1, sizeof *at);
     mp_trip *tr = malloc((n ? n : 1) * sizeof *tr);
-    int *dest = malloc((n ? n : 1) * sizeof *dest);
-    if (!tr || !dest)
+    if (!sc || !at || !tr)
         MPI_Abort(c->comm, 1);
-    for (size_t k = 0; k < n; ++k) {
-        tr[k] = (mp_trip){ui[k], ii[k], b.value[k]};
-        dest[k] = mp_owner(c, 0, ui[k]);
+    for (size_t k = 0; k < n; ++k)
+        sc[mp_owner(c, 0, ui[k])]++;
+    for (int p = 0; p < c->size; ++p)
+        at[p + 1] = at[p] + (size_t)sc[p];
+    for (size_t k = 0; k < n; ++k)
+        tr[at[mp_owner(c, 0, ui[k])]++] = (mp_trip){ui[k], ii[k], b.value[k]};
+    if (b.wide) {
+        free(ui);
+        free(ii);
     }
-    free(ui);
-    free(ii);
     sm_tbuf_release(&b);
     void *rv = NULL;
     size_t nr = 0;
-    if (exchange(c, tr, dest, n, sizeof *tr, &rv, &nr) != SIGNMF_OK)
+    if (exchange(c, tr, sc, sizeof *tr, &rv, &nr) != SIGNMF_OK)
         MPI_Abort(c->comm, 1);
     free(tr);
-    free(dest);
     /* this process's users' ratings, sorted as the one-process loader
      * sorts them */
     signmf_ratings r;
@@ -518,7 +510,12 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         r.value[k] = mine[k].v;
     }
     sm_free(rv);
-    if (!sm_sort_triplets(&r.user, &r.item, &r.value, nr, users, items))
+    /* a sorted file arrives sorted: the sources' ranges ascend */
+    bool sorted = true;
+    for (size_t k = 1; k < nr && sorted; ++k)
+        sorted =
+            r.user[k - 1] < r.user[k] || (r.user[k - 1] == r.user[k] && r.item[k - 1] < r.item[k]);
+    if (!sorted && !sm_sort_triplets(&r.user, &r.item, &r.value, nr, users, items))
         MPI_Abort(c->comm, 1);
     uint64_t dup = UINT64_MAX, first_dup;
     for (size_t k = 1; k < nr; ++k)
@@ -541,6 +538,8 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         free(r.value);
         sm_idmap_release(&in->user_map);
         sm_idmap_release(&in->item_map);
+        free(sc);
+        free(at);
         return SIGNMF_EDUPLICATE;
     }
     in->data_crc = whole_crc(c, users, items, &r, ntot);
@@ -555,6 +554,8 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         sm_zeros_release(&in->zero);
         sm_idmap_release(&in->user_map);
         sm_idmap_release(&in->item_map);
+        free(sc);
+        free(at);
         return st != SIGNMF_OK ? st : SIGNMF_EINVAL;
     }
 
@@ -562,23 +563,32 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
      * so that the owners receive them sorted by user */
     const sm_signs *d = &in->by_user;
     const sm_zeros *z = &in->zero;
-    size_t ne = d->nnz + z->nnz, k = 0;
+    memset(sc, 0, (size_t)c->size * sizeof *sc);
+    for (size_t u = in->own[0][0]; u < in->own[0][1]; ++u) {
+        for (size_t e = d->ptr[u]; e < d->ptr[u + 1]; ++e)
+            sc[mp_owner(c, 1, d->idx[e])]++;
+        for (size_t e = z->ptr[u]; e < z->ptr[u + 1]; ++e)
+            sc[mp_owner(c, 1, z->idx[e])]++;
+    }
+    at[0] = 0;
+    for (int p = 0; p < c->size; ++p)
+        at[p + 1] = at[p] + (size_t)sc[p];
+    size_t ne = at[c->size];
     mp_entry *ent = malloc((ne ? ne : 1) * sizeof *ent);
-    int *edest = malloc((ne ? ne : 1) * sizeof *edest);
-    if (!ent || !edest)
+    if (!ent)
         MPI_Abort(c->comm, 1);
     for (size_t u = in->own[0][0]; u < in->own[0][1]; ++u) {
         for (size_t e = d->ptr[u]; e < d->ptr[u + 1]; ++e)
-            ent[k++] = (mp_entry){(uint32_t)u, d->idx[e], e < d->mid[u] ? 1 : -1};
+            ent[at[mp_owner(c, 1, d->idx[e])]++] =
+                (mp_entry){(uint32_t)u, d->idx[e], e < d->mid[u] ? 1 : -1};
         for (size_t e = z->ptr[u]; e < z->ptr[u + 1]; ++e)
-            ent[k++] = (mp_entry){(uint32_t)u, z->idx[e], 0};
+            ent[at[mp_owner(c, 1, z->idx[e])]++] = (mp_entry){(uint32_t)u, z->idx[e], 0};
     }
-    for (size_t e = 0; e < k; ++e)
-        edest[e] = mp_owner(c, 1, ent[e].j);
-    if (exchange(c, ent, edest, k, sizeof *ent, &rv, &nr) != SIGNMF_OK)
+    if (exchange(c, ent, sc, sizeof *ent, &rv, &nr) != SIGNMF_OK)
         MPI_Abort(c->comm, 1);
     free(ent);
-    free(edest);
+    free(sc);
+    free(at);
     mp_entry *got = rv;
     /* D's columns of the owned items, and their neutral entries, by user */
     sm_signs *cs = &in->cols;
