@@ -28,6 +28,27 @@ int mp_gather(void *ctx, int side, void *base, size_t row_bytes)
     return rc == MPI_SUCCESS ? 0 : -1;
 }
 
+int mp_gather_even(void *ctx, void *base, size_t count, size_t elem_bytes)
+{
+    mp_ctx *c = ctx;
+    double t0 = MPI_Wtime();
+    size_t P = (size_t)c->size;
+    for (size_t r = 0; r < P; ++r) {
+        c->displs[r] = (int)(count * r / P);
+        c->counts[r] = (int)(count * (r + 1) / P) - c->displs[r];
+    }
+    MPI_Datatype el;
+    if (MPI_Type_contiguous((int)elem_bytes, MPI_BYTE, &el) != MPI_SUCCESS ||
+        MPI_Type_commit(&el) != MPI_SUCCESS)
+        return -1;
+    int rc =
+        MPI_Allgatherv(MPI_IN_PLACE, 0, MPI_DATATYPE_NULL, base, c->counts, c->displs, el, c->comm);
+    MPI_Type_free(&el);
+    c->bytes_sent += (uint64_t)c->counts[c->rank] * elem_bytes * (uint64_t)(c->size - 1);
+    c->comm_seconds += MPI_Wtime() - t0;
+    return rc == MPI_SUCCESS ? 0 : -1;
+}
+
 int mp_any(void *ctx, int v)
 {
     mp_ctx *c = ctx;

@@ -24,6 +24,7 @@ typedef struct mp_ctx {
 /* The trainer's hooks over ctx (an mp_ctx). */
 int mp_gather(void *ctx, int side, void *base, size_t row_bytes);
 int mp_any(void *ctx, int v);
+int mp_gather_even(void *ctx, void *base, size_t count, size_t elem_bytes);
 
 /* Every process calls it with its own outcome: when any failed, the
  * lowest-ranked failure's message (cli_lib_error form) is printed by that

@@ -289,7 +289,8 @@ static int train(int argc, char **argv)
         uint64_t done = signmf_model_epochs(resume);
         epochs = epochs > done ? epochs - done : 0;
     }
-    in.hooks = (sm_part_hooks){&ctx, mp_gather, mp_any};
+    in.hooks = (sm_part_hooks){&ctx,          mp_gather, mp_any, (size_t)ctx.rank, (size_t)ctx.size,
+                               mp_gather_even};
     signmf_trainer *t = NULL;
     double ts = MPI_Wtime();
     signmf_status st = sm_part_trainer(&in, &params, resume,

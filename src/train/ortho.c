@@ -115,11 +115,21 @@ static void store_state(signmf_trainer *t, int side)
         st_elem(o->state[side], i, o->y[side][i], f64);
 }
 
+/* A share's Gram blocks are computed by their processes (NULL: all here). */
+static const sm_split *gram_split(const signmf_trainer *t, sm_split *sp)
+{
+    if (!t->hooks.gather_even || t->hooks.parts < 2)
+        return NULL;
+    *sp = (sm_split){t->hooks.part, t->hooks.parts, t->hooks.ctx, t->hooks.gather_even};
+    return sp;
+}
+
 static signmf_status orthonormalize_side(signmf_trainer *t, int side, size_t *replaced)
 {
     size_t rows = side ? t->items : t->users, rep = 0;
-    signmf_status st =
-        sm_orthonormalize(t->kern, t->orth->y[side], rows, t->dim, t->dim, t->threads, &rep);
+    sm_split sp;
+    signmf_status st = sm_orthonormalize_split(t->kern, t->orth->y[side], rows, t->dim, t->dim,
+                                               t->threads, gram_split(t, &sp), &rep);
     *replaced += rep;
     return st;
 }
@@ -342,8 +352,9 @@ int sm_ortho_pass(signmf_trainer *t, bool step, bool want_b, double *loss)
             const bool f64 = t->esize == 8;
             for (size_t i = 0; i < t->users * t->dim; ++i)
                 pd[i] = ld_elem(o->state[0], i, f64);
-            signmf_status xs = sm_xty(t->kern, pd, t->dim, o->y[0], t->dim, t->users, t->dim,
-                                      t->dim, t->threads, o->B);
+            sm_split sp;
+            signmf_status xs = sm_xty_split(t->kern, pd, t->dim, o->y[0], t->dim, t->users, t->dim,
+                                            t->dim, t->threads, gram_split(t, &sp), o->B);
             sm_free(pd);
             if (xs != SIGNMF_OK)
                 return -1;

@@ -30,6 +30,12 @@ typedef struct sm_part_hooks {
     int (*gather)(void *ctx, int side, void *base, size_t row_bytes);
     /* The bitwise or of `v` over all processes. */
     int (*any)(void *ctx, int v);
+    /* This is process `part` of `parts`; `base` holds `count` elements of
+     * `elem_bytes`, process p having written [count p / parts, count (p +
+     * 1) / parts): make every element hold what its writer wrote (the
+     * orthonormal method's Gram blocks, linalg.h sm_split). */
+    size_t part, parts;
+    int (*gather_even)(void *ctx, void *base, size_t count, size_t elem_bytes);
 } sm_part_hooks;
 
 struct signmf_trainer {
