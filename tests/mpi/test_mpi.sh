@@ -226,6 +226,10 @@ twohosts)
         echo "skip - cannot set up the veth pair here: $(cat nserr)"
         exit 77
     fi
+    if ! ip netns exec "$A" true 2>nserr; then
+        echo "skip - cannot enter a network namespace here: $(cat nserr)"
+        exit 77
+    fi
     cat >nsrsh <<AGENT
 #!/bin/sh
 # Open MPI's rsh agent: HOST COMMAND...; the host names the namespace
