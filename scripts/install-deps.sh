@@ -18,6 +18,7 @@ PACKAGES=(
   libopenblas-dev   # bench_score compares with cblas_sgemm
   gnuplot-nox       # plots
   valgrind
+  libopenmpi-dev openmpi-bin  # signmf-mpi (-Dmpi=auto) and its tests
 )
 
 force=0

@@ -85,32 +85,6 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec * 1e-9;
 }
 
-/* Fail before a long run rather than after it when an output cannot be
- * written: its directory must exist and be writable. */
-int cli_check_output(const char *path)
-{
-    if (path == NULL)
-        return -1;
-    const char *slash = strrchr(path, '/');
-    char *dir;
-    if (slash == NULL) {
-        dir = strdup(".");
-    } else if (slash == path) {
-        dir = strdup("/");
-    } else {
-        dir = strndup(path, (size_t)(slash - path));
-    }
-    if (dir == NULL)
-        return cli_error("out of memory");
-    int ok = access(dir, W_OK | X_OK);
-    int e = errno;
-    int rc = -1;
-    if (ok != 0)
-        rc = cli_error("%s: cannot write into directory '%s': %s", path, dir, strerror(e));
-    free(dir);
-    return rc;
-}
-
 static const char *precision_name(signmf_precision p)
 {
     return p == SIGNMF_F64 ? "f64" : p == SIGNMF_BF16 ? "bf16" : "f32";

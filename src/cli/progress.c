@@ -174,3 +174,29 @@ void cli_progress_free(cli_progress *p)
     free(p->log);
     p->log = NULL;
 }
+
+/* Fail before a long run rather than after it when an output cannot be
+ * written: its directory must exist and be writable. */
+int cli_check_output(const char *path)
+{
+    if (path == NULL)
+        return -1;
+    const char *slash = strrchr(path, '/');
+    char *dir;
+    if (slash == NULL) {
+        dir = strdup(".");
+    } else if (slash == path) {
+        dir = strdup("/");
+    } else {
+        dir = strndup(path, (size_t)(slash - path));
+    }
+    if (dir == NULL)
+        return cli_error("out of memory");
+    int ok = access(dir, W_OK | X_OK);
+    int e = errno;
+    int rc = -1;
+    if (ok != 0)
+        rc = cli_error("%s: cannot write into directory '%s': %s", path, dir, strerror(e));
+    free(dir);
+    return rc;
+}

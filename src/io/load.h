@@ -79,6 +79,12 @@ signmf_status sm_ratings_build(sm_tbuf *b, signmf_id_mode ids, size_t fixed_user
                                size_t fixed_items, const char *what, signmf_ratings **out,
                                sm_dup *dup, signmf_error *err);
 
+/* Sort triplets (malloc'd arrays, replaced by sorted malloc'd ones) by
+ * (user, item): an LSD radix sort of packed keys. False, with all three
+ * freed and NULL, for want of memory. */
+bool sm_sort_triplets(uint32_t **pu, uint32_t **pi, double **pv, size_t n, size_t users,
+                      size_t items);
+
 /* A ratings set of the given dimensions with room for `count` triplets and
  * direct maps; used by the dense loaders, which produce sorted output. */
 signmf_status sm_ratings_alloc_direct(size_t users, size_t items, size_t count,
@@ -101,6 +107,10 @@ typedef struct sm_src {
     size_t cap, pos, len;
     bool eof;
     uint64_t size; /* total bytes, 0 when unknown */
+    /* A byte range of the file (sm_text_parse_range): reading stops after
+     * `left` more bytes. */
+    bool bounded;
+    uint64_t left;
 } sm_src;
 
 /* Move the unread bytes to the front and read until the buffer is full or
@@ -118,6 +128,24 @@ void sm_src_close(sm_src *s);
 signmf_status sm_text_load(const char *path, sm_src *src, signmf_format fmt,
                            const signmf_load_options *opt, signmf_ratings **out, signmf_error *err);
 signmf_format sm_text_sniff(const char *buf, size_t len);
+
+/* What a byte range of a TSV or CSV file held beyond its triplets, for the
+ * checks that span ranges (partitioned loading, src/mpi/). */
+typedef struct sm_range_info {
+    uint64_t blank_line; /* first of the blank lines that end the range, 0: none */
+    bool content;        /* a line that is not blank was read */
+    int fields;          /* CSV: fields per line fixed by a header, 0: none */
+} sm_range_info;
+
+/* Parse bytes [start, end) of a TSV or CSV file (start at a line start,
+ * end at a line start or the end of the file) into `b`, numbering lines
+ * from line0 + 1, so that messages name the file's own lines. `fields`:
+ * -1 when the range starts the file (a CSV header is looked for there),
+ * else the header's field count (0: no header). Blank lines that reach
+ * the end of the range are accepted and noted in info. */
+signmf_status sm_text_parse_range(const char *path, signmf_format fmt, uint64_t start, uint64_t end,
+                                  uint64_t line0, int fields, const signmf_load_options *opt,
+                                  sm_tbuf *b, sm_range_info *info, signmf_error *err);
 
 /* A .npy image in memory; `name` is used in messages. */
 signmf_status sm_npy_load(const char *name, const unsigned char *buf, size_t len,

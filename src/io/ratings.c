@@ -322,8 +322,8 @@ static unsigned sm_bits(size_t count)
  * of 10^5 or more, which misses on nearly every scatter (3x slower on 25M
  * ratings). Takes ownership of the three arrays and replaces them with
  * sorted ones; on allocation failure they are all freed and set to NULL. */
-static bool sm_sort_triplets(uint32_t **pu, uint32_t **pi, double **pv, size_t n, size_t users,
-                             size_t items)
+bool sm_sort_triplets(uint32_t **pu, uint32_t **pi, double **pv, size_t n, size_t users,
+                      size_t items)
 {
     const unsigned ib = sm_bits(items), total = ib + sm_bits(users);
     sm_kv *a = malloc(n * sizeof *a), *b = malloc(n * sizeof *b);
@@ -612,7 +612,14 @@ signmf_status sm_src_fill(sm_src *s, signmf_error *err)
         s->pos = 0;
     }
     while (!s->eof && s->len < s->cap) {
-        ssize_t got = read(s->fd, s->buf + s->len, s->cap - s->len);
+        size_t want = s->cap - s->len;
+        if (s->bounded && want > s->left)
+            want = (size_t)s->left;
+        if (s->bounded && want == 0) {
+            s->eof = true;
+            break;
+        }
+        ssize_t got = read(s->fd, s->buf + s->len, want);
         if (got < 0) {
             if (errno == EINTR)
                 continue;
@@ -622,8 +629,11 @@ signmf_status sm_src_fill(sm_src *s, signmf_error *err)
         }
         if (got == 0)
             s->eof = true;
-        else
+        else {
             s->len += (size_t)got;
+            if (s->bounded)
+                s->left -= (uint64_t)got;
+        }
     }
     return SIGNMF_OK;
 }
@@ -664,6 +674,8 @@ signmf_status sm_src_open(sm_src *s, bool whole, signmf_error *err)
     s->cap = s->pos = s->len = 0;
     s->eof = false;
     s->size = 0;
+    s->bounded = false;
+    s->left = 0;
     int fd = -1;
     struct stat sb;
     signmf_status st = sm_open_stat(path, &fd, &sb, err);

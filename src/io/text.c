@@ -15,12 +15,14 @@
  * line (an extension to the contract, which requires one). */
 #include "load.h"
 
+#include <errno.h>
 #include <locale.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 typedef enum { SM_NUM_OK = 0, SM_NUM_BAD, SM_NUM_RANGE } sm_num;
 
@@ -31,6 +33,11 @@ typedef struct sm_text {
     locale_t cloc;
     signmf_error *err;
     bool csv;
+    /* Ranges of a file (sm_text_parse_range); a whole file starts at line
+     * 1 with fields -1 and no info. */
+    uint64_t line0;
+    int fields;
+    sm_range_info *info;
 } sm_text;
 
 /* One line [s, e) without its terminator, and a field cursor over it. */
@@ -319,12 +326,15 @@ typedef struct sm_lines {
     signmf_status st; /* of a failed read */
 } sm_lines;
 
-static void sm_lines_init(sm_lines *it, sm_src *src)
+static void sm_lines_init(sm_lines *it, const sm_text *t)
 {
+    sm_src *src = t->src;
     it->src = src;
-    it->no = 0;
+    it->no = t->line0;
     it->st = SIGNMF_OK;
-    if (src->len - src->pos >= 3 && memcmp(src->buf + src->pos, "\xef\xbb\xbf", 3) == 0)
+    /* a byte-order mark only counts at the start of the file */
+    if (t->line0 == 0 && src->len - src->pos >= 3 &&
+        memcmp(src->buf + src->pos, "\xef\xbb\xbf", 3) == 0)
         src->pos += 3;
 }
 
@@ -498,20 +508,28 @@ static inline bool sm_fast_record(const sm_text *t, const sm_line *l, int fields
 static signmf_status sm_parse_delimited(sm_text *t, sm_tbuf *b)
 {
     sm_lines it;
-    sm_lines_init(&it, t->src);
+    sm_lines_init(&it, t);
     sm_line l;
     int r;
-    int fields = 0; /* CSV with a header: exactly this many per line */
-    bool first = true;
+    /* CSV with a header: exactly this many per line */
+    int fields = t->fields > 0 ? t->fields : 0;
+    bool first = t->fields < 0;
     signmf_status st;
+    if (t->info)
+        t->info->fields = fields;
     while ((r = sm_lines_next(t, &it, &l)) != 0) {
         if (r < 0)
             return sm_line_error(t, &it, &l, r);
         if (l.s == l.e || sm_blank(l.s, l.e)) {
             bool stop;
-            if ((st = sm_blank_line(t, &it, &l, &stop)) != SIGNMF_OK || stop)
+            if ((st = sm_blank_line(t, &it, &l, &stop)) != SIGNMF_OK || stop) {
+                if (st == SIGNMF_OK && t->info)
+                    t->info->blank_line = l.no;
                 return st;
+            }
         }
+        if (t->info)
+            t->info->content = true;
         if (first && t->csv) {
             first = false;
             sm_line h = l;
@@ -541,6 +559,8 @@ static signmf_status sm_parse_delimited(sm_text *t, sm_tbuf *b)
                 if (k < 3)
                     return sm_expected(t, SIGNMF_EPARSE, &h, h.e, show[k], NULL);
                 fields = k;
+                if (t->info)
+                    t->info->fields = fields;
                 continue;
             }
         }
@@ -576,7 +596,7 @@ static signmf_status sm_parse_delimited(sm_text *t, sm_tbuf *b)
             return sm_fail(t->err, st, "%s: out of memory at line %llu", t->path,
                            (unsigned long long)l.no);
     }
-    if (t->csv && fields && !b->locate && b->count == 0)
+    if (t->csv && fields && !b->locate && b->count == 0 && !t->info)
         return sm_fail(t->err, SIGNMF_EEMPTY, "%s: no ratings after the header line", t->path);
     return SIGNMF_OK;
 }
@@ -597,7 +617,7 @@ static bool sm_mm_skip(const sm_line *l)
 static signmf_status sm_parse_mm(sm_text *t, sm_tbuf *b, sm_mm *mm)
 {
     sm_lines it;
-    sm_lines_init(&it, t->src);
+    sm_lines_init(&it, t);
     sm_line l;
     sm_field f;
     int r = sm_lines_next(t, &it, &l);
@@ -766,7 +786,7 @@ signmf_status sm_text_load(const char *path, sm_src *src, signmf_format fmt,
 {
     if (fmt != SIGNMF_FORMAT_TSV && fmt != SIGNMF_FORMAT_CSV && fmt != SIGNMF_FORMAT_MM)
         fmt = sm_text_sniff(src->buf + src->pos, src->len - src->pos);
-    sm_text t = {.path = path, .src = src, .opt = opt, .err = err};
+    sm_text t = {.path = path, .src = src, .opt = opt, .err = err, .fields = -1};
     sm_tbuf b = {0};
     sm_mm mm = {0};
     signmf_status st = sm_text_parse(&t, fmt, &b, &mm);
@@ -799,5 +819,50 @@ signmf_status sm_text_load(const char *path, sm_src *src, signmf_format fmt,
 done:
     if (t.cloc)
         freelocale(t.cloc);
+    return st;
+}
+
+signmf_status sm_text_parse_range(const char *path, signmf_format fmt, uint64_t start, uint64_t end,
+                                  uint64_t line0, int fields, const signmf_load_options *opt,
+                                  sm_tbuf *b, sm_range_info *info, signmf_error *err)
+{
+    memset(info, 0, sizeof *info);
+    if (fmt != SIGNMF_FORMAT_TSV && fmt != SIGNMF_FORMAT_CSV)
+        return sm_fail(err, SIGNMF_EINVAL, "%s: byte ranges are read as TSV or CSV only", path);
+    sm_src src = {.path = path, .fd = -1};
+    signmf_status st = sm_src_open(&src, false, err);
+    if (st != SIGNMF_OK)
+        return st;
+    if (src.fd < 0) {
+        sm_src_close(&src);
+        return sm_fail(err, SIGNMF_EINVAL, "%s: byte ranges need a regular file", path);
+    }
+    if (lseek(src.fd, (off_t)start, SEEK_SET) != (off_t)start) {
+        char eb[128];
+        st = sm_fail(err, SIGNMF_EIO, "%s: cannot seek to byte %llu: %s", path,
+                     (unsigned long long)start, strerror_r(errno, eb, sizeof eb));
+        sm_src_close(&src);
+        return st;
+    }
+    src.pos = src.len = 0;
+    src.eof = false;
+    src.bounded = true;
+    src.left = end > start ? end - start : 0;
+    if ((st = sm_src_fill(&src, err)) != SIGNMF_OK) {
+        sm_src_close(&src);
+        return st;
+    }
+    sm_text t = {.path = path,
+                 .src = &src,
+                 .opt = opt,
+                 .err = err,
+                 .line0 = line0,
+                 .fields = fields,
+                 .info = info};
+    t.csv = fmt == SIGNMF_FORMAT_CSV;
+    st = sm_parse_delimited(&t, b);
+    if (t.cloc)
+        freelocale(t.cloc);
+    sm_src_close(&src);
     return st;
 }

@@ -36,6 +36,13 @@ size_t sm_xty_block_rows(size_t n, size_t k1, size_t k2)
 signmf_status sm_xty(const sm_kernels *k, const double *X, size_t ldx, const double *Y, size_t ldy,
                      size_t n, size_t k1, size_t k2, int threads, double *C)
 {
+    return sm_xty_split(k, X, ldx, Y, ldy, n, k1, k2, threads, NULL, C);
+}
+
+signmf_status sm_xty_split(const sm_kernels *k, const double *X, size_t ldx, const double *Y,
+                           size_t ldy, size_t n, size_t k1, size_t k2, int threads,
+                           const sm_split *split, double *C)
+{
     k = kern(k);
     size_t br = sm_xty_block_rows(n, k1, k2), nb = n ? (n + br - 1) / br : 0, kk = k1 * k2;
     memset(C, 0, kk * sizeof *C);
@@ -48,9 +55,12 @@ signmf_status sm_xty(const sm_kernels *k, const double *X, size_t ldx, const dou
      * entry has its own chain of adds in row order), so only the strips
      * on and above the diagonal are computed and the rest is mirrored. */
     const bool gram = X == Y && ldx == ldy && k1 == k2;
+    bool shared = split && split->parts > 1;
+    size_t b0 = shared ? nb * split->part / split->parts : 0;
+    size_t b1 = shared ? nb * (split->part + 1) / split->parts : nb;
 #pragma omp parallel for num_threads(threads)                                                      \
-    schedule(dynamic, 1) if (nb > 1 && (double)n * (double)kk >= SM_PAR_MIN)
-    for (size_t b = 0; b < nb; ++b) {
+    schedule(dynamic, 1) if (b1 - b0 > 1 && (double)n * (double)kk >= SM_PAR_MIN)
+    for (size_t b = b0; b < b1; ++b) {
         size_t r0 = b * br, r1 = r0 + br < n ? r0 + br : n;
         if (!gram) {
             k->xty_f64(X + r0 * ldx, ldx, Y + r0 * ldy, ldy, r1 - r0, k1, k2, part + b * kk, k2);
@@ -61,6 +71,10 @@ signmf_status sm_xty(const sm_kernels *k, const double *X, size_t ldx, const dou
             k->xty_f64(X + r0 * ldx + a0, ldx, X + r0 * ldx + a0, ldx, r1 - r0, w, k2 - a0,
                        part + b * kk + a0 * k2 + a0, k2);
         }
+    }
+    if (shared && split->gather(split->ctx, part, nb, kk * sizeof *part) != 0) {
+        sm_free(part);
+        return SIGNMF_ENOMEM;
     }
     for (size_t b = 0; b < nb; ++b)
         for (size_t i = 0; i < kk; ++i)
@@ -165,9 +179,9 @@ static signmf_status apply_right(const sm_kernels *k, double *X, size_t n, size_
  * max |R - I|: X^T X = R^T R, so a pass that finds R near I shows that X
  * was orthonormal to about that before it. */
 static int cholqr_pass(const sm_kernels *k, double *X, size_t n, size_t kk, size_t ld, int threads,
-                       double *G, bool shift, double *dev)
+                       const sm_split *split, double *G, bool shift, double *dev)
 {
-    if (sm_xty(k, X, ld, X, ld, n, kk, kk, threads, G) != SIGNMF_OK)
+    if (sm_xty_split(k, X, ld, X, ld, n, kk, kk, threads, split, G) != SIGNMF_OK)
         return -1;
     if (shift) {
         double tr = 0;
@@ -188,9 +202,9 @@ static int cholqr_pass(const sm_kernels *k, double *X, size_t n, size_t kk, size
 }
 
 static double gram_error(const sm_kernels *k, const double *X, size_t n, size_t kk, size_t ld,
-                         int threads, double *G)
+                         int threads, const sm_split *split, double *G)
 {
-    if (sm_xty(k, X, ld, X, ld, n, kk, kk, threads, G) != SIGNMF_OK)
+    if (sm_xty_split(k, X, ld, X, ld, n, kk, kk, threads, split, G) != SIGNMF_OK)
         return INFINITY;
     double worst = 0;
     for (size_t a = 0; a < kk; ++a)
@@ -246,6 +260,13 @@ static void mgs(double *X, size_t n, size_t kk, size_t ld, size_t *replaced)
 signmf_status sm_orthonormalize(const sm_kernels *k, double *X, size_t n, size_t kk, size_t ld,
                                 int threads, size_t *replaced)
 {
+    return sm_orthonormalize_split(k, X, n, kk, ld, threads, NULL, replaced);
+}
+
+signmf_status sm_orthonormalize_split(const sm_kernels *k, double *X, size_t n, size_t kk,
+                                      size_t ld, int threads, const sm_split *split,
+                                      size_t *replaced)
+{
     k = kern(k);
     *replaced = 0;
     if (n < kk || ld < kk)
@@ -265,16 +286,16 @@ signmf_status sm_orthonormalize(const sm_kernels *k, double *X, size_t n, size_t
     memcpy(copy, X, bytes * sizeof *copy);
     signmf_status st = SIGNMF_OK;
     double dev = INFINITY;
-    int r = cholqr_pass(k, X, n, kk, ld, threads, G, false, &dev), passes = 1;
+    int r = cholqr_pass(k, X, n, kk, ld, threads, split, G, false, &dev), passes = 1;
     if (r == 1) {
-        r = cholqr_pass(k, X, n, kk, ld, threads, G, true, &dev);
+        r = cholqr_pass(k, X, n, kk, ld, threads, split, G, true, &dev);
         passes = 2; /* a third pass follows the shifted one */
     }
     for (int p = 0; r == 0 && p < passes; ++p)
-        r = cholqr_pass(k, X, n, kk, ld, threads, G, false, &dev);
+        r = cholqr_pass(k, X, n, kk, ld, threads, split, G, false, &dev);
     /* the last pass's R was within dev of I; dev^2-sized errors remain */
     if (r == 0 && !(dev <= 1e-5))
-        r = gram_error(k, X, n, kk, ld, threads, G) > 1e-10 ? 1 : 0;
+        r = gram_error(k, X, n, kk, ld, threads, split, G) > 1e-10 ? 1 : 0;
     if (r < 0)
         st = SIGNMF_ENOMEM;
     else if (r > 0) {

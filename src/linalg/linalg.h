@@ -23,6 +23,23 @@ size_t sm_xty_block_rows(size_t n, size_t k1, size_t k2);
 signmf_status sm_xty(const sm_kernels *k, const double *X, size_t ldx, const double *Y, size_t ldy,
                      size_t n, size_t k1, size_t k2, int threads, double *C);
 
+/* Partitioned runs (train/part.h): the blocks of every sm_xty are shared
+ * out, process `part` of `parts` computing blocks [nb part / parts,
+ * nb (part + 1) / parts), and `gather` then fills in every other process's
+ * (count elements of elem_bytes, split the same way), so the partials, and
+ * their sum in block order, are the whole computation's. */
+typedef struct sm_split {
+    size_t part, parts;
+    void *ctx;
+    int (*gather)(void *ctx, void *base, size_t count, size_t elem_bytes);
+} sm_split;
+
+/* sm_xty with its blocks shared out (split NULL: all computed here). ENOMEM
+ * also when the gather fails. */
+signmf_status sm_xty_split(const sm_kernels *k, const double *X, size_t ldx, const double *Y,
+                           size_t ldy, size_t n, size_t k1, size_t k2, int threads,
+                           const sm_split *split, double *C);
+
 /* Y = X T (n x k1 times k1 x k2) row by row (mul_small_f64), rows split
  * over threads; Y must not overlap X or T. */
 void sm_mul_small(const sm_kernels *k, const double *X, size_t ldx, size_t n, size_t k1,
@@ -42,6 +59,11 @@ void sm_mul_small(const sm_kernels *k, const double *X, size_t ldx, size_t n, si
  * n < kk or non-finite input, ENOMEM. */
 signmf_status sm_orthonormalize(const sm_kernels *k, double *X, size_t n, size_t kk, size_t ld,
                                 int threads, size_t *replaced);
+/* The same with every Gram product's blocks shared out (sm_xty_split); X
+ * must be whole on every process, and the result is. */
+signmf_status sm_orthonormalize_split(const sm_kernels *k, double *X, size_t n, size_t kk,
+                                      size_t ld, int threads, const sm_split *split,
+                                      size_t *replaced);
 
 /* A (kk x kk) = U diag(s) V^T: one-sided Jacobi on the columns of A with
  * cyclic sweeps (p < q, row by row) until every pair is orthogonal to

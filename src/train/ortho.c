@@ -118,11 +118,21 @@ static void store_state(signmf_trainer *t, int side)
         st_elem(o->state[side], i, o->y[side][i], f64);
 }
 
+/* A share's Gram blocks are computed by their processes (NULL: all here). */
+static const sm_split *gram_split(const signmf_trainer *t, sm_split *sp)
+{
+    if (!t->hooks.gather_even || t->hooks.parts < 2)
+        return NULL;
+    *sp = (sm_split){t->hooks.part, t->hooks.parts, t->hooks.ctx, t->hooks.gather_even};
+    return sp;
+}
+
 static signmf_status orthonormalize_side(signmf_trainer *t, int side, size_t *replaced)
 {
     size_t rows = side ? t->items : t->users, rep = 0;
-    signmf_status st =
-        sm_orthonormalize(t->kern, t->orth->y[side], rows, t->dim, t->dim, t->threads, &rep);
+    sm_split sp;
+    signmf_status st = sm_orthonormalize_split(t->kern, t->orth->y[side], rows, t->dim, t->dim,
+                                               t->threads, gram_split(t, &sp), &rep);
     *replaced += rep;
     return st;
 }
@@ -139,7 +149,14 @@ signmf_status sm_ortho_setup(signmf_trainer *t, signmf_error *err)
         return sm_fail(err, SIGNMF_ENOMEM, "out of memory");
     t->orth = o;
     signmf_status st = neutral_rows(&t->zero, t->items, &o->neu[0]);
-    if (st == SIGNMF_OK)
+    if (st == SIGNMF_OK && t->hooks.gather) {
+        /* a share: the owned items' rows come from every user's entries */
+        sm_signs cols;
+        st = neutral_rows(&t->part_zero, t->items, &cols);
+        if (st == SIGNMF_OK)
+            st = sm_signs_transpose(&cols, &o->neu[1], err);
+        sm_signs_release(&cols);
+    } else if (st == SIGNMF_OK)
         st = sm_signs_transpose(&o->neu[0], &o->neu[1], err);
     if (st != SIGNMF_OK)
         return sm_fail(err, SIGNMF_ENOMEM, "out of memory for the neutral ratings");
@@ -169,9 +186,13 @@ signmf_status sm_ortho_setup(signmf_trainer *t, signmf_error *err)
             return sm_fail(err, SIGNMF_ENOMEM,
                            "cannot allocate the orthonormal method's buffers of %zu x %zu", rows,
                            dim);
+        for (size_t r = t->own[side][0]; r < t->own[side][1]; ++r)
+            o->degree[side][r] = (uint32_t)(d->ptr[r + 1] - d->ptr[r] + o->neu[side].ptr[r + 1] -
+                                            o->neu[side].ptr[r]);
+        /* the sources of every row are scaled, not only the owned ones */
+        sm_part_gather(t, side, o->degree[side], sizeof(uint32_t));
         for (size_t r = 0; r < rows; ++r) {
-            size_t deg = d->ptr[r + 1] - d->ptr[r] + o->neu[side].ptr[r + 1] - o->neu[side].ptr[r];
-            o->degree[side][r] = (uint32_t)deg;
+            size_t deg = o->degree[side][r];
             o->scale[side][r] =
                 p->degree_exp == 0.0 ? 1.0 : pow(deg ? (double)deg : 1.0, -p->degree_exp);
         }
@@ -280,10 +301,11 @@ static int side_epilogue(signmf_trainer *t, int side, bool grad_only, bool want_
     const double w_ = t->params.rated_weight, a = t->params.lr;
     const double wl = w_ + 1.0, wd = w_ - 1.0;
     int bad = 0;
+    const size_t lo = t->own[side][0], hi = t->own[side][1];
 #pragma omp parallel for num_threads(t->threads) schedule(static)                                  \
     reduction(|                                                                                    \
-              : bad) if (rows * dim >= (1u << 18))
-    for (size_t r = 0; r < rows; ++r) {
+              : bad) if ((hi - lo) * dim >= (1u << 18))
+    for (size_t r = lo; r < hi; ++r) {
         double sc = o->scale[side][r], dot = 0.0;
         double *y = o->y[side] + r * dim;
         for (size_t pc = 0; pc < t->npanels; ++pc) {
@@ -303,6 +325,13 @@ static int side_epilogue(signmf_trainer *t, int side, bool grad_only, bool want_
         }
         if (want_dot)
             o->rowdot[r] = dot;
+    }
+    /* a share: orthonormalising needs every row of the step */
+    if (t->hooks.gather) {
+        sm_part_gather(t, side, o->y[side], dim * sizeof(double));
+        if (want_dot)
+            sm_part_gather(t, side, o->rowdot, sizeof(double));
+        bad = sm_part_any(t, bad | t->hook_failed);
     }
     return bad;
 }
@@ -333,8 +362,9 @@ int sm_ortho_pass(signmf_trainer *t, bool step, bool want_b, double *loss)
             const bool f64 = t->esize == 8;
             for (size_t i = 0; i < t->users * t->dim; ++i)
                 pd[i] = ld_elem(o->state[0], i, f64);
-            signmf_status xs = sm_xty(t->kern, pd, t->dim, o->y[0], t->dim, t->users, t->dim,
-                                      t->dim, t->threads, o->B);
+            sm_split sp;
+            signmf_status xs = sm_xty_split(t->kern, pd, t->dim, o->y[0], t->dim, t->users, t->dim,
+                                            t->dim, t->threads, gram_split(t, &sp), o->B);
             sm_free(pd);
             if (xs != SIGNMF_OK)
                 return -1;

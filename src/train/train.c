@@ -6,6 +6,7 @@
 
 #include "../rng/rng.h"
 #include "ortho.h"
+#include "part.h"
 
 #include <math.h>
 #include <omp.h>
@@ -114,6 +115,7 @@ void signmf_trainer_free(signmf_trainer *t)
     sm_idmap_release(&t->user_map);
     sm_idmap_release(&t->item_map);
     sm_zeros_release(&t->zero);
+    sm_zeros_release(&t->part_zero);
     sm_ortho_free(t->orth);
     free(t);
 }
@@ -178,18 +180,20 @@ static signmf_status build_tasks(signmf_trainer *t)
     for (size_t c = 0; c < t->npanels; ++c)
         for (uint32_t side = 0; side < 2; ++side) {
             const sm_signs *s = side ? &t->by_item : &t->by_user;
-            size_t total = s->nnz + s->rows, r = 0, per = per_all;
+            /* only the owned rows; all of them in a whole trainer */
+            size_t lo = t->own[side][0], hi = t->own[side][1], base = s->ptr[lo] + lo;
+            size_t total = s->ptr[hi] + hi - base, r = lo, per = per_all;
             /* a blocked side's task keeps its gradient rows in L2 beside
              * the source block */
             if (t->nblocks[side] > 1 && per < (s->rows + SM_TASK_ROWS - 1) / SM_TASK_ROWS)
                 per = (s->rows + SM_TASK_ROWS - 1) / SM_TASK_ROWS;
-            for (size_t b = 0; b < per && r < s->rows; ++b) {
+            for (size_t b = 0; b < per && r < hi; ++b) {
                 size_t goal = (b + 1 == per) ? total : total / per * (b + 1);
                 size_t r0 = r;
-                while (r < s->rows && s->ptr[r] + r < goal)
+                while (r < hi && s->ptr[r] + r - base < goal)
                     ++r;
                 if (b + 1 == per)
-                    r = s->rows;
+                    r = hi;
                 if (r > r0)
                     t->tasks[t->ntasks++] = (sm_task){side, (uint32_t)c, r0, r};
             }
@@ -420,6 +424,8 @@ static signmf_status trainer_new(const signmf_ratings *r, signmf_ratings **own,
     t->params = *p;
     t->users = r->users;
     t->items = r->items;
+    t->own[0][1] = r->users;
+    t->own[1][1] = r->items;
     t->dim = p->dim;
     t->kern = sm_kernels_active();
     const char *pf = getenv("SIGNMF_PREFETCH");
@@ -639,6 +645,21 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
             }
         }
     }
+    if (t->hooks.gather) {
+        /* every process needs every row of the next state, and the loss
+         * parts of every user so that all add them in the one order */
+        for (size_t c = 0; c < t->npanels; ++c) {
+            size_t rb = sm_panel_width(t, c) * t->esize;
+            if (a) {
+                sm_part_gather(
+                    t, 0, (char *)t->P[1 - cur] + sm_panel_offset(t, t->users, c) * t->esize, rb);
+                sm_part_gather(
+                    t, 1, (char *)t->Q[1 - cur] + sm_panel_offset(t, t->items, c) * t->esize, rb);
+            }
+            sm_part_gather(t, 0, t->dots + c * t->users, sizeof(double));
+        }
+        bad = sm_part_any(t, bad | t->hook_failed);
+    }
     /* fixed order: panel by panel, user by user */
     double sum = 0.0;
     size_t n = t->npanels * t->users;
@@ -750,7 +771,8 @@ uint64_t signmf_trainer_epochs_done(const signmf_trainer *t)
 /* Fill a model allocated for `t`. With `release`, each part of the trainer
  * is freed as soon as it has been copied, so that the model's pages are
  * touched only after the trainer's have been given back. */
-static signmf_status fill_model(signmf_trainer *t, signmf_model *m, bool release)
+static signmf_status fill_model(signmf_trainer *t, signmf_model *m, bool release,
+                                const size_t *rated_ptr, const uint32_t *rated_idx)
 {
     /* the Rayleigh-Ritz step may need a pass, so it comes before anything
      * is released */
@@ -762,12 +784,18 @@ static signmf_status fill_model(signmf_trainer *t, signmf_model *m, bool release
             return st;
         release = false;
     }
-    m->rated_ptr[0] = 0;
-    for (size_t u = 0; u < t->users; ++u)
-        m->rated_ptr[u + 1] = m->rated_ptr[u] + sm_rated_count(&t->by_user, &t->zero, u);
+    if (rated_ptr) {
+        memcpy(m->rated_ptr, rated_ptr, (t->users + 1) * sizeof *rated_ptr);
+        if (rated_ptr[t->users])
+            memcpy(m->rated_idx, rated_idx, rated_ptr[t->users] * sizeof *rated_idx);
+    } else {
+        m->rated_ptr[0] = 0;
+        for (size_t u = 0; u < t->users; ++u)
+            m->rated_ptr[u + 1] = m->rated_ptr[u] + sm_rated_count(&t->by_user, &t->zero, u);
 #pragma omp parallel for num_threads(t->threads) schedule(dynamic, 1024)
-    for (size_t u = 0; u < t->users; ++u)
-        sm_rated_row(&t->by_user, &t->zero, u, m->rated_idx + m->rated_ptr[u]);
+        for (size_t u = 0; u < t->users; ++u)
+            sm_rated_row(&t->by_user, &t->zero, u, m->rated_idx + m->rated_ptr[u]);
+    }
     if (release) {
         sm_signs_release(&t->by_user);
         sm_signs_release(&t->by_item);
@@ -822,7 +850,7 @@ signmf_status signmf_trainer_model(const signmf_trainer *t, signmf_model **out)
     if (st != SIGNMF_OK)
         return st;
     /* without `release` nothing in t changes */
-    st = fill_model((signmf_trainer *)t, m, false);
+    st = fill_model((signmf_trainer *)t, m, false, NULL, NULL);
     if (st != SIGNMF_OK) {
         signmf_model_free(m);
         return st;
@@ -868,11 +896,31 @@ signmf_status signmf_trainer_into_model(signmf_trainer **tp, signmf_model **out)
     signmf_status st =
         sm_model_alloc(t->users, t->items, t->dim, storage_precision(t), rated_total(t), &m);
     if (st == SIGNMF_OK)
-        st = fill_model(t, m, true);
+        st = fill_model(t, m, true, NULL, NULL);
     signmf_trainer_free(t);
     if (st != SIGNMF_OK)
         return st;
     *out = m;
+    return SIGNMF_OK;
+}
+
+/* The state of a model (of this trainer's data and settings) into t. */
+static signmf_status resume_state(signmf_trainer *t, const signmf_model *m, signmf_error *err)
+{
+    if (t->orth) {
+        if (!m->Pst || !m->Qst)
+            return sm_fail(err, SIGNMF_EINVAL,
+                           "the model holds no orthonormal training state to resume from");
+        sm_ortho_set_state(t, m->Pst, m->Qst, err);
+    } else {
+        sm_to_panels(t, m->P, t->P[t->cur], t->users);
+        sm_to_panels(t, m->Qt, t->Q[t->cur], t->items);
+        sm_refresh_shadows(t);
+    }
+    t->epochs = m->epochs;
+    t->log_scale = m->log_scale;
+    t->last_loss = m->last_loss;
+    t->scale_ref = m->scale_ref;
     return SIGNMF_OK;
 }
 
@@ -920,22 +968,10 @@ static signmf_status trainer_resume(const signmf_ratings *r, signmf_ratings **ow
                        "model %08x)",
                        have, m->data_crc);
     }
-    if (t->orth) {
-        if (!m->Pst || !m->Qst) {
-            signmf_trainer_free(t);
-            return sm_fail(err, SIGNMF_EINVAL,
-                           "the model holds no orthonormal training state to resume from");
-        }
-        sm_ortho_set_state(t, m->Pst, m->Qst, err);
-    } else {
-        sm_to_panels(t, m->P, t->P[t->cur], t->users);
-        sm_to_panels(t, m->Qt, t->Q[t->cur], t->items);
-        sm_refresh_shadows(t);
+    if ((st = resume_state(t, m, err)) != SIGNMF_OK) {
+        signmf_trainer_free(t);
+        return st;
     }
-    t->epochs = m->epochs;
-    t->log_scale = m->log_scale;
-    t->last_loss = m->last_loss;
-    t->scale_ref = m->scale_ref;
     *out = t;
     return SIGNMF_OK;
 }
@@ -959,4 +995,154 @@ signmf_status signmf_trainer_resume_consume(signmf_ratings **r, const signmf_mod
         return sm_fail(err, SIGNMF_EINVAL, "ratings and out must not be NULL");
     }
     return trainer_resume(*r, r, m, threads, out, err);
+}
+
+/* ------------------------------------------------------------------ */
+/* Partitioned runs (part.h)                                           */
+/* ------------------------------------------------------------------ */
+
+int sm_part_gather(signmf_trainer *t, int side, void *base, size_t row_bytes)
+{
+    if (!t->hooks.gather)
+        return 0;
+    if (t->hooks.gather(t->hooks.ctx, side, base, row_bytes) != 0) {
+        t->hook_failed = 1;
+        return -1;
+    }
+    return 0;
+}
+
+int sm_part_any(signmf_trainer *t, int v)
+{
+    return t->hooks.any ? t->hooks.any(t->hooks.ctx, v) : v;
+}
+
+static void part_input_release(sm_part_input *in)
+{
+    sm_signs_release(&in->by_user);
+    sm_zeros_release(&in->zero);
+    sm_signs_release(&in->cols);
+    sm_zeros_release(&in->cols_zero);
+    sm_idmap_release(&in->user_map);
+    sm_idmap_release(&in->item_map);
+}
+
+signmf_status sm_part_trainer(sm_part_input *in, const signmf_params *pin,
+                              const signmf_model *resume, int threads, signmf_trainer **out,
+                              signmf_error *err)
+{
+    *out = NULL;
+    signmf_status st;
+    signmf_params p = resume ? resume->params : *pin;
+    if (resume) {
+        p.dim = resume->dim;
+        /* a bf16 run stores its float32 master (refused below) */
+        if (!(resume->params.precision == SIGNMF_BF16 && resume->precision == SIGNMF_F32))
+            p.precision = resume->precision;
+        if (threads >= 0)
+            p.threads = threads;
+        if (resume->users != in->users || resume->items != in->items) {
+            st = sm_fail(err, SIGNMF_EINVAL,
+                         "the ratings are %zu x %zu but the model was trained on %zu x %zu",
+                         in->users, in->items, resume->users, resume->items);
+            part_input_release(in);
+            return st;
+        }
+        if (in->data_crc != resume->data_crc) {
+            st = sm_fail(err, SIGNMF_EINVAL,
+                         "the ratings differ from those the model was trained on (CRC-32 %08x, "
+                         "model %08x)",
+                         in->data_crc, resume->data_crc);
+            part_input_release(in);
+            return st;
+        }
+    }
+    if (!in->hooks.gather || !in->hooks.any || in->own[0][0] > in->own[0][1] ||
+        in->own[0][1] > in->users || in->own[1][0] > in->own[1][1] || in->own[1][1] > in->items ||
+        in->by_user.rows != in->users || in->cols.rows != in->users) {
+        part_input_release(in);
+        return sm_fail(err, SIGNMF_EINVAL, "partitioned trainer: inconsistent input");
+    }
+    if ((st = check_params(&p, err)) != SIGNMF_OK) {
+        part_input_release(in);
+        return st;
+    }
+    if (p.precision == SIGNMF_BF16) {
+        /* the shadows of rows another process computed are not kept */
+        part_input_release(in);
+        return sm_fail(err, SIGNMF_EUNSUPPORTED, "partitioned trainer: bf16 is not supported");
+    }
+    signmf_trainer *t = calloc(1, sizeof *t);
+    if (!t) {
+        part_input_release(in);
+        return sm_fail(err, SIGNMF_ENOMEM, "out of memory");
+    }
+    t->params = p;
+    t->users = in->users;
+    t->items = in->items;
+    t->dim = p.dim;
+    t->kern = sm_kernels_active();
+    const char *pf = getenv("SIGNMF_PREFETCH");
+    t->prefetch = pf && *pf ? (strcmp(pf, "0") != 0) : -1;
+    t->last_loss = NAN;
+    memcpy(t->own, in->own, sizeof t->own);
+    t->hooks = in->hooks;
+    t->by_user = in->by_user;
+    t->zero = in->zero;
+    t->threads = resolve_threads(p.threads, t->by_user.nnz + t->zero.nnz, t->dim);
+    t->part_zero = in->cols_zero;
+    t->user_map = in->user_map;
+    t->item_map = in->item_map;
+    t->data_crc = in->data_crc;
+    memset(&in->by_user, 0, sizeof in->by_user);
+    memset(&in->zero, 0, sizeof in->zero);
+    memset(&in->cols_zero, 0, sizeof in->cols_zero);
+    in->user_map = in->item_map = (sm_idmap){.direct = true, .count = 0, .ids = NULL};
+    /* the owned items' rows, with every user's entries in user order */
+    st = sm_signs_transpose(&in->cols, &t->by_item, err);
+    sm_signs_release(&in->cols);
+    if (st == SIGNMF_OK)
+        st = alloc_layout(t, err);
+    if (st == SIGNMF_OK && p.method == SIGNMF_METHOD_ORTHONORMAL)
+        st = sm_ortho_setup(t, err);
+    sm_zeros_release(&t->part_zero);
+    if (st == SIGNMF_OK && t->hook_failed)
+        st = sm_fail(err, SIGNMF_EIO, "partitioned trainer: gathering the rows' degrees failed");
+    if (st == SIGNMF_OK) {
+        if (resume)
+            st = resume_state(t, resume, err);
+        else {
+            init_embeddings(t);
+            if (t->orth)
+                st = sm_ortho_init_from_draws(t, err);
+        }
+    }
+    if (st != SIGNMF_OK) {
+        signmf_trainer_free(t);
+        return st;
+    }
+    *out = t;
+    return SIGNMF_OK;
+}
+
+signmf_status sm_part_model(const signmf_trainer *t, const size_t *rated_ptr,
+                            const uint32_t *rated_idx, signmf_model **out)
+{
+    if (!t || !rated_ptr || !out)
+        return SIGNMF_EINVAL;
+    *out = NULL;
+    if (t->orth && !t->orth->b_valid)
+        return SIGNMF_EINVAL;
+    signmf_model *m;
+    signmf_status st =
+        sm_model_alloc(t->users, t->items, t->dim, t->params.precision, rated_ptr[t->users], &m);
+    if (st != SIGNMF_OK)
+        return st;
+    st = fill_model((signmf_trainer *)t, m, false, rated_ptr, rated_idx);
+    if (st != SIGNMF_OK) {
+        signmf_model_free(m);
+        return st;
+    }
+    *out = m;
+    return SIGNMF_OK;
 }

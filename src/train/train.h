@@ -21,6 +21,23 @@ typedef struct sm_task {
 
 struct sm_ortho;
 
+/* Hooks of a trainer that owns a share of the rows (train/part.h). */
+typedef struct sm_part_hooks {
+    void *ctx;
+    /* `base` holds rows of `row_bytes` bytes each, one per row of `side`
+     * (0: users, 1: items); this process wrote its own rows of them: make
+     * every row hold what its owner wrote. 0, or -1 on failure. */
+    int (*gather)(void *ctx, int side, void *base, size_t row_bytes);
+    /* The bitwise or of `v` over all processes. */
+    int (*any)(void *ctx, int v);
+    /* This is process `part` of `parts`; `base` holds `count` elements of
+     * `elem_bytes`, process p having written [count p / parts, count (p +
+     * 1) / parts): make every element hold what its writer wrote (the
+     * orthonormal method's Gram blocks, linalg.h sm_split). */
+    size_t part, parts;
+    int (*gather_even)(void *ctx, void *base, size_t count, size_t elem_bytes);
+} sm_part_hooks;
+
 struct signmf_trainer {
     signmf_params params;
     size_t users, items, dim;
@@ -61,6 +78,13 @@ struct signmf_trainer {
     sm_zeros zero;
     uint32_t data_crc;
     struct sm_ortho *orth; /* the orthonormal method's part, NULL for the notebook's */
+    /* Rows [own[side][0], own[side][1]) of each side are computed here,
+     * all of them unless the trainer is one share of a partitioned run
+     * (hooks.gather set), whose passes end by gathering the rest. */
+    size_t own[2][2];
+    sm_part_hooks hooks;
+    sm_zeros part_zero; /* partitioned: the owned items' neutral entries by user, until setup */
+    int hook_failed;    /* a gather failed: the state is not usable */
 };
 
 /* Panel c of an embedding with `rows` rows: start offset (elements) and
@@ -85,6 +109,10 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
  * within the +1 and the -1 segment; (nb + 1) x rows each). */
 signmf_status sm_build_block_tables(const signmf_trainer *t, const sm_signs *s, size_t nb,
                                     uint32_t **po, uint32_t **mo, signmf_error *err);
+
+/* Partitioned runs: gather rows of a side (a no-op for a whole trainer). */
+int sm_part_gather(signmf_trainer *t, int side, void *base, size_t row_bytes);
+int sm_part_any(signmf_trainer *t, int v);
 
 /* Copy row-major (rows x dim, stride dim) to/from panel layout. */
 void sm_to_panels(const signmf_trainer *t, const void *rowmajor, void *panels, size_t rows);

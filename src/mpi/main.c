@@ -1,0 +1,448 @@
+/* signmf-mpi: `mpirun -n N signmf-mpi train RATINGS [options]` trains the
+ * model `signmf train` would, bit for bit, with the rows of P and Q shared
+ * among N processes (docs/scale-out.md). Process 0 prints the progress
+ * and writes the model and checkpoints; every process holds only its
+ * share of the ratings. */
+#include "cli.h"
+#include "dist.h"
+
+#include "model/model.h"
+
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static const cli_command train_cmd = {
+    "train",
+    "Usage: mpirun -n N signmf-mpi train RATINGS [options]\n"
+    "\n"
+    "Train as `signmf train` does, on N processes: each owns a range of\n"
+    "users and of items (balanced by ratings), reads its share of RATINGS\n"
+    "(TSV or CSV) and computes its rows of every epoch; the model is the one\n"
+    "`signmf train` writes, to the bit, for any N and any --threads.\n"
+    "\n"
+    "Options: those of `signmf train` (see `signmf train --help`) except the\n"
+    "evaluation options (--test, --holdout, --eval-every, --early-stop,\n"
+    "--metric, --eval-k, --relevant) and --npz-key; and\n"
+    "  --mpi-stats        per process: rows owned, load, compute and\n"
+    "                     communication time per epoch, bytes sent, peak RSS\n"
+    "\n"
+    "Process 0 writes --out, --checkpoint and --log atomically. A process\n"
+    "that dies ends the whole job (Open MPI's default error handler).\n"
+    "\n"
+    "Exit status: 0 success, 1 bad input or runtime error, 2 wrong usage.\n",
+};
+
+static mp_ctx ctx;
+
+static double vm_hwm_kb(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    double kb = -1;
+    while (f && fgets(line, sizeof line, f))
+        if (strncmp(line, "VmHWM:", 6) == 0)
+            kb = strtod(line + 6, NULL);
+    if (f)
+        fclose(f);
+    return kb;
+}
+
+/* The same argv everywhere, or options would differ between processes. */
+static uint64_t argv_hash(int argc, char **argv)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (int i = 0; i < argc; ++i)
+        for (const unsigned char *p = (const unsigned char *)argv[i];; ++p) {
+            h = (h ^ *p) * 1099511628211ull;
+            if (!*p)
+                break;
+        }
+    return h;
+}
+
+/* Rank 0 alone reports the option errors every process finds. */
+static int quiet_fd = -1, saved_fd = -1;
+static void mute(bool on)
+{
+    if (ctx.rank == 0)
+        return;
+    fflush(stderr);
+    if (on) {
+        saved_fd = dup(2);
+        quiet_fd = open("/dev/null", O_WRONLY);
+        if (quiet_fd >= 0)
+            dup2(quiet_fd, 2);
+    } else if (saved_fd >= 0) {
+        dup2(saved_fd, 2);
+        close(saved_fd);
+        if (quiet_fd >= 0)
+            close(quiet_fd);
+        saved_fd = quiet_fd = -1;
+    }
+}
+
+/* Process 0's verdict on a step only it takes, for everyone. */
+static int agree(int rc)
+{
+    MPI_Bcast(&rc, 1, MPI_INT, 0, ctx.comm);
+    return rc;
+}
+
+typedef struct run_cb {
+    cli_progress *prog;
+    double t0;
+    bool any;
+    uint64_t last_epoch;
+} run_cb;
+
+/* Progress on process 0. Never asks to stop: a stop on one process alone
+ * would leave the others waiting in the next pass. */
+static int progress_cb(void *user, uint64_t epoch, double loss, double log_scale, double seconds)
+{
+    run_cb *c = user;
+    (void)seconds;
+    if (ctx.rank != 0 || (c->any && epoch == c->last_epoch))
+        return 0;
+    c->any = true;
+    c->last_epoch = epoch;
+    (void)cli_progress_cb(c->prog, epoch, loss, log_scale, MPI_Wtime() - c->t0);
+    return 0;
+}
+
+/* Collective: the rated rows to process 0, which writes the model. */
+static int save(signmf_trainer *t, const sm_part_input *in, const char *path)
+{
+    size_t *rp;
+    uint32_t *ri;
+    mp_rated_rows(&ctx, &t->by_user, &t->zero, in->users, &rp, &ri);
+    int rc = CLI_OK;
+    if (ctx.rank == 0) {
+        signmf_model *m = NULL;
+        signmf_error err;
+        memset(&err, 0, sizeof err);
+        signmf_status st = sm_part_model(t, rp, ri, &m);
+        if (st == SIGNMF_OK)
+            st = signmf_model_save(m, path, &err);
+        if (st != SIGNMF_OK)
+            rc = cli_lib_error(st, &err);
+        signmf_model_free(m);
+    }
+    sm_free(rp);
+    sm_free(ri);
+    return agree(rc);
+}
+
+static int train(int argc, char **argv)
+{
+    uint64_t dim = 512, epochs = 20, seed = 1, threads = 0, ckpt_every = 0;
+    double lr = 1e-3, rated_weight = 0, degree_exp = 0;
+    bool quiet = false, rescale = false, epochs_seen = false, stats = false;
+    const char *precision = NULL, *rule = NULL, *out = NULL, *log_path = NULL;
+    const char *ckpt = NULL, *resume_path = NULL, *method = NULL;
+    bool fixed_seen[9] = {false}, threads_seen = false;
+    cli_load_args la = {0};
+    const char *eval_opt[7] = {NULL};
+    const char *const eval_names[7] = {"--test",   "--holdout", "--eval-every", "--early-stop",
+                                       "--metric", "--eval-k",  "--relevant"};
+    const cli_opt opts[] = {
+        {"dim", 0, CLI_UINT, &dim, 1, UINT32_MAX, 0, 0, &fixed_seen[0]},
+        {"epochs", 0, CLI_UINT, &epochs, 0, UINT64_MAX, 0, 0, &epochs_seen},
+        {"method", 0, CLI_STR, &method, 0, 0, 0, 0, &fixed_seen[6]},
+        {"rated-weight", 0, CLI_DOUBLE, &rated_weight, 0, 0, 0, 1e300, &fixed_seen[7]},
+        {"degree-exp", 0, CLI_DOUBLE, &degree_exp, 0, 0, 0, 1, &fixed_seen[8]},
+        {"lr", 0, CLI_DOUBLE, &lr, 0, 0, 0, 1e300, &fixed_seen[1]},
+        {"seed", 0, CLI_UINT, &seed, 0, UINT32_MAX, 0, 0, &fixed_seen[2]},
+        {"threads", 0, CLI_UINT, &threads, 1, INT_MAX, 0, 0, &threads_seen},
+        {"precision", 0, CLI_STR, &precision, 0, 0, 0, 0, &fixed_seen[3]},
+        {"sign-rule", 0, CLI_STR, &rule, 0, 0, 0, 0, &fixed_seen[4]},
+        {"rescale", 0, CLI_FLAG, &rescale, 0, 0, 0, 0, &fixed_seen[5]},
+        {"format", 0, CLI_STR, &la.format, 0, 0, 0, 0, NULL},
+        {"ids", 0, CLI_STR, &la.ids, 0, 0, 0, 0, NULL},
+        {"out", 'o', CLI_STR, &out, 0, 0, 0, 0, NULL},
+        {"log", 0, CLI_STR, &log_path, 0, 0, 0, 0, NULL},
+        {"rating-range", 0, CLI_STR, &la.rating_range, 0, 0, 0, 0, NULL},
+        {"checkpoint-every", 0, CLI_UINT, &ckpt_every, 1, UINT64_MAX, 0, 0, NULL},
+        {"checkpoint", 0, CLI_STR, &ckpt, 0, 0, 0, 0, NULL},
+        {"resume", 0, CLI_STR, &resume_path, 0, 0, 0, 0, NULL},
+        {"quiet", 'q', CLI_FLAG, &quiet, 0, 0, 0, 0, NULL},
+        {"mpi-stats", 0, CLI_FLAG, &stats, 0, 0, 0, 0, NULL},
+        {"test", 0, CLI_STR, &eval_opt[0], 0, 0, 0, 0, NULL},
+        {"holdout", 0, CLI_STR, &eval_opt[1], 0, 0, 0, 0, NULL},
+        {"eval-every", 0, CLI_STR, &eval_opt[2], 0, 0, 0, 0, NULL},
+        {"early-stop", 0, CLI_STR, &eval_opt[3], 0, 0, 0, 0, NULL},
+        {"metric", 0, CLI_STR, &eval_opt[4], 0, 0, 0, 0, NULL},
+        {"eval-k", 0, CLI_STR, &eval_opt[5], 0, 0, 0, 0, NULL},
+        {"relevant", 0, CLI_STR, &eval_opt[6], 0, 0, 0, 0, NULL},
+        CLI_OPT_END,
+    };
+    const char *pos[1];
+    size_t npos;
+    mute(true);
+    int rc = cli_parse(&train_cmd, argc, argv, opts, pos, 1, 1, &npos);
+    for (int i = 0; rc < 0 && i < 7; ++i)
+        if (eval_opt[i])
+            rc = cli_usage_error(&train_cmd,
+                                 "%s: evaluation during training is not available in signmf-mpi "
+                                 "(evaluate the saved model with `signmf eval`)",
+                                 eval_names[i]);
+    signmf_method meth = SIGNMF_METHOD_NOTEBOOK;
+    if (rc < 0 && method != NULL) {
+        if (strcmp(method, "notebook") == 0)
+            meth = SIGNMF_METHOD_NOTEBOOK;
+        else if (strcmp(method, "orthonormal") == 0)
+            meth = SIGNMF_METHOD_ORTHONORMAL;
+        else
+            rc = cli_error("--method: expected notebook or orthonormal, found '%s'", method);
+    }
+    signmf_params params = signmf_params_for(meth);
+    if (rc < 0 && meth == SIGNMF_METHOD_NOTEBOOK) {
+        if (fixed_seen[7] || fixed_seen[8])
+            rc = cli_error("%s applies to --method orthonormal only",
+                           fixed_seen[7] ? "--rated-weight" : "--degree-exp");
+    } else if (rc < 0) {
+        if (rescale)
+            rc = cli_error("--rescale does not apply to --method orthonormal (its factors stay "
+                           "orthonormal, so there is nothing to rescale)");
+        if (!fixed_seen[0])
+            dim = params.dim;
+        if (!fixed_seen[1])
+            lr = params.lr;
+        if (!epochs_seen)
+            epochs = SIGNMF_ORTHONORMAL_EPOCHS;
+        if (fixed_seen[7])
+            params.rated_weight = rated_weight;
+        if (fixed_seen[8])
+            params.degree_exp = degree_exp;
+    }
+    params.dim = (size_t)dim;
+    params.lr = lr;
+    params.seed = (uint32_t)seed;
+    params.threads = (int)threads;
+    params.precision = SIGNMF_F32;
+    params.rescale = rescale;
+    signmf_load_options lo;
+    if (rc < 0)
+        rc = cli_parse_precision(&train_cmd, precision, &params.precision);
+    if (rc < 0 && params.precision == SIGNMF_BF16)
+        rc = cli_usage_error(&train_cmd, "--precision bf16 is not supported by signmf-mpi yet "
+                                         "(signmf train runs it on one machine)");
+    if (rc < 0)
+        rc = cli_parse_sign_rule(&train_cmd, rule, &params);
+    if (rc < 0)
+        rc = cli_load_options(&train_cmd, &la, &lo);
+    if (rc < 0 && ckpt_every > 0 && ckpt == NULL && out == NULL)
+        rc = cli_usage_error(&train_cmd, "--checkpoint-every needs --checkpoint or --out");
+    if (rc < 0 && resume_path != NULL) {
+        static const char *const names[] = {"--dim",       "--lr",           "--seed",
+                                            "--precision", "--sign-rule",    "--rescale",
+                                            "--method",    "--rated-weight", "--degree-exp"};
+        for (size_t i = 0; rc < 0 && i < sizeof names / sizeof names[0]; i++)
+            if (fixed_seen[i])
+                rc = cli_usage_error(&train_cmd,
+                                     "%s cannot be combined with --resume (the model fixes it)",
+                                     names[i]);
+    }
+    mute(false);
+    /* only process 0 writes; its view of the outputs is the one that counts */
+    if (rc < 0 && ctx.rank == 0)
+        rc = cli_check_output(out);
+    if (rc < 0 && ctx.rank == 0)
+        rc = cli_check_output(log_path);
+    if (rc < 0 && ctx.rank == 0)
+        rc = cli_check_output(ckpt);
+    /* --help and option errors are alike on every process */
+    if ((rc = agree(rc)) >= 0)
+        return rc;
+
+    double tl = MPI_Wtime();
+    sm_part_input in;
+    size_t owned = 0;
+    sm_sign_options so = {params.sign_rule, params.threshold};
+    if (mp_load(&ctx, pos[0], &lo, &so, &in, &owned) != SIGNMF_OK)
+        return CLI_ERROR;
+    double load_s = MPI_Wtime() - tl;
+    size_t users = in.users, items = in.items;
+    size_t side = users < items ? users : items;
+    if (resume_path == NULL && meth == SIGNMF_METHOD_ORTHONORMAL && params.dim > side) {
+        if (ctx.rank == 0)
+            cli_error("%s: --dim %zu: the orthonormal method needs at most min(users, items) = "
+                      "%zu dimensions (%zu users, %zu items)",
+                      pos[0], params.dim, side, users, items);
+        return CLI_ERROR;
+    }
+    if (users > INT_MAX || items > INT_MAX) {
+        if (ctx.rank == 0)
+            cli_error("%s: %zu x %zu: signmf-mpi handles at most %d rows a side", pos[0], users,
+                      items, INT_MAX);
+        return CLI_ERROR;
+    }
+    signmf_model *resume = NULL;
+    signmf_error err;
+    memset(&err, 0, sizeof err);
+    if (resume_path != NULL) {
+        signmf_status st = signmf_model_open(resume_path, SIGNMF_OPEN_MMAP, &resume, &err);
+        if (mp_failed(&ctx, st, &err))
+            return CLI_ERROR;
+        if (!epochs_seen && signmf_model_method(resume) == SIGNMF_METHOD_ORTHONORMAL)
+            epochs = SIGNMF_ORTHONORMAL_EPOCHS;
+        uint64_t done = signmf_model_epochs(resume);
+        epochs = epochs > done ? epochs - done : 0;
+    }
+    in.hooks = (sm_part_hooks){&ctx,          mp_gather, mp_any, (size_t)ctx.rank, (size_t)ctx.size,
+                               mp_gather_even};
+    signmf_trainer *t = NULL;
+    double ts = MPI_Wtime();
+    signmf_status st = sm_part_trainer(&in, &params, resume,
+                                       resume && !threads_seen ? -1 : (int)threads, &t, &err);
+    signmf_model_free(resume);
+    if (mp_failed(&ctx, st, &err))
+        return CLI_ERROR;
+    double setup_s = MPI_Wtime() - ts;
+    ctx.comm_seconds = 0;
+    ctx.bytes_sent = 0;
+
+    cli_progress prog;
+    cli_progress_init(&prog, epochs, quiet || ctx.rank != 0, ctx.rank == 0 && log_path != NULL);
+    prog.base = signmf_trainer_epochs_done(t);
+    prog.with_scale = t->params.rescale != 0;
+    if (prog.with_scale && prog.log != NULL)
+        prog.log_len = (size_t)snprintf(prog.log, prog.log_cap, "epoch,loss,seconds,log_scale\n");
+    const char *ck = ckpt != NULL ? ckpt : out;
+    double t0 = MPI_Wtime();
+    run_cb cb = {&prog, t0, false, 0};
+    signmf_error run_err;
+    memset(&run_err, 0, sizeof run_err);
+    signmf_status run = SIGNMF_OK;
+    uint64_t left = epochs, first = signmf_trainer_epochs_done(t);
+    rc = CLI_OK;
+    for (;;) {
+        uint64_t before = signmf_trainer_epochs_done(t), n = left;
+        if (ckpt_every > 0 && ck != NULL) {
+            uint64_t to_next = ckpt_every - before % ckpt_every;
+            if (to_next < n)
+                n = to_next;
+        }
+        run = signmf_trainer_run(t, n, progress_cb, &cb, &run_err);
+        uint64_t ran = signmf_trainer_epochs_done(t) - before;
+        left -= ran < left ? ran : left;
+        if (run != SIGNMF_OK || left == 0)
+            break;
+        if (ckpt_every == 0 || ck == NULL || signmf_trainer_epochs_done(t) % ckpt_every != 0)
+            continue;
+        if ((rc = save(t, &in, ck)) != CLI_OK)
+            break;
+    }
+    double train_s = MPI_Wtime() - t0;
+    cli_progress_finish(&prog);
+    uint64_t done = signmf_trainer_epochs_done(t);
+    if (rc == CLI_OK && (run == SIGNMF_OK || run == SIGNMF_ENONFINITE) && out != NULL)
+        rc = save(t, &in, out);
+    if (ctx.rank == 0 && log_path != NULL) {
+        char msg[512];
+        if (prog.log_failed)
+            rc = cli_error("%s: out of memory while collecting the log", log_path);
+        else if (!cli_write_atomic(log_path, prog.log, prog.log_len, msg, sizeof msg))
+            rc = cli_error("%s", msg);
+    }
+    rc = agree(rc);
+    if (rc == CLI_OK && run != SIGNMF_OK) {
+        if (ctx.rank == 0) {
+            cli_lib_error(run, &run_err);
+            if (run == SIGNMF_ENONFINITE && out != NULL)
+                cli_error("saved the last finite model (%llu epochs) to %s",
+                          (unsigned long long)done, out);
+        }
+        rc = CLI_ERROR;
+    }
+    if (rc == CLI_OK && run == SIGNMF_OK && !quiet && ctx.rank == 0)
+        fprintf(stderr,
+                "trained %llu epochs in %.3fs on %d processes: final loss %.4f (kernel %s, %s, dim "
+                "%zu)%s%s\n",
+                (unsigned long long)done, train_s, ctx.size, prog.last_loss, signmf_kernel_name(),
+                t->params.precision == SIGNMF_F64 ? "f64" : "f32", t->dim, out ? ", saved to " : "",
+                out ? out : "");
+    if (stats) {
+        uint64_t ran = done - first;
+        double row[12] = {(double)in.own[0][0],
+                          (double)in.own[0][1],
+                          (double)in.own[1][0],
+                          (double)in.own[1][1],
+                          (double)owned,
+                          load_s,
+                          setup_s,
+                          train_s,
+                          ctx.comm_seconds,
+                          (double)ctx.bytes_sent,
+                          vm_hwm_kb(),
+                          (double)ran};
+        double *all = ctx.rank == 0 ? malloc((size_t)ctx.size * sizeof row) : NULL;
+        MPI_Gather(row, 12, MPI_DOUBLE, all, 12, MPI_DOUBLE, 0, ctx.comm);
+        for (int r = 0; ctx.rank == 0 && all && r < ctx.size; ++r) {
+            const double *x = all + r * 12;
+            double per = x[11] > 0 ? x[11] : 1;
+            fprintf(stderr,
+                    "mpi-stats rank %d/%d: users %.0f-%.0f items %.0f-%.0f ratings %.0f load %.3fs "
+                    "setup %.3fs epochs %.0f compute %.4fs/epoch comm %.4fs/epoch sent %.0f "
+                    "bytes/epoch VmHWM %.0f kB\n",
+                    r, ctx.size, x[0], x[1], x[2], x[3], x[4], x[5], x[6], x[11],
+                    (x[7] - x[8]) / per, x[8] / per, x[9] / per, x[10]);
+        }
+        free(all);
+    }
+    cli_progress_free(&prog);
+    signmf_trainer_free(t);
+    sm_idmap_release(&in.user_map);
+    sm_idmap_release(&in.item_map);
+    return rc;
+}
+
+int main(int argc, char **argv)
+{
+    MPI_Init(&argc, &argv);
+    ctx.comm = MPI_COMM_WORLD;
+    MPI_Comm_rank(ctx.comm, &ctx.rank);
+    MPI_Comm_size(ctx.comm, &ctx.size);
+    ctx.counts = calloc((size_t)ctx.size, sizeof *ctx.counts);
+    ctx.displs = calloc((size_t)ctx.size, sizeof *ctx.displs);
+    if (!ctx.counts || !ctx.displs)
+        MPI_Abort(ctx.comm, 1);
+    /* a test hook: where a test finds the processes it kills */
+    const char *piddir = getenv("SIGNMF_MPI_PID_DIR");
+    if (piddir && *piddir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/rank-%d.pid", piddir, ctx.rank);
+        FILE *f = fopen(path, "w");
+        if (f) {
+            fprintf(f, "%ld\n", (long)getpid());
+            fclose(f);
+        }
+    }
+    uint64_t h = argv_hash(argc, argv), lo_h, hi_h;
+    MPI_Allreduce(&h, &lo_h, 1, MPI_UINT64_T, MPI_MIN, ctx.comm);
+    MPI_Allreduce(&h, &hi_h, 1, MPI_UINT64_T, MPI_MAX, ctx.comm);
+    int rc;
+    if (lo_h != hi_h) {
+        if (ctx.rank == 0)
+            cli_error("the processes were started with different arguments");
+        rc = CLI_USAGE;
+    } else if (argc < 2 || strcmp(argv[1], "--help") == 0 || strcmp(argv[1], "-h") == 0) {
+        if (ctx.rank == 0)
+            fputs(train_cmd.usage, argc < 2 ? stderr : stdout);
+        rc = argc < 2 ? CLI_USAGE : CLI_OK;
+    } else if (strcmp(argv[1], "train") != 0) {
+        if (ctx.rank == 0)
+            cli_error("signmf-mpi runs `train` only, found '%s'", argv[1]);
+        rc = CLI_USAGE;
+    } else
+        rc = train(argc - 1, argv + 1);
+    for (int s = 0; s < 2; ++s)
+        free(ctx.bounds[s]);
+    free(ctx.counts);
+    free(ctx.displs);
+    MPI_Finalize();
+    return rc;
+}

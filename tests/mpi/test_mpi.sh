@@ -1,0 +1,279 @@
+#!/usr/bin/env bash
+# signmf-mpi against signmf: the same model bytes for any number of
+# processes and threads, the same messages for bad input, a killed process
+# ending the job, --resume across process counts, and two "hosts" (network
+# namespaces joined by a veth pair) over TCP.
+# Usage: test_mpi.sh MODE PATH/TO/signmf PATH/TO/signmf-mpi
+#   MODE: identity | badinput | kill | resume | twohosts
+# Exit 77 (skipped) when mpirun is missing or, for twohosts, when network
+# namespaces cannot be made here.
+set -u
+
+mode=${1:?usage: test_mpi.sh MODE SIGNMF SIGNMF_MPI}
+. "$(dirname "$0")/../cli/lib.sh"
+cli_setup "mpi-$mode" "${2:-}"
+mexe=${3:?usage: test_mpi.sh MODE SIGNMF SIGNMF_MPI}
+case $mexe in /*) ;; *) mexe=$OLDPWD/$mexe ;; esac
+
+if ! command -v mpirun >/dev/null 2>&1; then
+    echo "skip - mpirun not found (Debian: openmpi-bin)"
+    exit 77
+fi
+# CI runs as root, which Open MPI refuses unless told
+export OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+# a loaded 2-core machine: never bind, never wait for a free slot
+export OMPI_MCA_hwloc_base_binding_policy=none OMPI_MCA_rmaps_base_oversubscribe=1
+
+mrun() { # N ARGS...: signmf-mpi on N processes, stdout ./mout, stderr ./merr, status $mrc
+    local n=$1
+    shift
+    timeout 120 mpirun --oversubscribe -n "$n" "$mexe" "$@" >mout 2>merr
+    mrc=$?
+}
+same_export() { # A B: signmf export of the two models, every .npy byte for byte
+    rm -rf xa xb
+    "$exe" export "$1" xa >/dev/null 2>>err && "$exe" export "$2" xb >/dev/null 2>>err || return 1
+    local f
+    for f in xa/*.npy; do
+        cmp -s "$f" "xb/${f#xa/}" || return 1
+    done
+}
+same_both() { # REF A B
+    same_export "$1" "$2" && same_export "$1" "$3"
+}
+same_ok() { # A B: the last mrun succeeded and A, B export the same bytes
+    [ "$mrc" -eq 0 ] && same_export "$1" "$2"
+}
+
+"$exe" synth --users 300 --items 400 --ratings 12000 --seed 3 >s.tsv 2>err || {
+    bad "synth"
+    exit 1
+}
+
+identity() {
+    local name=$1 data=$2
+    shift 2
+    "$exe" train "$data" "$@" --threads 2 --out one.smf --quiet 2>err ||
+        { bad "$name: signmf train"; return; }
+    local nt n th all=1
+    for nt in $runs; do
+        n=${nt%:*} th=${nt#*:}
+        mrun "$n" train "$data" "$@" --threads "$th" --out m.smf --quiet
+        if [ "$mrc" -ne 0 ] || ! same_export one.smf m.smf; then
+            all=0
+            cp merr err
+            bad "$name: -n $n --threads $th differs from signmf train"
+        fi
+        # the model records its thread count; with the same one, the
+        # whole file is the same
+        if [ "$mrc" -eq 0 ] && [ "$th" -eq 2 ] && ! cmp -s one.smf m.smf; then
+            all=0
+            bad "$name: -n $n --threads 2: the model file differs from signmf train's"
+        fi
+    done
+    [ "$all" -eq 1 ] &&
+        ok "$name: (processes:threads) $runs export the bytes of signmf train (whole file at 2 threads)"
+}
+# every process count and both thread counts, in 4 runs (all 8 for f32)
+runs="1:2 2:1 3:2 4:1"
+
+case $mode in
+identity)
+    runs="1:1 1:2 2:1 2:2 3:1 3:2 4:1 4:2" identity "f32" s.tsv --dim 24 --epochs 5
+    identity "f64" s.tsv --dim 24 --epochs 4 --precision f64
+    identity "orthonormal f32" s.tsv --method orthonormal --dim 8 --epochs 10
+    identity "orthonormal f64" s.tsv --method orthonormal --dim 8 --epochs 6 --precision f64
+    identity "--rescale, threshold signs" s.tsv --dim 16 --epochs 6 --rescale --sign-rule threshold:3
+    # ids that need a compact map, through a CSV header
+    awk -F'\t' 'BEGIN{print "userId,movieId,rating,timestamp"}
+        {printf "%d,%d,%s,%s\n", $1 * 1000 + 7, $2 * 3, $3, $4}' s.tsv >c.csv
+    identity "CSV, compact ids" c.csv --dim 16 --epochs 3
+    # the blocked kernels (sources cut into row blocks), forced small;
+    # local processes inherit mpirun's environment
+    export SIGNMF_BLOCK_ROWS=64
+    identity "blocked sources" s.tsv --dim 16 --epochs 3
+    identity "blocked sources, orthonormal" s.tsv --method orthonormal --dim 8 --epochs 4
+    unset SIGNMF_BLOCK_ROWS
+    ;;
+movielens)
+    if [ -z "${SIGNMF_DATA_DIR:-}" ] || [ ! -f "$SIGNMF_DATA_DIR/ml-100k/ua.base" ]; then
+        echo "skip - SIGNMF_DATA_DIR/ml-100k/ua.base not found"
+        exit 77
+    fi
+    identity "ua.base orthonormal (defaults)" "$SIGNMF_DATA_DIR/ml-100k/ua.base" --method orthonormal
+    ;;
+badinput)
+    # FILE: signmf train's message and status, once, from any process count
+    same_error() {
+        local name=$1 file=$2 n
+        "$exe" train "$file" --dim 4 --epochs 1 --quiet 2>one.err
+        local rc1=$? want
+        want=$(head -1 one.err)
+        for n in 1 3 4; do
+            mrun "$n" train "$file" --dim 4 --epochs 1 --quiet
+            if [ "$rc1" -ne 1 ] || [ "$mrc" -ne "$rc1" ] ||
+                [ "$(grep -cF -- "$want" merr)" -ne 1 ] || [ "$(grep -c '^signmf' merr)" -ne 1 ]; then
+                cp merr err
+                bad "$name: -n $n: expected '$want' once and status $rc1, found status $mrc"
+                return
+            fi
+        done
+        ok "$name: '$want', once, status 1, on 1, 3 and 4 processes"
+    }
+    sed '9000s/.*/12\tabc\t3/' s.tsv >bad1.tsv
+    same_error "a bad id late in the file" bad1.tsv
+    sed '2s/.*/1\t2\tx/' s.tsv >bad2.tsv
+    same_error "a bad rating on line 2" bad2.tsv
+    sed '6000s/.*//' s.tsv >blank.tsv
+    same_error "a blank line before more ratings" blank.tsv
+    (cat s.tsv; sed -n 100p s.tsv) >dup.tsv
+    same_error "a duplicate in another process's range" dup.tsv
+    : >empty.tsv
+    same_error "an empty file" empty.tsv
+    same_error "a missing file" missing.tsv
+    awk -F'\t' 'BEGIN{print "userId,movieId,rating"} {printf "%d,%d,%s\n", $1, $2, $3}' s.tsv |
+        sed '9000s/$/,5/' >bad.csv
+    same_error "CSV: a 4th field after a 3-field header" bad.csv
+    (cat s.tsv; printf '\n\n') >tail.tsv
+    "$exe" train tail.tsv --dim 8 --epochs 2 --out one.smf --quiet 2>err
+    mrun 3 train tail.tsv --dim 8 --epochs 2 --out m.smf --quiet
+    check "blank lines at the end are accepted, as by signmf train" \
+        same_ok one.smf m.smf
+    mrun 2 train s.tsv --test s.tsv --out m.smf
+    check "B44: evaluation options are refused with status 2" \
+        bash -c "[ $mrc -eq 2 ] && grep -q 'not available in signmf-mpi' merr"
+    mrun 2 train s.tsv --precision bf16 --out b46a.smf
+    check "B46: --precision bf16 is refused with status 2" \
+        bash -c "[ $mrc -eq 2 ] && grep -q 'not supported by signmf-mpi' merr && [ ! -e b46a.smf ]"
+    "$exe" train s.tsv --dim 8 --epochs 2 --precision bf16 --out b16.smf --quiet 2>err
+    mrun 2 train s.tsv --resume b16.smf --epochs 3 --out b46b.smf --quiet
+    check "B46: resuming a bf16 run is refused with status 1" \
+        bash -c "[ $mrc -eq 1 ] && grep -q 'bf16 is not supported' merr && [ ! -e b46b.smf ]"
+    printf '%%%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 5\n' >m.mtx
+    mrun 2 train m.mtx
+    check "B43: Matrix Market is refused, status 1, once" \
+        bash -c "[ $mrc -eq 1 ] && [ \$(grep -c 'TSV and CSV ratings only' merr) -eq 1 ]"
+    timeout 60 mpirun --oversubscribe -n 1 "$mexe" train s.tsv --dim 4 : -n 1 "$mexe" train s.tsv \
+        --dim 5 >mout 2>merr
+    mrc=$?
+    check "B45: processes started with different arguments: status 2" \
+        bash -c "[ $mrc -eq 2 ] && grep -q 'different arguments' merr"
+    mrun 2 train s.tsv --dim 0
+    check "--dim 0: status 1, one message" \
+        bash -c "[ $mrc -eq 1 ] && [ \$(grep -c '^signmf' merr) -eq 1 ]"
+    ;;
+kill)
+    "$exe" synth --users 20000 --items 4000 --ratings 400000 --seed 5 >k.tsv 2>err
+    mkdir pids
+    SIGNMF_MPI_PID_DIR=$PWD/pids timeout 300 mpirun --oversubscribe -n 3 "$mexe" train k.tsv \
+        --dim 64 --epochs 100000 --threads 1 --checkpoint-every 5 --checkpoint ck.smf \
+        --out never.smf --quiet >mout 2>merr &
+    job=$!
+    for i in $(seq 1 1200); do
+        [ -s ck.smf ] && [ -s pids/rank-1.pid ] && break
+        sleep 0.05
+    done
+    if [ ! -s ck.smf ] || [ ! -s pids/rank-1.pid ]; then
+        kill -9 $job 2>/dev/null
+        bad "no checkpoint or pid file within 60 s"
+    else
+        t0=$(date +%s)
+        kill -9 "$(cat pids/rank-1.pid)"
+        wait $job
+        mrc=$?
+        t1=$(date +%s)
+        check "killing process 1 ends the job with a non-zero status ($mrc)" \
+            test "$mrc" -ne 0 -a "$mrc" -ne 124
+        check "  within 20 s ($((t1 - t0)) s)" test $((t1 - t0)) -le 20
+        check "  and the job says so" grep -qi "signal\|killed\|terminated\|exited" merr
+        check "  and no model claims to be final" test ! -e never.smf
+        check "the last checkpoint exports" "$exe" export ck.smf ckx
+        check "  and recommends" bash -c "\"$exe\" recommend ck.smf --user 1 -k 5 >/dev/null"
+        # the checkpoint is epoch 5k; continued on other process counts to
+        # epoch 40 it gives the uninterrupted bytes
+        "$exe" train k.tsv --dim 64 --epochs 40 --threads 2 --out ref.smf --quiet 2>err
+        mrun 2 train k.tsv --resume ck.smf --epochs 40 --out r2.smf --quiet
+        check "  --resume on 2 processes gives the uninterrupted run's bytes" \
+            same_ok ref.smf r2.smf
+    fi
+    ;;
+resume)
+    for spec in "notebook:--dim 24" "orthonormal:--method orthonormal --dim 8"; do
+        name=${spec%%:*}
+        read -r -a a <<<"${spec#*:}"
+        "$exe" train s.tsv "${a[@]}" --epochs 8 --out ref.smf --quiet 2>err
+        mrun 3 train s.tsv "${a[@]}" --epochs 4 --out half.smf --quiet
+        mrun 2 train s.tsv --resume half.smf --epochs 8 --out r.smf --quiet
+        check "$name: 4 epochs on 3 processes, 4 more on 2: the uninterrupted bytes" \
+            same_ok ref.smf r.smf
+        "$exe" train s.tsv "${a[@]}" --epochs 3 --out h1.smf --quiet 2>err
+        mrun 4 train s.tsv --resume h1.smf --epochs 8 --out r4.smf --quiet
+        check "$name: signmf's checkpoint continued on 4 processes" \
+            same_ok ref.smf r4.smf
+        mrun 2 train s.tsv "${a[@]}" --epochs 8 --checkpoint-every 3 --checkpoint ck.smf \
+            --out full.smf --quiet
+        "$exe" train s.tsv --resume ck.smf --epochs 8 --out r1.smf --quiet 2>err
+        check "$name: signmf-mpi's checkpoint continued by signmf" \
+            same_both ref.smf r1.smf full.smf
+    done
+    "$exe" synth --users 300 --items 400 --ratings 12000 --seed 4 >other.tsv
+    mrun 2 train other.tsv --resume ref.smf --epochs 9 --out x.smf --quiet
+    check "--resume on other ratings is refused (status 1)" \
+        bash -c "[ $mrc -eq 1 ] && grep -q 'ratings differ' merr"
+    ;;
+twohosts)
+    # Two "hosts": network namespaces joined by a veth pair whose ends are
+    # both called smveth0; mpirun starts in the first, and launches the
+    # second's process through an rsh agent that enters its namespace.
+    A=smmpi_a$$ B=smmpi_b$$
+    if ! command -v ip >/dev/null 2>&1 || ! ip netns add "$A" 2>nserr; then
+        echo "skip - cannot create network namespaces here: $(cat nserr 2>/dev/null || echo 'no ip (iproute2)')"
+        exit 77
+    fi
+    trap 'ip netns del "$A" 2>/dev/null; ip netns del "$B" 2>/dev/null; chmod -R u+rwx "$tmp" 2>/dev/null; rm -rf "$tmp"' EXIT
+    if ! { ip netns add "$B" && ip link add smva$$ type veth peer name smvb$$ &&
+        ip link set smva$$ netns "$A" && ip link set smvb$$ netns "$B" &&
+        ip -n "$A" link set smva$$ name smveth0 && ip -n "$B" link set smvb$$ name smveth0 &&
+        ip -n "$A" addr add 10.213.7.1/24 dev smveth0 && ip -n "$B" addr add 10.213.7.2/24 dev smveth0 &&
+        ip -n "$A" link set smveth0 up && ip -n "$B" link set smveth0 up &&
+        ip -n "$A" link set lo up && ip -n "$B" link set lo up; } 2>nserr; then
+        echo "skip - cannot set up the veth pair here: $(cat nserr)"
+        exit 77
+    fi
+    if ! ip netns exec "$A" true 2>nserr; then
+        echo "skip - cannot enter a network namespace here: $(cat nserr)"
+        exit 77
+    fi
+    cat >nsrsh <<AGENT
+#!/bin/sh
+# Open MPI's rsh agent: HOST COMMAND...; the host names the namespace
+h=\$1
+shift
+case \$h in 10.213.7.1) ns=$A ;; 10.213.7.2) ns=$B ;; *) echo "nsrsh: unknown host \$h" >&2; exit 1 ;; esac
+echo "\$h" >>"$PWD/launched"
+exec ip netns exec "\$ns" sh -c "\$*"
+AGENT
+    chmod +x nsrsh
+    tx() { ip -n "$1" -s link show smveth0 | awk '/TX:/ {getline; print $1}'; }
+    tx0=$(tx "$A")
+    "$exe" synth --users 2000 --items 1500 --ratings 60000 --seed 9 >t.tsv 2>err
+    for spec in "f32:--dim 32 --epochs 4" "orthonormal:--method orthonormal --dim 8 --epochs 6"; do
+        name=${spec%%:*}
+        read -r -a a <<<"${spec#*:}"
+        "$exe" train t.tsv "${a[@]}" --out one.smf --quiet 2>err
+        timeout 120 ip netns exec "$A" mpirun -n 2 --host 10.213.7.1,10.213.7.2 \
+            --mca plm_rsh_agent "$PWD/nsrsh" --mca btl tcp,self --mca btl_tcp_if_include smveth0 \
+            --mca oob_tcp_if_include smveth0 "$mexe" train t.tsv "${a[@]}" --out m.smf --quiet \
+            >mout 2>merr
+        mrc=$?
+        cp merr err
+        check "$name: one process in each namespace, over TCP on the veth: signmf train's bytes" \
+            same_ok one.smf m.smf
+    done
+    check "  the second process was launched into its namespace" grep -q 10.213.7.2 launched
+    check "  and the rows went over the veth ($(($(tx "$A") - tx0)) bytes out of the first)" \
+        test $(($(tx "$A") - tx0)) -gt 100000
+    ;;
+esac
+echo "# mpi-$mode: $pass passed, $fail failed, $skip skipped"
+[ "$fail" -eq 0 ]
