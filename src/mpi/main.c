@@ -227,9 +227,6 @@ static int train(int argc, char **argv)
     signmf_load_options lo;
     if (rc < 0)
         rc = cli_parse_precision(&train_cmd, precision, &params.precision);
-    if (rc < 0 && params.precision == SIGNMF_BF16)
-        rc = cli_usage_error(&train_cmd, "--precision bf16 is not supported by signmf-mpi yet "
-                                         "(signmf train runs it on one machine)");
     if (rc < 0)
         rc = cli_parse_sign_rule(&train_cmd, rule, &params);
     if (rc < 0)

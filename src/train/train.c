@@ -655,6 +655,13 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
                     t, 0, (char *)t->P[1 - cur] + sm_panel_offset(t, t->users, c) * t->esize, rb);
                 sm_part_gather(
                     t, 1, (char *)t->Q[1 - cur] + sm_panel_offset(t, t->items, c) * t->esize, rb);
+                if (t->Pb[1 - cur]) {
+                    /* the owners' shadows: narrowing is exact, so these are
+                     * the bits this process would have written */
+                    size_t hb = sm_panel_width(t, c) * sizeof(uint16_t);
+                    sm_part_gather(t, 0, t->Pb[1 - cur] + sm_panel_offset(t, t->users, c), hb);
+                    sm_part_gather(t, 1, t->Qb[1 - cur] + sm_panel_offset(t, t->items, c), hb);
+                }
             }
             sm_part_gather(t, 0, t->dots + c * t->users, sizeof(double));
         }
@@ -1067,11 +1074,7 @@ signmf_status sm_part_trainer(sm_part_input *in, const signmf_params *pin,
         part_input_release(in);
         return st;
     }
-    if (p.precision == SIGNMF_BF16) {
-        /* the shadows of rows another process computed are not kept */
-        part_input_release(in);
-        return sm_fail(err, SIGNMF_EUNSUPPORTED, "partitioned trainer: bf16 is not supported");
-    }
+
     signmf_trainer *t = calloc(1, sizeof *t);
     if (!t) {
         part_input_release(in);
@@ -1113,6 +1116,7 @@ signmf_status sm_part_trainer(sm_part_input *in, const signmf_params *pin,
             st = resume_state(t, resume, err);
         else {
             init_embeddings(t);
+            sm_refresh_shadows(t);
             if (t->orth)
                 st = sm_ortho_init_from_draws(t, err);
         }
@@ -1135,7 +1139,7 @@ signmf_status sm_part_model(const signmf_trainer *t, const size_t *rated_ptr,
         return SIGNMF_EINVAL;
     signmf_model *m;
     signmf_status st =
-        sm_model_alloc(t->users, t->items, t->dim, t->params.precision, rated_ptr[t->users], &m);
+        sm_model_alloc(t->users, t->items, t->dim, storage_precision(t), rated_ptr[t->users], &m);
     if (st != SIGNMF_OK)
         return st;
     st = fill_model((signmf_trainer *)t, m, false, rated_ptr, rated_idx);

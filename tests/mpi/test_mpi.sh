@@ -83,6 +83,8 @@ identity)
     identity "f64" s.tsv --dim 24 --epochs 4 --precision f64
     identity "orthonormal f32" s.tsv --method orthonormal --dim 8 --epochs 10
     identity "orthonormal f64" s.tsv --method orthonormal --dim 8 --epochs 6 --precision f64
+    identity "bf16" s.tsv --dim 24 --epochs 4 --precision bf16
+    identity "orthonormal bf16" s.tsv --method orthonormal --dim 8 --epochs 6 --precision bf16
     identity "--rescale, threshold signs" s.tsv --dim 16 --epochs 6 --rescale --sign-rule threshold:3
     # ids that need a compact map, through a CSV header
     awk -F'\t' 'BEGIN{print "userId,movieId,rating,timestamp"}
@@ -142,13 +144,6 @@ badinput)
     mrun 2 train s.tsv --test s.tsv --out m.smf
     check "B44: evaluation options are refused with status 2" \
         bash -c "[ $mrc -eq 2 ] && grep -q 'not available in signmf-mpi' merr"
-    mrun 2 train s.tsv --precision bf16 --out b46a.smf
-    check "B46: --precision bf16 is refused with status 2" \
-        bash -c "[ $mrc -eq 2 ] && grep -q 'not supported by signmf-mpi' merr && [ ! -e b46a.smf ]"
-    "$exe" train s.tsv --dim 8 --epochs 2 --precision bf16 --out b16.smf --quiet 2>err
-    mrun 2 train s.tsv --resume b16.smf --epochs 3 --out b46b.smf --quiet
-    check "B46: resuming a bf16 run is refused with status 1" \
-        bash -c "[ $mrc -eq 1 ] && grep -q 'bf16 is not supported' merr && [ ! -e b46b.smf ]"
     printf '%%%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 5\n' >m.mtx
     mrun 2 train m.mtx
     check "B43: Matrix Market is refused, status 1, once" \
@@ -198,7 +193,8 @@ kill)
     fi
     ;;
 resume)
-    for spec in "notebook:--dim 24" "orthonormal:--method orthonormal --dim 8"; do
+    for spec in "notebook:--dim 24" "orthonormal:--method orthonormal --dim 8" \
+        "bf16:--dim 24 --precision bf16"; do
         name=${spec%%:*}
         read -r -a a <<<"${spec#*:}"
         "$exe" train s.tsv "${a[@]}" --epochs 8 --out ref.smf --quiet 2>err
