@@ -846,24 +846,30 @@ static size_t rated_total(const signmf_trainer *t)
     return t->by_user.nnz + t->zero.nnz;
 }
 
-signmf_status signmf_trainer_model(const signmf_trainer *t, signmf_model **out)
+/* A copy of the trainer's model; the rated rows are the trainer's own, or
+ * (a share) the given ones. Without `release` nothing in t changes. */
+static signmf_status model_copy(const signmf_trainer *t, size_t rated, const size_t *rated_ptr,
+                                const uint32_t *rated_idx, signmf_model **out)
 {
-    if (!t || !out)
-        return SIGNMF_EINVAL;
-    *out = NULL;
     signmf_model *m;
-    signmf_status st =
-        sm_model_alloc(t->users, t->items, t->dim, storage_precision(t), rated_total(t), &m);
+    signmf_status st = sm_model_alloc(t->users, t->items, t->dim, storage_precision(t), rated, &m);
     if (st != SIGNMF_OK)
         return st;
-    /* without `release` nothing in t changes */
-    st = fill_model((signmf_trainer *)t, m, false, NULL, NULL);
+    st = fill_model((signmf_trainer *)t, m, false, rated_ptr, rated_idx);
     if (st != SIGNMF_OK) {
         signmf_model_free(m);
         return st;
     }
     *out = m;
     return SIGNMF_OK;
+}
+
+signmf_status signmf_trainer_model(const signmf_trainer *t, signmf_model **out)
+{
+    if (!t || !out)
+        return SIGNMF_EINVAL;
+    *out = NULL;
+    return model_copy(t, rated_total(t), NULL, NULL, out);
 }
 
 signmf_status signmf_trainer_into_model(signmf_trainer **tp, signmf_model **out)
@@ -931,6 +937,46 @@ static signmf_status resume_state(signmf_trainer *t, const signmf_model *m, sign
     return SIGNMF_OK;
 }
 
+/* What a resume needs of the model and of the ratings it continues on,
+ * shared by the whole trainer and a share of one (sm_part_trainer). */
+static signmf_status resume_check(const signmf_model *m, size_t users, size_t items,
+                                  signmf_error *err)
+{
+    if (users != m->users || items != m->items)
+        return sm_fail(err, SIGNMF_EINVAL,
+                       "the ratings are %zu x %zu but the model was trained on %zu x %zu", users,
+                       items, m->users, m->items);
+    if (m->precision == SIGNMF_BF16)
+        return sm_fail(err, SIGNMF_EUNSUPPORTED,
+                       "the model holds bf16 factors (a converted serving model); resume from the "
+                       "f32 or f64 model it was converted from");
+    return SIGNMF_OK;
+}
+
+/* Same shape but other ratings (another split, an edited file) would
+ * silently continue on different data; the model's fingerprint tells. */
+static signmf_status resume_crc_check(uint32_t have, const signmf_model *m, signmf_error *err)
+{
+    if (have == m->data_crc)
+        return SIGNMF_OK;
+    return sm_fail(err, SIGNMF_EINVAL,
+                   "the ratings differ from those the model was trained on (CRC-32 %08x, "
+                   "model %08x)",
+                   have, m->data_crc);
+}
+
+static signmf_params resume_params(const signmf_model *m, int threads)
+{
+    signmf_params p = m->params;
+    p.dim = m->dim;
+    /* a bf16 run stores its float32 master */
+    if (!(m->params.precision == SIGNMF_BF16 && m->precision == SIGNMF_F32))
+        p.precision = m->precision;
+    if (threads >= 0)
+        p.threads = threads;
+    return p;
+}
+
 static signmf_status trainer_resume(const signmf_ratings *r, signmf_ratings **own,
                                     const signmf_model *m, int threads, signmf_trainer **out,
                                     signmf_error *err)
@@ -939,14 +985,8 @@ static signmf_status trainer_resume(const signmf_ratings *r, signmf_ratings **ow
     signmf_status st = SIGNMF_OK;
     if (!m || !r)
         st = sm_fail(err, SIGNMF_EINVAL, "ratings and model must not be NULL");
-    else if (r->users != m->users || r->items != m->items)
-        st = sm_fail(err, SIGNMF_EINVAL,
-                     "the ratings are %zu x %zu but the model was trained on %zu x %zu", r->users,
-                     r->items, m->users, m->items);
-    else if (m->precision == SIGNMF_BF16)
-        st = sm_fail(err, SIGNMF_EUNSUPPORTED,
-                     "the model holds bf16 factors (a converted serving model); resume from the "
-                     "f32 or f64 model it was converted from");
+    else
+        st = resume_check(m, r->users, r->items, err);
     if (st != SIGNMF_OK) {
         if (own) {
             signmf_ratings_free(*own);
@@ -954,28 +994,13 @@ static signmf_status trainer_resume(const signmf_ratings *r, signmf_ratings **ow
         }
         return st;
     }
-    signmf_params p = m->params;
-    p.dim = m->dim;
-    /* a bf16 run stores its float32 master */
-    if (!(m->params.precision == SIGNMF_BF16 && m->precision == SIGNMF_F32))
-        p.precision = m->precision;
-    if (threads >= 0)
-        p.threads = threads;
+    signmf_params p = resume_params(m, threads);
     signmf_trainer *t;
     st = trainer_new(r, own, &p, &t, err);
     if (st != SIGNMF_OK)
         return st;
-    /* Same shape but other ratings (another split, an edited file) would
-     * silently continue on different data; the model's fingerprint tells. */
-    if (t->data_crc != m->data_crc) {
-        uint32_t have = t->data_crc;
-        signmf_trainer_free(t);
-        return sm_fail(err, SIGNMF_EINVAL,
-                       "the ratings differ from those the model was trained on (CRC-32 %08x, "
-                       "model %08x)",
-                       have, m->data_crc);
-    }
-    if ((st = resume_state(t, m, err)) != SIGNMF_OK) {
+    if ((st = resume_crc_check(t->data_crc, m, err)) != SIGNMF_OK ||
+        (st = resume_state(t, m, err)) != SIGNMF_OK) {
         signmf_trainer_free(t);
         return st;
     }
@@ -1040,29 +1065,11 @@ signmf_status sm_part_trainer(sm_part_input *in, const signmf_params *pin,
 {
     *out = NULL;
     signmf_status st;
-    signmf_params p = resume ? resume->params : *pin;
-    if (resume) {
-        p.dim = resume->dim;
-        /* a bf16 run stores its float32 master (refused below) */
-        if (!(resume->params.precision == SIGNMF_BF16 && resume->precision == SIGNMF_F32))
-            p.precision = resume->precision;
-        if (threads >= 0)
-            p.threads = threads;
-        if (resume->users != in->users || resume->items != in->items) {
-            st = sm_fail(err, SIGNMF_EINVAL,
-                         "the ratings are %zu x %zu but the model was trained on %zu x %zu",
-                         in->users, in->items, resume->users, resume->items);
-            part_input_release(in);
-            return st;
-        }
-        if (in->data_crc != resume->data_crc) {
-            st = sm_fail(err, SIGNMF_EINVAL,
-                         "the ratings differ from those the model was trained on (CRC-32 %08x, "
-                         "model %08x)",
-                         in->data_crc, resume->data_crc);
-            part_input_release(in);
-            return st;
-        }
+    signmf_params p = resume ? resume_params(resume, threads) : *pin;
+    if (resume && ((st = resume_check(resume, in->users, in->items, err)) != SIGNMF_OK ||
+                   (st = resume_crc_check(in->data_crc, resume, err)) != SIGNMF_OK)) {
+        part_input_release(in);
+        return st;
     }
     if (!in->hooks.gather || !in->hooks.any || in->own[0][0] > in->own[0][1] ||
         in->own[0][1] > in->users || in->own[1][0] > in->own[1][1] || in->own[1][1] > in->items ||
@@ -1137,16 +1144,5 @@ signmf_status sm_part_model(const signmf_trainer *t, const size_t *rated_ptr,
     *out = NULL;
     if (t->orth && !t->orth->b_valid)
         return SIGNMF_EINVAL;
-    signmf_model *m;
-    signmf_status st =
-        sm_model_alloc(t->users, t->items, t->dim, storage_precision(t), rated_ptr[t->users], &m);
-    if (st != SIGNMF_OK)
-        return st;
-    st = fill_model((signmf_trainer *)t, m, false, rated_ptr, rated_idx);
-    if (st != SIGNMF_OK) {
-        signmf_model_free(m);
-        return st;
-    }
-    *out = m;
-    return SIGNMF_OK;
+    return model_copy(t, rated_ptr[t->users], rated_ptr, rated_idx, out);
 }
