@@ -336,3 +336,40 @@ int cli_parse_sign_rule(const cli_command *cmd, const char *s, signmf_params *p)
     }
     return -1;
 }
+
+int cli_train_method(const char *method, const bool seen[9], bool epochs_seen, bool rescale,
+                     double rated_weight, double degree_exp, uint64_t *dim, double *lr,
+                     uint64_t *epochs, signmf_params *params)
+{
+    *params = signmf_params_for(SIGNMF_METHOD_NOTEBOOK);
+    signmf_method meth = SIGNMF_METHOD_NOTEBOOK;
+    if (method != NULL) {
+        if (strcmp(method, "notebook") == 0)
+            meth = SIGNMF_METHOD_NOTEBOOK;
+        else if (strcmp(method, "orthonormal") == 0)
+            meth = SIGNMF_METHOD_ORTHONORMAL;
+        else
+            return cli_error("--method: expected notebook or orthonormal, found '%s'", method);
+    }
+    *params = signmf_params_for(meth);
+    if (meth == SIGNMF_METHOD_NOTEBOOK) {
+        if (seen[7] || seen[8])
+            return cli_error("%s applies to --method orthonormal only",
+                             seen[7] ? "--rated-weight" : "--degree-exp");
+        return -1;
+    }
+    if (rescale)
+        return cli_error("--rescale does not apply to --method orthonormal (its factors stay "
+                         "orthonormal, so there is nothing to rescale)");
+    if (!seen[0])
+        *dim = params->dim;
+    if (!seen[1])
+        *lr = params->lr;
+    if (!epochs_seen)
+        *epochs = SIGNMF_ORTHONORMAL_EPOCHS;
+    if (seen[7])
+        params->rated_weight = rated_weight;
+    if (seen[8])
+        params->degree_exp = degree_exp;
+    return -1;
+}

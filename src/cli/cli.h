@@ -81,6 +81,16 @@ int cli_load_options(const cli_command *cmd, const cli_load_args *a, signmf_load
 int cli_parse_precision(const cli_command *cmd, const char *s, signmf_precision *out);
 int cli_parse_sign_rule(const cli_command *cmd, const char *s, signmf_params *p);
 
+/* train's --method and the settings that belong to it (signmf train and
+ * signmf-mpi): *params becomes the method's defaults (the notebook's on
+ * any error) with its own options applied; *dim, *lr and *epochs take the
+ * method's defaults where `seen` (train's fixed-option flags: [0] --dim,
+ * [1] --lr, [7] --rated-weight, [8] --degree-exp) and `epochs_seen` say
+ * they were not given. -1 when fine, else the exit code after a message. */
+int cli_train_method(const char *method, const bool seen[9], bool epochs_seen, bool rescale,
+                     double rated_weight, double degree_exp, uint64_t *dim, double *lr,
+                     uint64_t *epochs, signmf_params *params);
+
 /* ---- output helpers (progress.c) ------------------------------------ */
 
 /* Write `len` bytes to `path` atomically: a temporary sibling, fsync,

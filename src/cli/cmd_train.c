@@ -343,35 +343,10 @@ int cmd_train(int argc, char **argv)
     if (rc >= 0)
         return rc;
 
-    signmf_method meth = SIGNMF_METHOD_NOTEBOOK;
-    if (method != NULL) {
-        if (strcmp(method, "notebook") == 0)
-            meth = SIGNMF_METHOD_NOTEBOOK;
-        else if (strcmp(method, "orthonormal") == 0)
-            meth = SIGNMF_METHOD_ORTHONORMAL;
-        else
-            return cli_error("--method: expected notebook or orthonormal, found '%s'", method);
-    }
-    signmf_params params = signmf_params_for(meth);
-    if (meth == SIGNMF_METHOD_NOTEBOOK) {
-        if (fixed_seen[7] || fixed_seen[8])
-            return cli_error("%s applies to --method orthonormal only",
-                             fixed_seen[7] ? "--rated-weight" : "--degree-exp");
-    } else {
-        if (rescale)
-            return cli_error("--rescale does not apply to --method orthonormal (its factors stay "
-                             "orthonormal, so there is nothing to rescale)");
-        if (!fixed_seen[0])
-            dim = params.dim;
-        if (!fixed_seen[1])
-            lr = params.lr;
-        if (!epochs_seen)
-            epochs = SIGNMF_ORTHONORMAL_EPOCHS;
-        if (fixed_seen[7])
-            params.rated_weight = rated_weight;
-        if (fixed_seen[8])
-            params.degree_exp = degree_exp;
-    }
+    signmf_params params;
+    if ((rc = cli_train_method(method, fixed_seen, epochs_seen, rescale, rated_weight, degree_exp,
+                               &dim, &lr, &epochs, &params)) >= 0)
+        return rc;
     params.dim = (size_t)dim;
     params.lr = lr;
     params.seed = (uint32_t)seed;
@@ -410,7 +385,7 @@ int cmd_train(int argc, char **argv)
         return cli_lib_error(st, &err);
     size_t side = signmf_ratings_users(r) < signmf_ratings_items(r) ? signmf_ratings_users(r)
                                                                     : signmf_ratings_items(r);
-    if (resume_path == NULL && meth == SIGNMF_METHOD_ORTHONORMAL && params.dim > side) {
+    if (resume_path == NULL && params.method == SIGNMF_METHOD_ORTHONORMAL && params.dim > side) {
         rc = cli_error("%s: --dim %zu: the orthonormal method needs at most min(users, items) = "
                        "%zu dimensions (%zu users, %zu items)",
                        pos[0], params.dim, side, signmf_ratings_users(r), signmf_ratings_items(r));

@@ -189,35 +189,10 @@ static int train(int argc, char **argv)
                                  "%s: evaluation during training is not available in signmf-mpi "
                                  "(evaluate the saved model with `signmf eval`)",
                                  eval_names[i]);
-    signmf_method meth = SIGNMF_METHOD_NOTEBOOK;
-    if (rc < 0 && method != NULL) {
-        if (strcmp(method, "notebook") == 0)
-            meth = SIGNMF_METHOD_NOTEBOOK;
-        else if (strcmp(method, "orthonormal") == 0)
-            meth = SIGNMF_METHOD_ORTHONORMAL;
-        else
-            rc = cli_error("--method: expected notebook or orthonormal, found '%s'", method);
-    }
-    signmf_params params = signmf_params_for(meth);
-    if (rc < 0 && meth == SIGNMF_METHOD_NOTEBOOK) {
-        if (fixed_seen[7] || fixed_seen[8])
-            rc = cli_error("%s applies to --method orthonormal only",
-                           fixed_seen[7] ? "--rated-weight" : "--degree-exp");
-    } else if (rc < 0) {
-        if (rescale)
-            rc = cli_error("--rescale does not apply to --method orthonormal (its factors stay "
-                           "orthonormal, so there is nothing to rescale)");
-        if (!fixed_seen[0])
-            dim = params.dim;
-        if (!fixed_seen[1])
-            lr = params.lr;
-        if (!epochs_seen)
-            epochs = SIGNMF_ORTHONORMAL_EPOCHS;
-        if (fixed_seen[7])
-            params.rated_weight = rated_weight;
-        if (fixed_seen[8])
-            params.degree_exp = degree_exp;
-    }
+    signmf_params params = signmf_params_for(SIGNMF_METHOD_NOTEBOOK);
+    if (rc < 0)
+        rc = cli_train_method(method, fixed_seen, epochs_seen, rescale, rated_weight, degree_exp,
+                              &dim, &lr, &epochs, &params);
     params.dim = (size_t)dim;
     params.lr = lr;
     params.seed = (uint32_t)seed;
@@ -264,7 +239,7 @@ static int train(int argc, char **argv)
     double load_s = MPI_Wtime() - tl;
     size_t users = in.users, items = in.items;
     size_t side = users < items ? users : items;
-    if (resume_path == NULL && meth == SIGNMF_METHOD_ORTHONORMAL && params.dim > side) {
+    if (resume_path == NULL && params.method == SIGNMF_METHOD_ORTHONORMAL && params.dim > side) {
         if (ctx.rank == 0)
             cli_error("%s: --dim %zu: the orthonormal method needs at most min(users, items) = "
                       "%zu dimensions (%zu users, %zu items)",
