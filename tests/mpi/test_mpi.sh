@@ -216,6 +216,10 @@ resume)
     mrun 2 train other.tsv --resume ref.smf --epochs 9 --out x.smf --quiet
     check "--resume on other ratings is refused (status 1)" \
         bash -c "[ $mrc -eq 1 ] && grep -q 'ratings differ' merr"
+    "$exe" convert ref.smf --precision bf16 conv.smf 2>err
+    mrun 2 train s.tsv --resume conv.smf --epochs 9 --out y.smf --quiet
+    check "B42: --resume from a converted bf16 model is refused (status 1)" \
+        bash -c "[ $mrc -eq 1 ] && grep -q 'bf16 factors' merr && [ ! -e y.smf ]"
     ;;
 twohosts)
     # Two "hosts": network namespaces joined by a veth pair whose ends are
