@@ -97,19 +97,8 @@ class Judge:
         return m
 
     def per_user(self, S):
-        """(precision, NDCG) of every evaluated user, as fast() averages them."""
-        S = np.asarray(S, dtype=np.float64)[self.users]
-        neg = -S
-        neg[self.rated[self.users]] = np.inf
-        top = np.argsort(neg, axis=1, kind="stable")[:, :K]
-        hit = np.take_along_axis(self.relm, top, axis=1)
-        disc = 1.0 / np.log2(np.arange(K) + 2.0)
-        idcg = np.cumsum(disc)[np.minimum(self.nrel, K) - 1]
-        return {"precision": hit.sum(axis=1) / K, "ndcg": (hit * disc).sum(axis=1) / idcg}
-
-    def fast(self, S):
-        """precision, recall, NDCG and coverage only, vectorised, for tuning
-        (checked against full() on every tuned method's best model)."""
+        """Per evaluated user: precision, recall and NDCG of the top-10, and
+        the lists themselves (`top`); fast() averages them."""
         S = np.asarray(S, dtype=np.float64)[self.users]
         neg = -S
         neg[self.rated[self.users]] = np.inf  # never listed
@@ -118,11 +107,18 @@ class Judge:
         h = hit.sum(axis=1)
         disc = 1.0 / np.log2(np.arange(K) + 2.0)
         idcg = np.cumsum(disc)[np.minimum(self.nrel, K) - 1]
+        return {"precision": h / K, "recall": h / self.nrel,
+                "ndcg": (hit * disc).sum(axis=1) / idcg, "top": top}
+
+    def fast(self, S):
+        """precision, recall, NDCG and coverage only, vectorised, for tuning
+        (checked against full() on every tuned method's best model)."""
+        u = self.per_user(S)
         cov = np.zeros(self.ni, dtype=bool)
-        cov[top.ravel()] = True
-        return {"precision": float(np.mean(h / K)), "recall": float(np.mean(h / self.nrel)),
-                "ndcg": float(np.mean((hit * disc).sum(axis=1) / idcg)),
-                "coverage": float(cov.sum()) / self.ni, "users": len(self.users)}
+        cov[u["top"].ravel()] = True
+        return {"precision": float(np.mean(u["precision"])), "recall": float(np.mean(u["recall"])),
+                "ndcg": float(np.mean(u["ndcg"])), "coverage": float(cov.sum()) / self.ni,
+                "users": len(self.users)}
 
 
 def check_fast(judge, S, what):
