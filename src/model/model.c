@@ -950,6 +950,35 @@ signmf_status signmf_model_open(const char *path, unsigned flags, signmf_model *
 /* Export                                                            */
 /* ---------------------------------------------------------------- */
 
+/* Narrow (or widen) every factor array of `src` into `dst` (same shape). */
+static void convert_factors(const void *src, signmf_precision from, void *dst, signmf_precision to,
+                            size_t n)
+{
+    const sm_kernels *k = sm_kernels_active();
+    if (from == to) {
+        memcpy(dst, src, n * sm_elem_size(to));
+    } else if (from == SIGNMF_F32 && to == SIGNMF_BF16) {
+        k->cvt_bf16((const float *)src, n, (uint16_t *)dst);
+    } else if (from == SIGNMF_F64 && to == SIGNMF_BF16) {
+        for (size_t i = 0; i < n; ++i)
+            ((uint16_t *)dst)[i] = sm_bf16_from_f32((float)((const double *)src)[i]);
+    } else if (from == SIGNMF_BF16) {
+        for (size_t i = 0; i < n; ++i) {
+            float x = sm_bf16_to_f32(((const uint16_t *)src)[i]);
+            if (to == SIGNMF_F64)
+                ((double *)dst)[i] = x;
+            else
+                ((float *)dst)[i] = x;
+        }
+    } else if (to == SIGNMF_F32) {
+        for (size_t i = 0; i < n; ++i)
+            ((float *)dst)[i] = (float)((const double *)src)[i];
+    } else {
+        for (size_t i = 0; i < n; ++i)
+            ((double *)dst)[i] = ((const float *)src)[i];
+    }
+}
+
 signmf_status signmf_model_export_npy(const signmf_model *m, const char *dir, signmf_error *err)
 {
     if (!m || !dir || !*dir)
@@ -980,10 +1009,8 @@ signmf_status signmf_model_export_npy(const signmf_model *m, const char *dir, si
             free(path);
             return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory", dir);
         }
-        for (size_t i = 0; i < np; ++i)
-            wide[i] = sm_bf16_to_f32(((const uint16_t *)m->P)[i]);
-        for (size_t i = 0; i < nq; ++i)
-            wide[np + i] = sm_bf16_to_f32(((const uint16_t *)m->Qt)[i]);
+        convert_factors(m->P, SIGNMF_BF16, wide, SIGNMF_F32, np);
+        convert_factors(m->Qt, SIGNMF_BF16, wide + np, SIGNMF_F32, nq);
         P = wide, Qt = wide + np, prec = SIGNMF_F32;
     }
     signmf_status st = sm_npy_write(path, P, prec, m->users, m->dim, m->dim, false, err);
@@ -999,35 +1026,6 @@ signmf_status signmf_model_export_npy(const signmf_model *m, const char *dir, si
     }
     free(path);
     return st;
-}
-
-/* Narrow (or widen) every factor array of `src` into `dst` (same shape). */
-static void convert_factors(const void *src, signmf_precision from, void *dst, signmf_precision to,
-                            size_t n)
-{
-    const sm_kernels *k = sm_kernels_active();
-    if (from == to) {
-        memcpy(dst, src, n * sm_elem_size(to));
-    } else if (from == SIGNMF_F32 && to == SIGNMF_BF16) {
-        k->cvt_bf16((const float *)src, n, (uint16_t *)dst);
-    } else if (from == SIGNMF_F64 && to == SIGNMF_BF16) {
-        for (size_t i = 0; i < n; ++i)
-            ((uint16_t *)dst)[i] = sm_bf16_from_f32((float)((const double *)src)[i]);
-    } else if (from == SIGNMF_BF16) {
-        for (size_t i = 0; i < n; ++i) {
-            float x = sm_bf16_to_f32(((const uint16_t *)src)[i]);
-            if (to == SIGNMF_F64)
-                ((double *)dst)[i] = x;
-            else
-                ((float *)dst)[i] = x;
-        }
-    } else if (to == SIGNMF_F32) {
-        for (size_t i = 0; i < n; ++i)
-            ((float *)dst)[i] = (float)((const double *)src)[i];
-    } else {
-        for (size_t i = 0; i < n; ++i)
-            ((double *)dst)[i] = ((const float *)src)[i];
-    }
 }
 
 signmf_status signmf_model_convert(const signmf_model *m, signmf_precision to, signmf_model **out,
