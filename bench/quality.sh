@@ -2,7 +2,7 @@
 # Top-10 quality of signmf beside implicit ALS / BPR, LightFM WARP and
 # popularity on MovieLens 100k, ua.base -> ua.test (docs/quality-bench.md).
 #
-#   bash bench/quality.sh [--data DIR] [--runs N]
+#   bash bench/quality.sh [--data DIR] [--runs N] [--seeds N]
 #   bash bench/quality.sh --base B --test T --name NAME [--md OUT.md]   # another split
 #
 # DIR holds ml-100k/ (default: $SIGNMF_DATA_DIR, ../shared/data or ./data).
@@ -10,8 +10,9 @@
 # gets pinned numpy, scipy, tqdm, implicit and lightfm; signmf is built in
 # ./build if needed. Every method is tuned on the same 10 % per-user split of
 # ua.base (signmf split --holdout 0.1 --seed 1), refit on ua.base and judged
-# on ua.test. The Markdown table goes to stdout and build/quality.md;
-# progress goes to stderr.
+# on ua.test; then the chosen settings are refit with seeds 1..N (default
+# 10; 0 skips) for the seed spread. The Markdown table goes to stdout and
+# build/quality.md; progress goes to stderr.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
 ROOT=$(pwd)
@@ -19,6 +20,7 @@ CMDLINE="bash bench/quality.sh${*:+ $*}"
 
 DATA=""
 RUNS=3
+SEEDS=10
 BASE=""
 TEST=""
 NAME="ua.base -> ua.test"
@@ -27,11 +29,12 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --data) DATA=$2; shift 2 ;;
     --runs) RUNS=$2; shift 2 ;;
+    --seeds) SEEDS=$2; shift 2 ;;
     --base) BASE=$2; shift 2 ;;
     --test) TEST=$2; shift 2 ;;
     --name) NAME=$2; shift 2 ;;
     --md) MD=$2; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
     *) echo "quality.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -112,4 +115,4 @@ SPLIT="signmf split $(basename "$BASE") --holdout 0.1 --seed 1 --train train.tsv
 export OPENBLAS_NUM_THREADS=1
 "$PY" bench/quality.py --signmf "$SIGNMF" --data "$ML" --train "$WORK/train.tsv" \
   --valid "$WORK/valid.tsv" --split "$SPLIT" --work "$WORK" --md "$MD" --base "$BASE" --test "$TEST" --name "$NAME" \
-  --command "$CMDLINE" --runs "$RUNS" --threads 2
+  --command "$CMDLINE" --runs "$RUNS" --seeds "$SEEDS" --threads 2
