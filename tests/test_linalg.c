@@ -20,7 +20,7 @@ static double *randm(size_t n, size_t m, unsigned seed)
 
 Test(linalg, dense_kernels_identical_on_every_isa)
 {
-    const size_t ns[] = {0, 1, 3, 4, 17, 1000}, ks[] = {1, 3, 16, 17, 33, 64, 130};
+    const size_t ns[] = {0, 1, 3, 4, 17, 1000}, ks[] = {1, 3, 8, 16, 17, 20, 33, 64, 130};
     const sm_kernels *ref = sm_kernels_for(SM_ISA_PORTABLE);
     int compared = 0;
     for (size_t a = 0; a < sizeof ns / sizeof *ns; ++a)

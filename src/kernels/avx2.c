@@ -8,7 +8,6 @@
  * block's list as often as not (measured slower on the 25M-shaped set); it
  * prefetches the accumulator rows instead (SM_PREFETCH_ACCUM_ROW, kernels.h). */
 #include "bf16.h"
-#include "dense.h"
 #include "kernels.h"
 
 #include <immintrin.h>
@@ -253,7 +252,138 @@ SM_DEFINE_RUN(f64, double, __m256d)
 SM_DEFINE_AVX2(f32, float, __m256)
 SM_DEFINE_AVX2(f64, double, __m256d)
 
-SM_DENSE_DEFINE(avx2)
+/* The dense kernels of src/linalg with each output tile held in
+ * registers across its whole chain of adds: dense.h's loops reload and
+ * store every entry once per step (per 4 rows in xty, per term in mul),
+ * so a chain waits on store forwarding. The order per entry is dense.h's
+ * (and kernels.h's): separate mul and add roundings, terms ascending, so
+ * the bits are the portable kernels'. A tile is NA rows of the output by
+ * NV vectors of 4 columns; the last vector of a tile is masked. */
+#define DENSE_NA 4
+#define DENSE_NV 3
+
+SM_INLINE __m256i dense_mask(size_t left)
+{
+    return _mm256_cmpgt_epi64(_mm256_set1_epi64x((long long)(left < 4 ? left : 4)),
+                              _mm256_setr_epi64x(0, 1, 2, 3));
+}
+
+SM_INLINE __m256d dense_load(const double *p, int last, __m256i m)
+{
+    return last ? _mm256_maskload_pd(p, m) : _mm256_loadu_pd(p);
+}
+
+SM_INLINE void dense_store(double *p, int last, __m256i m, __m256d v)
+{
+    if (last)
+        _mm256_maskstore_pd(p, m, v);
+    else
+        _mm256_storeu_pd(p, v);
+}
+
+/* C rows [0, na) (X columns from X's a0), columns [b0, b0 + 4 nv) less the
+ * masked tail: C += X^T Y over rows [0, n). */
+SM_INLINE void xty_tile(const double *X, size_t ldx, const double *Y, size_t ldy, size_t n, int na,
+                        int nv, __m256i m, double *C, size_t ldc)
+{
+    __m256d acc[DENSE_NA][DENSE_NV];
+    for (int i = 0; i < na; ++i)
+        for (int v = 0; v < nv; ++v)
+            acc[i][v] = dense_load(C + i * ldc + 4 * v, v == nv - 1, m);
+    for (size_t r = 0; r < n; ++r) {
+        const double *x = X + r * ldx, *y = Y + r * ldy;
+        __m256d yv[DENSE_NV];
+        for (int v = 0; v < nv; ++v)
+            yv[v] = dense_load(y + 4 * v, v == nv - 1, m);
+        for (int i = 0; i < na; ++i) {
+            __m256d xa = _mm256_broadcast_sd(x + i);
+            for (int v = 0; v < nv; ++v)
+                acc[i][v] = _mm256_add_pd(acc[i][v], _mm256_mul_pd(xa, yv[v]));
+        }
+    }
+    for (int i = 0; i < na; ++i)
+        for (int v = 0; v < nv; ++v)
+            dense_store(C + i * ldc + 4 * v, v == nv - 1, m, acc[i][v]);
+}
+
+/* Y rows [0, na), columns [0, 4 nv) less the masked tail, = X T. */
+SM_INLINE void mul_tile(const double *X, size_t ldx, size_t k1, const double *T, size_t k2, int na,
+                        int nv, __m256i m, double *Y, size_t ldy)
+{
+    __m256d acc[DENSE_NA][DENSE_NV];
+    for (int i = 0; i < na; ++i)
+        for (int v = 0; v < nv; ++v)
+            acc[i][v] = _mm256_setzero_pd();
+    for (size_t a = 0; a < k1; ++a) {
+        const double *t = T + a * k2;
+        __m256d tv[DENSE_NV];
+        for (int v = 0; v < nv; ++v)
+            tv[v] = dense_load(t + 4 * v, v == nv - 1, m);
+        for (int i = 0; i < na; ++i) {
+            __m256d xa = _mm256_broadcast_sd(X + i * ldx + a);
+            for (int v = 0; v < nv; ++v)
+                acc[i][v] = _mm256_add_pd(acc[i][v], _mm256_mul_pd(xa, tv[v]));
+        }
+    }
+    for (int i = 0; i < na; ++i)
+        for (int v = 0; v < nv; ++v)
+            dense_store(Y + i * ldy + 4 * v, v == nv - 1, m, acc[i][v]);
+}
+
+/* The tile shapes as constants, so that each call unrolls into registers. */
+#define DENSE_SHAPES(CALL, na, nv)                                                                 \
+    do {                                                                                           \
+        if ((na) == DENSE_NA) {                                                                    \
+            if ((nv) == 3)                                                                         \
+                CALL(DENSE_NA, 3);                                                                 \
+            else if ((nv) == 2)                                                                    \
+                CALL(DENSE_NA, 2);                                                                 \
+            else                                                                                   \
+                CALL(DENSE_NA, 1);                                                                 \
+        } else {                                                                                   \
+            if ((nv) == 3)                                                                         \
+                CALL(1, 3);                                                                        \
+            else if ((nv) == 2)                                                                    \
+                CALL(1, 2);                                                                        \
+            else                                                                                   \
+                CALL(1, 1);                                                                        \
+        }                                                                                          \
+    } while (0)
+
+static void sm_xty_f64_avx2(const double *X, size_t ldx, const double *Y, size_t ldy, size_t n,
+                            size_t k1, size_t k2, double *C, size_t ldc)
+{
+    for (size_t b0 = 0; b0 < k2; b0 += 4 * DENSE_NV) {
+        size_t left = k2 - b0, nvs = (left + 3) / 4;
+        int nv = nvs < DENSE_NV ? (int)nvs : DENSE_NV;
+        __m256i m = dense_mask(left - 4 * (size_t)(nv - 1));
+        for (size_t a0 = 0; a0 < k1;) {
+            int na = k1 - a0 >= DENSE_NA ? DENSE_NA : 1;
+#define XTY_CALL(NA, NV) xty_tile(X + a0, ldx, Y + b0, ldy, n, NA, NV, m, C + a0 * ldc + b0, ldc)
+            DENSE_SHAPES(XTY_CALL, na, nv);
+#undef XTY_CALL
+            a0 += (size_t)na;
+        }
+    }
+}
+
+static void sm_mul_small_f64_avx2(const double *X, size_t ldx, size_t n, size_t k1, const double *T,
+                                  size_t k2, double *Y, size_t ldy)
+{
+    for (size_t r0 = 0; r0 < n;) {
+        int na = n - r0 >= DENSE_NA ? DENSE_NA : 1;
+        for (size_t b0 = 0; b0 < k2; b0 += 4 * DENSE_NV) {
+            size_t left = k2 - b0, nvs = (left + 3) / 4;
+            int nv = nvs < DENSE_NV ? (int)nvs : DENSE_NV;
+            __m256i m = dense_mask(left - 4 * (size_t)(nv - 1));
+#define MUL_CALL(NA, NV)                                                                           \
+    mul_tile(X + r0 * ldx, ldx, k1, T + b0, k2, NA, NV, m, Y + r0 * ldy + b0, ldy)
+            DENSE_SHAPES(MUL_CALL, na, nv);
+#undef MUL_CALL
+        }
+        r0 += (size_t)na;
+    }
+}
 
 /* bf16 (kernels.h, bf16.h). The narrowing of VCVTNEPS2BF16 in integer
  * lanes: each dword ends up holding its bf16 in the low 16 bits. */
