@@ -407,6 +407,34 @@ Test(ortho, degenerate_data_stays_finite)
     signmf_ratings_free(c);
 }
 
+/* A step that overflows is caught in the epilogue's finiteness check (an
+ * integer test on the exponent bits), whichever element of whichever row
+ * it is, and the last finite state is kept. */
+Test(ortho, overflowing_step_is_reported)
+{
+    dense d;
+    signmf_ratings *r = make(20, 17, 6, 4, &d);
+    for (int prec = 0; prec < 2; ++prec) {
+        signmf_params p = ortho_params(5, prec ? SIGNMF_F64 : SIGNMF_F32);
+        p.lr = 1e308;
+        p.rated_weight = 1e10;
+        signmf_trainer *t;
+        signmf_error err;
+        cr_assert_eq(signmf_trainer_create(r, &p, &t, &err), SIGNMF_OK, "%s", err.message);
+        cr_assert_eq(signmf_trainer_run(t, 3, NULL, NULL, &err), SIGNMF_ENONFINITE);
+        signmf_model *m;
+        cr_assert_eq(signmf_trainer_model(t, &m), SIGNMF_OK);
+        for (size_t i = 0; i < m->users * 5; ++i)
+            cr_assert(isfinite(elem(m->P, i, p.precision)));
+        for (size_t i = 0; i < m->items * 5; ++i)
+            cr_assert(isfinite(elem(m->Qt, i, p.precision)));
+        signmf_model_free(m);
+        signmf_trainer_free(t);
+    }
+    free(d.W);
+    signmf_ratings_free(r);
+}
+
 Test(ortho, rejects_what_does_not_apply)
 {
     dense d;

@@ -291,6 +291,63 @@ static void class_sums(const signmf_trainer *t, const sm_task *tk)
  *   g = r_scale * (((w + 1) * liked + w * neutral) + (w - 1) * disliked)
  * in double, t by t; y = state + a * g, or g itself when `grad_only`.
  * The user side's row r also gives loss part -state . g (t ascending). */
+/* side_epilogue's pieces, per element type. The gradient and the step
+ * are elementwise and vectorise; each row's dot, -sum_c s_c g_c in column
+ * order, is a serial chain of adds, so a group of rows runs its chains
+ * side by side. */
+#define EPI_GROUP 4
+
+/* All n finite: an exponent of all ones (inf, NaN) carries into bit 63
+ * when 1 is added above the mantissa. Integer lanes, so it vectorises. */
+static inline bool epi_finite(const double *y, size_t n)
+{
+    const uint64_t e = 0x7ff0000000000000u, one = (uint64_t)1 << 52;
+    uint64_t any = 0;
+    for (size_t j = 0; j < n; ++j) {
+        uint64_t u;
+        memcpy(&u, y + j, sizeof u);
+        any |= (u & e) + one;
+    }
+    return (any >> 63) == 0;
+}
+#define EPI_DEFINE(T)                                                                              \
+    static inline void epi_grad_##T(const T *restrict al, const T *restrict an,                    \
+                                    const T *restrict ad, size_t nc, double sc, double w_,         \
+                                    double *restrict y)                                            \
+    {                                                                                              \
+        const double wl = w_ + 1.0, wd = w_ - 1.0;                                                 \
+        for (size_t j = 0; j < nc; ++j) {                                                          \
+            double liked = -(double)al[j], neu = (double)an[j], dis = (double)ad[j];               \
+            y[j] = sc * ((wl * liked + w_ * neu) + wd * dis);                                      \
+        }                                                                                          \
+    }                                                                                              \
+    static inline void epi_dots_##T(const T *restrict s, const double *restrict y, size_t dim,     \
+                                    size_t nr, double *restrict dot)                               \
+    {                                                                                              \
+        double d[EPI_GROUP] = {0.0, 0.0, 0.0, 0.0};                                                \
+        if (nr == EPI_GROUP) {                                                                     \
+            for (size_t c = 0; c < dim; ++c)                                                       \
+                for (size_t i = 0; i < EPI_GROUP; ++i)                                             \
+                    d[i] -= (double)s[i * dim + c] * y[i * dim + c];                               \
+        } else {                                                                                   \
+            for (size_t i = 0; i < nr; ++i)                                                        \
+                for (size_t c = 0; c < dim; ++c)                                                   \
+                    d[i] -= (double)s[i * dim + c] * y[i * dim + c];                               \
+        }                                                                                          \
+        for (size_t i = 0; i < nr; ++i)                                                            \
+            dot[i] = d[i];                                                                         \
+    }                                                                                              \
+    static inline int epi_step_##T(const T *restrict s, double *restrict y, size_t n, double a,    \
+                                   bool grad_only)                                                 \
+    {                                                                                              \
+        if (!grad_only)                                                                            \
+            for (size_t j = 0; j < n; ++j)                                                         \
+                y[j] = (double)s[j] + a * y[j];                                                    \
+        return !epi_finite(y, n);                                                                  \
+    }
+EPI_DEFINE(float)
+EPI_DEFINE(double)
+
 static int side_epilogue(signmf_trainer *t, int side, bool grad_only, bool want_dot)
 {
     sm_ortho *o = t->orth;
@@ -299,32 +356,39 @@ static int side_epilogue(signmf_trainer *t, int side, bool grad_only, bool want_
     const void *ad = side ? t->Q[1 - t->cur] : t->P[1 - t->cur];
     const void *al = o->acc[side][0], *an = o->acc[side][1];
     const double w_ = t->params.rated_weight, a = t->params.lr;
-    const double wl = w_ + 1.0, wd = w_ - 1.0;
     int bad = 0;
     const size_t lo = t->own[side][0], hi = t->own[side][1];
+    const size_t ng = (hi - lo + EPI_GROUP - 1) / EPI_GROUP;
 #pragma omp parallel for num_threads(t->threads) schedule(static)                                  \
     reduction(|                                                                                    \
               : bad) if ((hi - lo) * dim >= (1u << 18))
-    for (size_t r = lo; r < hi; ++r) {
-        double sc = o->scale[side][r], dot = 0.0;
-        double *y = o->y[side] + r * dim;
-        for (size_t pc = 0; pc < t->npanels; ++pc) {
-            size_t c0 = pc * t->panel, w = sm_panel_width(t, pc);
-            size_t nc = c0 + w <= dim ? w : dim - c0;
-            size_t base = sm_panel_offset(t, rows, pc) + r * w;
-            for (size_t j = 0; j < nc; ++j) {
-                size_t at = base + j, c = c0 + j;
-                double liked = -ld_elem(al, at, f64), neu = ld_elem(an, at, f64),
-                       dis = ld_elem(ad, at, f64);
-                double g = sc * ((wl * liked + w_ * neu) + wd * dis);
-                double s = ld_elem(o->state[side], r * dim + c, f64);
-                dot -= s * g;
-                y[c] = grad_only ? g : s + a * g;
-                bad |= !isfinite(y[c]);
+    for (size_t gi = 0; gi < ng; ++gi) {
+        size_t r0 = lo + gi * EPI_GROUP, nr = hi - r0 < EPI_GROUP ? hi - r0 : EPI_GROUP;
+        double *y = o->y[side] + r0 * dim;
+        for (size_t r = r0; r < r0 + nr; ++r)
+            for (size_t pc = 0; pc < t->npanels; ++pc) {
+                size_t c0 = pc * t->panel, w = sm_panel_width(t, pc);
+                size_t nc = c0 + w <= dim ? w : dim - c0;
+                size_t base = sm_panel_offset(t, rows, pc) + r * w;
+                double sc = o->scale[side][r], *yr = o->y[side] + r * dim + c0;
+                if (f64)
+                    epi_grad_double((const double *)al + base, (const double *)an + base,
+                                    (const double *)ad + base, nc, sc, w_, yr);
+                else
+                    epi_grad_float((const float *)al + base, (const float *)an + base,
+                                   (const float *)ad + base, nc, sc, w_, yr);
             }
+        if (f64) {
+            const double *st = (const double *)o->state[side] + r0 * dim;
+            if (want_dot)
+                epi_dots_double(st, y, dim, nr, o->rowdot + r0);
+            bad |= epi_step_double(st, y, nr * dim, a, grad_only);
+        } else {
+            const float *st = (const float *)o->state[side] + r0 * dim;
+            if (want_dot)
+                epi_dots_float(st, y, dim, nr, o->rowdot + r0);
+            bad |= epi_step_float(st, y, nr * dim, a, grad_only);
         }
-        if (want_dot)
-            o->rowdot[r] = dot;
     }
     /* a share: orthonormalising needs every row of the step */
     if (t->hooks.gather) {
