@@ -5,6 +5,7 @@
 #include "model/model.h"
 
 #include <criterion/criterion.h>
+#include <criterion/redirect.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -244,4 +245,32 @@ Test(api, huge_dims_never_wrap)
               (int)st);
     cr_assert_null(t);
     signmf_ratings_free(r);
+}
+
+/* The library never prints, even under the variables that make the CLI
+ * talk (SIGNMF_ISA_DEBUG) and on the error paths. Criterion runs each test
+ * in its own process, so the dispatcher is set up here, after setenv. */
+Test(api, library_never_writes_to_stderr_or_stdout, .init = cr_redirect_stderr)
+{
+    cr_redirect_stdout();
+    setenv("SIGNMF_ISA_DEBUG", "1", 1);
+    setenv("SIGNMF_ISA", "avx512", 1);
+    cr_assert(signmf_kernel_name() != NULL);
+    signmf_ratings *r = make_ratings(20, 15, 3);
+    signmf_params p = signmf_params_default();
+    p.dim = 8;
+    signmf_trainer *t;
+    cr_assert_eq(signmf_trainer_create(r, &p, &t, NULL), SIGNMF_OK);
+    cr_assert_eq(signmf_trainer_run(t, 2, NULL, NULL, NULL), SIGNMF_OK);
+    signmf_trainer_free(t);
+    p.dim = 0;
+    signmf_error err;
+    cr_assert_neq(signmf_trainer_create(r, &p, &t, &err), SIGNMF_OK);
+    signmf_model *m;
+    cr_assert_neq(signmf_model_open("/nonexistent/model.smf", 0, &m, &err), SIGNMF_OK);
+    signmf_ratings_free(r);
+    fflush(stdout);
+    fflush(stderr);
+    cr_assert_stderr_eq_str("");
+    cr_assert_stdout_eq_str("");
 }

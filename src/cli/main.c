@@ -2,6 +2,8 @@
 #include "cli.h"
 #include "cli_eval.h"
 
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static const char usage[] =
@@ -28,6 +30,21 @@ static const char usage[] =
     "\n"
     "Exit status: 0 success, 1 bad input or runtime error, 2 wrong usage.\n";
 
+/* SIGNMF_ISA_DEBUG=1: which kernel set runs, and why (the library keeps
+ * quiet; this is its choice as signmf_kernel_name() reports it). */
+static void debug_kernels(void)
+{
+    const char *dbg = getenv("SIGNMF_ISA_DEBUG");
+    if (!dbg || !*dbg || strcmp(dbg, "0") == 0)
+        return;
+    const char *name = signmf_kernel_name(), *want = getenv("SIGNMF_ISA"), *why = "cpuid";
+    if (want &&
+        (strcmp(want, "portable") == 0 || strcmp(want, "avx2") == 0 || strcmp(want, "avx512") == 0))
+        why = strcmp(want, name) == 0 ? "SIGNMF_ISA"
+                                      : "SIGNMF_ISA names an ISA this CPU lacks; using cpuid";
+    fprintf(stderr, "signmf: kernels %s (%s)\n", name, why);
+}
+
 int main(int argc, char **argv)
 {
     static const struct {
@@ -39,6 +56,7 @@ int main(int argc, char **argv)
         {"similar", cmd_similar}, {"eval", cmd_eval},   {"split", cmd_split},
         {"convert", cmd_convert},
     };
+    debug_kernels();
     if (argc < 2) {
         fputs(usage, stderr);
         return CLI_USAGE;

@@ -3,7 +3,6 @@
 #include "kernels.h"
 
 #include <pthread.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,22 +81,14 @@ static void sm_kernels_setup(void)
             break;
         }
     const char *want = getenv("SIGNMF_ISA");
-    const char *why = "cpuid";
     if (want && *want) {
         for (int i = 0; i < SM_ISA_COUNT; ++i)
             if (strcmp(want, sm_isa_names[i]) == 0) {
-                if (sm_table_ok[i]) {
+                if (sm_table_ok[i])
                     best = (sm_isa)i;
-                    why = "SIGNMF_ISA";
-                } else {
-                    why = "SIGNMF_ISA names an ISA this CPU lacks; using cpuid";
-                }
             }
     }
     sm_active = &sm_tables[best];
-    const char *dbg = getenv("SIGNMF_ISA_DEBUG");
-    if (dbg && *dbg && strcmp(dbg, "0") != 0)
-        fprintf(stderr, "signmf: kernels %s (%s)\n", sm_active->name, why);
 }
 
 const sm_kernels *sm_kernels_active(void)

@@ -234,8 +234,8 @@ void sm_score_init_avx512(sm_kernels *k);
 
 /* The table in use: chosen once (pthread_once) from CPUID, unless the
  * environment variable SIGNMF_ISA=portable|avx2|avx512 forces one that the
- * CPU supports. SIGNMF_ISA_DEBUG=1 logs the choice to stderr (the only
- * output the library ever makes, and only when asked). */
+ * CPU supports; one it lacks is ignored. The library never prints it:
+ * signmf_kernel_name() tells, and the CLI logs it under SIGNMF_ISA_DEBUG. */
 const sm_kernels *sm_kernels_active(void);
 /* A specific table, or NULL if this build or CPU cannot run it. */
 const sm_kernels *sm_kernels_for(sm_isa isa);
