@@ -10,7 +10,18 @@
  * ratio is fair on a shared machine).
  *
  * --quick: only the kernels the library would choose (SIGNMF_ISA applies),
- * and k = 512 unless --k is given. */
+ * and k = 512 unless --k is given.
+ *
+ * --degree-order users|items|both [--rounds N]: issue 13's locality probe.
+ * Each configuration builds two trainers, the second with the rows of the
+ * named sides stored in descending order of degree (sm_degree_order), and
+ * times their passes interleaved, A B then B A, N rounds (default 21), so
+ * that a slow spell of the shared machine lands on both; it prints both
+ * medians, the median of the per-round ratios B / A, and whether B's next
+ * state and loss are A's bits (rows compared at their slots).
+ * users-resort|items-resort|both-resort: the same, and every row's segments
+ * sorted by slot with the blocks cut in slot order (the hottest rows in
+ * block 0): another sum order, so other bits; for measurement only. */
 #include "bench_common.h"
 #include "train/train.h"
 
@@ -67,8 +78,93 @@ static double time_pass(signmf_trainer *t, const sm_kernels *k, int reps, bool p
     return med;
 }
 
+static int cmp_d(const void *x, const void *y)
+{
+    double a = *(const double *)x, b = *(const double *)y;
+    return a < b ? -1 : a > b;
+}
+
+/* B's spare state (the next one) against A's, row r of a side at B's slot. */
+static bool same_next_state(const signmf_trainer *A, const signmf_trainer *B)
+{
+    for (int side = 0; side < 2; ++side) {
+        size_t rows = side ? A->items : A->users;
+        for (size_t c = 0; c < A->npanels; ++c) {
+            size_t w = sm_panel_width(A, c), off = sm_panel_offset(A, rows, c);
+            const char *a =
+                (const char *)(side ? A->Q[1 - A->cur] : A->P[1 - A->cur]) + off * A->esize;
+            const char *b =
+                (const char *)(side ? B->Q[1 - B->cur] : B->P[1 - B->cur]) + off * B->esize;
+            for (size_t r = 0; r < rows; ++r) {
+                size_t q = B->slot[side] ? B->slot[side][r] : r;
+                if (memcmp(a + r * w * A->esize, b + q * w * B->esize, w * A->esize))
+                    return false;
+            }
+            if (A->Pb[0]) {
+                const uint16_t *ah = (side ? A->Qb[1 - A->cur] : A->Pb[1 - A->cur]) + off;
+                const uint16_t *bh = (side ? B->Qb[1 - B->cur] : B->Pb[1 - B->cur]) + off;
+                for (size_t r = 0; r < rows; ++r) {
+                    size_t q = B->slot[side] ? B->slot[side][r] : r;
+                    if (memcmp(ah + r * w, bh + q * w, w * sizeof *ah))
+                        return false;
+                }
+            }
+        }
+    }
+    return true;
+}
+
+static int degree_probe(const signmf_ratings *r, const sm_kernels *k, signmf_params p, int sides,
+                        int rounds, const char *prec_name)
+{
+    signmf_error err;
+    signmf_trainer *t[2];
+    if (signmf_trainer_create(r, &p, &t[0], &err) != SIGNMF_OK ||
+        signmf_trainer_create(r, &p, &t[1], &err) != SIGNMF_OK ||
+        sm_degree_order(t[1], sides, &err) != SIGNMF_OK) {
+        fprintf(stderr, "bench_epoch: %s\n", err.message);
+        return 1;
+    }
+    double a = 1e-3, loss[2] = {0, 0};
+    double *tm[2] = {malloc((size_t)rounds * sizeof(double)),
+                     malloc((size_t)rounds * sizeof(double))};
+    double *ratio = malloc((size_t)rounds * sizeof(double));
+    for (int i = 0; i < 2; ++i) /* warm both */
+        for (int j = 0; j < 2; ++j)
+            sm_train_pass(t[j], k, &a, 1.0, &loss[j]);
+    for (int i = 0; i < rounds; ++i) {
+        for (int h = 0; h < 2; ++h) {
+            int j = (i & 1) ? 1 - h : h;
+            double t0 = sm_now();
+            sm_train_pass(t[j], k, &a, 1.0, &loss[j]);
+            tm[j][i] = sm_now() - t0;
+        }
+        ratio[i] = tm[1][i] / tm[0][i];
+    }
+    bool same = same_next_state(t[0], t[1]) && memcmp(&loss[0], &loss[1], sizeof loss[0]) == 0;
+    qsort(tm[0], (size_t)rounds, sizeof(double), cmp_d);
+    qsort(tm[1], (size_t)rounds, sizeof(double), cmp_d);
+    qsort(ratio, (size_t)rounds, sizeof(double), cmp_d);
+    printf("%-8s %-4s %3d %5zu %6s %10.3f %10.3f %8.3f %8.3f %8.3f %4s\n", k->name, prec_name,
+           p.threads, p.dim,
+           (sides & 3) == 3   ? (sides & 4 ? "both-r" : "both")
+           : (sides & 3) == 1 ? (sides & 4 ? "users-r" : "users")
+                              : (sides & 4 ? "items-r" : "items"),
+           tm[0][rounds / 2] * 1e3, tm[1][rounds / 2] * 1e3, ratio[rounds / 2], ratio[rounds / 4],
+           ratio[rounds * 3 / 4], same ? "yes" : "NO");
+    fflush(stdout);
+    free(tm[0]);
+    free(tm[1]);
+    free(ratio);
+    signmf_trainer_free(t[0]);
+    signmf_trainer_free(t[1]);
+    /* a resorted order adds in another order: other bits are expected */
+    return same || (sides & 4) ? 0 : 1;
+}
+
 int main(int argc, char **argv)
 {
+    int degree = 0, rounds = 21;
     int quick = 0, k_given = 0, prec_lo = 0, prec_hi = 2;
     static const signmf_precision precs[3] = {SIGNMF_F32, SIGNMF_BF16, SIGNMF_F64};
     static const char *const prec_names[3] = {"f32", "bf16", "f64"};
@@ -88,6 +184,15 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--prec") && i + 1 < argc) {
             ++i;
             prec_lo = prec_hi = !strcmp(argv[i], "f64") ? 2 : !strcmp(argv[i], "bf16") ? 1 : 0;
+        } else if (!strcmp(argv[i], "--degree-order") && i + 1 < argc) {
+            ++i;
+            degree = strstr(argv[i], "users") ? 1 : strstr(argv[i], "items") ? 2 : 3;
+            if (strstr(argv[i], "-resort"))
+                degree |= 4;
+        } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
+            rounds = atoi(argv[++i]);
+            if (rounds < 1)
+                rounds = 1;
         } else if (!strcmp(argv[i], "--threads") && i + 1 < argc) {
             nth = 0;
             for (char *s = strtok(argv[++i], ","); s && nth < 4; s = strtok(NULL, ","))
@@ -104,6 +209,27 @@ int main(int argc, char **argv)
     signmf_error err;
     printf("# data: %s (%zu x %zu, %zu ratings)\n", what, signmf_ratings_users(r),
            signmf_ratings_items(r), signmf_ratings_count(r));
+    if (degree) {
+        printf("%-8s %-4s %3s %5s %6s %10s %10s %8s %8s %8s %4s\n", "isa", "prec", "thr", "k",
+               "order", "index_ms", "degree_ms", "ratio", "r_q1", "r_q3", "bits");
+        int rc = 0;
+        for (int isa = SM_ISA_COUNT - 1; isa >= 0; --isa) {
+            const sm_kernels *k = sm_kernels_for((sm_isa)isa);
+            if (!k || (quick && k != sm_kernels_active()))
+                continue;
+            for (int prec = prec_lo; prec <= prec_hi; ++prec)
+                for (size_t ki = 0; ki < nk; ++ki)
+                    for (int ti = 0; ti < nth; ++ti) {
+                        signmf_params p = signmf_params_default();
+                        p.dim = ks[ki];
+                        p.threads = ths[ti];
+                        p.precision = precs[prec];
+                        rc |= degree_probe(r, k, p, degree, rounds, prec_names[prec]);
+                    }
+        }
+        signmf_ratings_free(r);
+        return rc;
+    }
     printf("%-8s %-4s %3s %5s %10s %10s %14s %8s %8s %6s\n", "isa", "prec", "thr", "k", "epoch_ms",
            "probe_ms", "Gsignk_per_s", "min_ms", "pmin_ms", "row_B");
     for (int isa = SM_ISA_COUNT - 1; isa >= 0; --isa) {
