@@ -21,7 +21,13 @@
  * state and loss are A's bits (rows compared at their slots).
  * users-resort|items-resort|both-resort: the same, and every row's segments
  * sorted by slot with the blocks cut in slot order (the hottest rows in
- * block 0): another sum order, so other bits; for measurement only. */
+ * block 0): another sum order, so other bits; for measurement only.
+ *
+ * The same interleaved A/B timing, B as configured and A:
+ *   --vs-f32             A in float32 (with --prec bf16: the bf16 / f32
+ *                        epoch ratio of issue 13, from one process);
+ *   --b-env NAME=VALUE   B built with that variable set (SIGNMF_PANEL,
+ *                        SIGNMF_BLOCK_ROWS, ...). */
 #include "bench_common.h"
 #include "train/train.h"
 
@@ -114,14 +120,34 @@ static bool same_next_state(const signmf_trainer *A, const signmf_trainer *B)
     return true;
 }
 
-static int degree_probe(const signmf_ratings *r, const sm_kernels *k, signmf_params p, int sides,
-                        int rounds, const char *prec_name)
+/* A: a trainer of `pa`; B: one of `p`, with its rows in degree order
+ * (sides != 0) and the environment variable b_env ("NAME=VALUE") set while
+ * it is built (b_env != NULL). */
+static int degree_probe(const signmf_ratings *r, const sm_kernels *k, signmf_params pa,
+                        signmf_params p, int sides, const char *b_env, int rounds,
+                        const char *prec_name)
 {
     signmf_error err;
     signmf_trainer *t[2];
-    if (signmf_trainer_create(r, &p, &t[0], &err) != SIGNMF_OK ||
-        signmf_trainer_create(r, &p, &t[1], &err) != SIGNMF_OK ||
-        sm_degree_order(t[1], sides, &err) != SIGNMF_OK) {
+    char name[64] = "";
+    const char *eq = b_env ? strchr(b_env, '=') : NULL;
+    if (eq && (size_t)(eq - b_env) < sizeof name)
+        memcpy(name, b_env, (size_t)(eq - b_env));
+    const char *old = *name ? getenv(name) : NULL;
+    char *keep = old ? strdup(old) : NULL;
+    if (signmf_trainer_create(r, &pa, &t[0], &err) != SIGNMF_OK) {
+        fprintf(stderr, "bench_epoch: %s\n", err.message);
+        return 1;
+    }
+    if (*name)
+        setenv(name, eq + 1, 1);
+    signmf_status st = signmf_trainer_create(r, &p, &t[1], &err);
+    if (*name && keep)
+        setenv(name, keep, 1);
+    else if (*name)
+        unsetenv(name);
+    free(keep);
+    if (st != SIGNMF_OK || (sides && sm_degree_order(t[1], sides, &err) != SIGNMF_OK)) {
         fprintf(stderr, "bench_epoch: %s\n", err.message);
         return 1;
     }
@@ -141,30 +167,36 @@ static int degree_probe(const signmf_ratings *r, const sm_kernels *k, signmf_par
         }
         ratio[i] = tm[1][i] / tm[0][i];
     }
-    bool same = same_next_state(t[0], t[1]) && memcmp(&loss[0], &loss[1], sizeof loss[0]) == 0;
+    bool comparable = pa.precision == p.precision && !b_env && !(sides & 4);
+    bool same = comparable && same_next_state(t[0], t[1]) &&
+                memcmp(&loss[0], &loss[1], sizeof loss[0]) == 0;
     qsort(tm[0], (size_t)rounds, sizeof(double), cmp_d);
     qsort(tm[1], (size_t)rounds, sizeof(double), cmp_d);
     qsort(ratio, (size_t)rounds, sizeof(double), cmp_d);
-    printf("%-8s %-4s %3d %5zu %6s %10.3f %10.3f %8.3f %8.3f %8.3f %4s\n", k->name, prec_name,
+    printf("%-8s %-4s %3d %5zu %7s %10.3f %10.3f %8.3f %8.3f %8.3f %4s\n", k->name, prec_name,
            p.threads, p.dim,
-           (sides & 3) == 3   ? (sides & 4 ? "both-r" : "both")
+           !sides             ? "index"
+           : (sides & 3) == 3 ? (sides & 4 ? "both-r" : "both")
            : (sides & 3) == 1 ? (sides & 4 ? "users-r" : "users")
                               : (sides & 4 ? "items-r" : "items"),
            tm[0][rounds / 2] * 1e3, tm[1][rounds / 2] * 1e3, ratio[rounds / 2], ratio[rounds / 4],
-           ratio[rounds * 3 / 4], same ? "yes" : "NO");
+           ratio[rounds * 3 / 4],
+           !comparable ? "-"
+           : same      ? "yes"
+                       : "NO");
     fflush(stdout);
     free(tm[0]);
     free(tm[1]);
     free(ratio);
     signmf_trainer_free(t[0]);
     signmf_trainer_free(t[1]);
-    /* a resorted order adds in another order: other bits are expected */
-    return same || (sides & 4) ? 0 : 1;
+    return same || !comparable ? 0 : 1;
 }
 
 int main(int argc, char **argv)
 {
-    int degree = 0, rounds = 21;
+    int degree = 0, rounds = 21, vs_f32 = 0;
+    const char *b_env = NULL;
     int quick = 0, k_given = 0, prec_lo = 0, prec_hi = 2;
     static const signmf_precision precs[3] = {SIGNMF_F32, SIGNMF_BF16, SIGNMF_F64};
     static const char *const prec_names[3] = {"f32", "bf16", "f64"};
@@ -187,8 +219,13 @@ int main(int argc, char **argv)
         } else if (!strcmp(argv[i], "--degree-order") && i + 1 < argc) {
             ++i;
             degree = strstr(argv[i], "users") ? 1 : strstr(argv[i], "items") ? 2 : 3;
+            degree |= 8; /* set, even where the order turns out empty */
             if (strstr(argv[i], "-resort"))
                 degree |= 4;
+        } else if (!strcmp(argv[i], "--vs-f32")) {
+            vs_f32 = 1;
+        } else if (!strcmp(argv[i], "--b-env") && i + 1 < argc) {
+            b_env = argv[++i];
         } else if (!strcmp(argv[i], "--rounds") && i + 1 < argc) {
             rounds = atoi(argv[++i]);
             if (rounds < 1)
@@ -209,9 +246,9 @@ int main(int argc, char **argv)
     signmf_error err;
     printf("# data: %s (%zu x %zu, %zu ratings)\n", what, signmf_ratings_users(r),
            signmf_ratings_items(r), signmf_ratings_count(r));
-    if (degree) {
-        printf("%-8s %-4s %3s %5s %6s %10s %10s %8s %8s %8s %4s\n", "isa", "prec", "thr", "k",
-               "order", "index_ms", "degree_ms", "ratio", "r_q1", "r_q3", "bits");
+    if (degree || vs_f32 || b_env) {
+        printf("%-8s %-4s %3s %5s %7s %10s %10s %8s %8s %8s %4s\n", "isa", "prec", "thr", "k",
+               "order", vs_f32 ? "f32_ms" : "A_ms", "B_ms", "ratio", "r_q1", "r_q3", "bits");
         int rc = 0;
         for (int isa = SM_ISA_COUNT - 1; isa >= 0; --isa) {
             const sm_kernels *k = sm_kernels_for((sm_isa)isa);
@@ -224,7 +261,11 @@ int main(int argc, char **argv)
                         p.dim = ks[ki];
                         p.threads = ths[ti];
                         p.precision = precs[prec];
-                        rc |= degree_probe(r, k, p, degree, rounds, prec_names[prec]);
+                        signmf_params pa = p;
+                        if (vs_f32)
+                            pa.precision = SIGNMF_F32;
+                        rc |=
+                            degree_probe(r, k, pa, p, degree & 7, b_env, rounds, prec_names[prec]);
                     }
         }
         signmf_ratings_free(r);
