@@ -7,6 +7,16 @@
  * huge pages where the kernel allows, as the trainer's embeddings do.
  *
  *   bench_gather [--threads T] [--gathers N] [--row-bytes 64|128|256]
+ *                [--degree-order]
+ *
+ * --degree-order (issue 13's locality probe): rows are drawn with
+ * power-law popularity (row of rank i with weight 1 / (i + 1), like the
+ * items of MovieLens and of `signmf synth`) and each table is gathered
+ * twice per repetition, interleaved: with the ranks scattered over the
+ * table by a random permutation (index order) and with rank i stored at
+ * row i (degree order, the hot rows together). A row is at least one
+ * cache line, so placement can only matter through pages, DRAM rows and
+ * the prefetchers.
  *
  * AVX-512 or AVX2 loads when the CPU has them (chosen at run time), else
  * plain C that the compiler vectorises for the baseline. */
@@ -95,6 +105,7 @@ int main(int argc, char **argv)
 {
     int threads = 2;
     size_t n = 20000000, row_bytes = 256;
+    int degree = 0;
     for (int i = 1; i < argc; ++i) {
         if (!strcmp(argv[i], "--threads") && i + 1 < argc)
             threads = atoi(argv[++i]);
@@ -102,9 +113,11 @@ int main(int argc, char **argv)
             n = strtoul(argv[++i], NULL, 10);
         else if (!strcmp(argv[i], "--row-bytes") && i + 1 < argc)
             row_bytes = strtoul(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--degree-order"))
+            degree = 1;
         else {
             fprintf(stderr, "usage: bench_gather [--threads T] [--gathers N] "
-                            "[--row-bytes 64|128|256]\n");
+                            "[--row-bytes 64|128|256] [--degree-order]\n");
             return 2;
         }
     }
@@ -123,14 +136,17 @@ int main(int argc, char **argv)
     /* the same bytes per row count, whatever the row width */
     const size_t sizes[] = {256u << 10, 512u << 10, 1u << 20, 2u << 20,
                             4u << 20,   16u << 20,  64u << 20};
-    uint32_t *idx = malloc(n * sizeof *idx);
-    if (idx == NULL || threads < 1)
+    uint32_t *idx = malloc(n * sizeof *idx), *sorted = degree ? malloc(n * sizeof *idx) : NULL;
+    if (idx == NULL || threads < 1 || (degree && !sorted))
         return 1;
     printf("# random %zu-byte row gathers, %d threads, %s loads\n", row_bytes, threads,
            isa == 2   ? "AVX-512"
            : isa == 1 ? "AVX2"
                       : "baseline");
-    printf("%9s %9s %12s\n", "rows", "MB", "GB_per_s");
+    if (degree)
+        printf("%9s %9s %12s %12s %8s\n", "rows", "MB", "index_GBps", "degree_GBps", "t_ratio");
+    else
+        printf("%9s %9s %12s\n", "rows", "MB", "GB_per_s");
     uint64_t x = 88172645463325252ull;
     for (size_t s = 0; s < sizeof sizes / sizeof *sizes; ++s) {
         size_t R = sizes[s] / row_bytes,
@@ -143,13 +159,66 @@ int main(int argc, char **argv)
 #endif
         for (size_t i = 0; i < R * rf; ++i)
             T[i] = 1.0f;
-        for (size_t i = 0; i < n; ++i) {
+        for (size_t i = 0; i < n && !degree; ++i) {
             x ^= x << 13, x ^= x >> 7, x ^= x << 17;
             idx[i] = (uint32_t)(x % R);
         }
-        double best = 1e30;
+        if (degree) {
+            /* ranks by inverting the cumulative 1/(i+1) weights, then a
+             * random placement of the ranks */
+            double *cum = malloc(R * sizeof *cum);
+            uint32_t *place = malloc(R * sizeof *place);
+            if (!cum || !place)
+                return 1;
+            double c = 0;
+            for (size_t i = 0; i < R; ++i)
+                cum[i] = c += 1.0 / (double)(i + 1);
+            for (size_t i = 0; i < R; ++i)
+                place[i] = (uint32_t)i;
+            for (size_t i = R - 1; i > 0; --i) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                size_t j = x % (i + 1);
+                uint32_t t = place[i];
+                place[i] = place[j], place[j] = t;
+            }
+            for (size_t i = 0; i < n; ++i) {
+                x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+                double u = (double)(x >> 11) * 0x1p-53 * c;
+                size_t lo = 0, hi = R - 1;
+                while (lo < hi) {
+                    size_t mid = (lo + hi) / 2;
+                    if (cum[mid] < u)
+                        lo = mid + 1;
+                    else
+                        hi = mid;
+                }
+                sorted[i] = (uint32_t)lo;
+                idx[i] = place[lo];
+            }
+            free(cum);
+            free(place);
+        }
+        double best = 1e30, bests = 1e30;
         float sink = 0;
-        for (int rep = 0; rep < 5; ++rep) {
+        /* even repetitions gather in degree order first, odd ones second */
+        for (int rep = 0; rep < (degree ? 10 : 5); ++rep) {
+            if (degree && rep % 2 == 0) {
+                double t0 = now();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+                {
+                    size_t T0 = (size_t)omp_get_thread_num(), TN = (size_t)omp_get_num_threads();
+                    size_t a = n * T0 / TN, b = n * (T0 + 1) / TN;
+#if defined(__x86_64__)
+                    sink += isa == 2   ? sum_avx512(T, sorted + a, b - a)
+                            : isa == 1 ? sum_avx2(T, sorted + a, b - a, rf)
+                                       : sum_plain(T, sorted + a, b - a, rf);
+#else
+                    sink += sum_plain(T, sorted + a, b - a, rf);
+#endif
+                }
+                double t = now() - t0;
+                bests = t < bests ? t : bests;
+            }
             double t0 = now();
 #pragma omp parallel num_threads(threads) reduction(+ : sink)
             {
@@ -165,11 +234,34 @@ int main(int argc, char **argv)
             }
             double t = now() - t0;
             best = t < best ? t : best;
+            if (degree && rep % 2 == 1) {
+                double t1 = now();
+#pragma omp parallel num_threads(threads) reduction(+ : sink)
+                {
+                    size_t T0 = (size_t)omp_get_thread_num(), TN = (size_t)omp_get_num_threads();
+                    size_t a = n * T0 / TN, b = n * (T0 + 1) / TN;
+#if defined(__x86_64__)
+                    sink += isa == 2   ? sum_avx512(T, sorted + a, b - a)
+                            : isa == 1 ? sum_avx2(T, sorted + a, b - a, rf)
+                                       : sum_plain(T, sorted + a, b - a, rf);
+#else
+                    sink += sum_plain(T, sorted + a, b - a, rf);
+#endif
+                }
+                double ts = now() - t1;
+                bests = ts < bests ? ts : bests;
+            }
         }
-        printf("%9zu %9.2f %12.1f%s\n", R, (double)R * row_bytes / 1e6,
-               (double)n * row_bytes / best / 1e9, sink == 0 ? " (?)" : "");
+        if (degree)
+            printf("%9zu %9.2f %12.1f %12.1f %8.3f%s\n", R, (double)R * row_bytes / 1e6,
+                   (double)n * row_bytes / best / 1e9, (double)n * row_bytes / bests / 1e9,
+                   bests / best, sink == 0 ? " (?)" : "");
+        else
+            printf("%9zu %9.2f %12.1f%s\n", R, (double)R * row_bytes / 1e6,
+                   (double)n * row_bytes / best / 1e9, sink == 0 ? " (?)" : "");
         free(T);
     }
     free(idx);
+    free(sorted);
     return 0;
 }

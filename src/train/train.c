@@ -117,6 +117,8 @@ void signmf_trainer_free(signmf_trainer *t)
     sm_zeros_release(&t->zero);
     sm_zeros_release(&t->part_zero);
     sm_ortho_free(t->orth);
+    sm_free(t->slot[0]);
+    sm_free(t->slot[1]);
     free(t);
 }
 
@@ -669,11 +671,157 @@ int sm_train_pass(signmf_trainer *t, const sm_kernels *k, const double *a, doubl
     }
     /* fixed order: panel by panel, user by user */
     double sum = 0.0;
-    size_t n = t->npanels * t->users;
-    for (size_t i = 0; i < n; ++i)
-        sum += t->dots[i];
+    if (t->slot[0]) {
+        for (size_t c = 0; c < t->npanels; ++c)
+            for (size_t u = 0; u < t->users; ++u)
+                sum += t->dots[c * t->users + t->slot[0][u]];
+    } else {
+        size_t n = t->npanels * t->users;
+        for (size_t i = 0; i < n; ++i)
+            sum += t->dots[i];
+    }
     *loss = sum;
     return bad;
+}
+
+typedef struct deg_key {
+    size_t deg;
+    uint32_t row;
+} deg_key;
+
+static int deg_cmp(const void *x, const void *y)
+{
+    const deg_key *a = x, *b = y;
+    if (a->deg != b->deg)
+        return a->deg > b->deg ? -1 : 1;
+    return a->row < b->row ? -1 : a->row > b->row;
+}
+
+/* The rows of `s` at their slots (row_at[slot] = row; NULL keeps rows),
+ * every index through col_slot (NULL keeps indices), in the same order. */
+static int u32_cmp(const void *x, const void *y)
+{
+    uint32_t a = *(const uint32_t *)x, b = *(const uint32_t *)y;
+    return a < b ? -1 : a > b;
+}
+
+static signmf_status permute_signs(const sm_signs *s, const uint32_t *row_at,
+                                   const uint32_t *col_slot, bool resort, sm_signs *o)
+{
+    o->rows = s->rows, o->cols = s->cols, o->nnz = s->nnz;
+    o->ptr = sm_alloc(s->rows + 1, sizeof *o->ptr);
+    o->mid = sm_alloc(s->rows ? s->rows : 1, sizeof *o->mid);
+    o->idx = sm_alloc(s->nnz ? s->nnz : 1, sizeof *o->idx);
+    if (!o->ptr || !o->mid || !o->idx)
+        return SIGNMF_ENOMEM;
+    size_t e = 0;
+    o->ptr[0] = 0;
+    for (size_t q = 0; q < s->rows; ++q) {
+        size_t r = row_at ? row_at[q] : q;
+        o->mid[q] = e + (s->mid[r] - s->ptr[r]);
+        for (size_t i = s->ptr[r]; i < s->ptr[r + 1]; ++i)
+            o->idx[e++] = col_slot ? col_slot[s->idx[i]] : s->idx[i];
+        o->ptr[q + 1] = e;
+        if (resort && col_slot) {
+            qsort(o->idx + o->ptr[q], o->mid[q] - o->ptr[q], sizeof *o->idx, u32_cmp);
+            qsort(o->idx + o->mid[q], o->ptr[q + 1] - o->mid[q], sizeof *o->idx, u32_cmp);
+        }
+    }
+    return SIGNMF_OK;
+}
+
+/* Rows of `n` elements of `es` bytes moved to their slots. */
+static signmf_status permute_rows(void *base, size_t rows, size_t n, size_t es,
+                                  const uint32_t *slot)
+{
+    size_t rb = n * es;
+    char *tmp = malloc(rows * rb > 0 ? rows * rb : 1);
+    if (!tmp)
+        return SIGNMF_ENOMEM;
+    for (size_t r = 0; r < rows; ++r)
+        memcpy(tmp + (size_t)slot[r] * rb, (char *)base + r * rb, rb);
+    memcpy(base, tmp, rows * rb);
+    free(tmp);
+    return SIGNMF_OK;
+}
+
+signmf_status sm_degree_order(signmf_trainer *t, int sides, signmf_error *err)
+{
+    if (t->orth || t->hooks.gather || t->slot[0] || t->slot[1])
+        return sm_fail(err, SIGNMF_EINVAL, "degree order: only once, on a whole notebook trainer");
+    uint32_t *row_at[2] = {NULL, NULL};
+    signmf_status st = SIGNMF_OK;
+    for (int side = 0; side < 2; ++side) {
+        if (!(sides & (1 << side)))
+            continue;
+        const sm_signs *s = side ? &t->by_item : &t->by_user;
+        deg_key *key = malloc((s->rows ? s->rows : 1) * sizeof *key);
+        row_at[side] = sm_alloc(s->rows ? s->rows : 1, sizeof(uint32_t));
+        t->slot[side] = sm_alloc(s->rows ? s->rows : 1, sizeof(uint32_t));
+        if (!key || !row_at[side] || !t->slot[side]) {
+            free(key);
+            st = SIGNMF_ENOMEM;
+            goto done;
+        }
+        for (size_t r = 0; r < s->rows; ++r)
+            key[r] = (deg_key){s->ptr[r + 1] - s->ptr[r], (uint32_t)r};
+        qsort(key, s->rows, sizeof *key, deg_cmp);
+        for (size_t q = 0; q < s->rows; ++q) {
+            row_at[side][q] = key[q].row;
+            t->slot[side][key[q].row] = (uint32_t)q;
+        }
+        free(key);
+    }
+    sm_signs bu = {0}, bi = {0};
+    const bool resort = sides & 4;
+    if ((st = permute_signs(&t->by_user, row_at[0], t->slot[1], resort, &bu)) != SIGNMF_OK ||
+        (st = permute_signs(&t->by_item, row_at[1], t->slot[0], resort, &bi)) != SIGNMF_OK) {
+        sm_signs_release(&bu);
+        sm_signs_release(&bi);
+        goto done;
+    }
+    sm_signs_release(&t->by_user);
+    sm_signs_release(&t->by_item);
+    t->by_user = bu, t->by_item = bi;
+    for (int side = 0; side < 2; ++side) {
+        if (!t->slot[side])
+            continue;
+        size_t rows = side ? t->items : t->users;
+        for (int i = 0; i < 2 && st == SIGNMF_OK; ++i)
+            for (size_t c = 0; c < t->npanels && st == SIGNMF_OK; ++c) {
+                size_t w = sm_panel_width(t, c), off = sm_panel_offset(t, rows, c);
+                void *X = side ? t->Q[i] : t->P[i];
+                uint16_t *Xb = side ? t->Qb[i] : t->Pb[i];
+                st = permute_rows((char *)X + off * t->esize, rows, w, t->esize, t->slot[side]);
+                if (st == SIGNMF_OK && Xb)
+                    st = permute_rows(Xb + off, rows, w, sizeof *Xb, t->slot[side]);
+            }
+        /* the block tables are offsets into each row's segments, which
+         * kept their order: only the rows move */
+        for (size_t b = 0;
+             !resort && t->nblocks[side] > 1 && b <= t->nblocks[side] && st == SIGNMF_OK; ++b) {
+            st = permute_rows(t->pofs[side] + b * rows, rows, 1, sizeof(uint32_t), t->slot[side]);
+            if (st == SIGNMF_OK)
+                st = permute_rows(t->mofs[side] + b * rows, rows, 1, sizeof(uint32_t),
+                                  t->slot[side]);
+        }
+    }
+    /* resorted: blocks are runs of slots, the hottest rows in block 0 */
+    for (int side = 0; resort && side < 2 && st == SIGNMF_OK; ++side)
+        if (t->nblocks[side] > 1) {
+            sm_free(t->pofs[side]);
+            sm_free(t->mofs[side]);
+            st = sm_build_block_tables(t, side ? &t->by_item : &t->by_user, t->nblocks[side],
+                                       &t->pofs[side], &t->mofs[side], err);
+        }
+    if (st == SIGNMF_OK && build_tasks(t) != SIGNMF_OK)
+        st = SIGNMF_ENOMEM;
+done:
+    sm_free(row_at[0]);
+    sm_free(row_at[1]);
+    if (st != SIGNMF_OK)
+        return sm_fail(err, st, "degree order: out of memory");
+    return SIGNMF_OK;
 }
 
 signmf_status signmf_trainer_loss(signmf_trainer *t, double *loss)

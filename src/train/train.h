@@ -85,6 +85,9 @@ struct signmf_trainer {
     sm_part_hooks hooks;
     sm_zeros part_zero; /* partitioned: the owned items' neutral entries by user, until setup */
     int hook_failed;    /* a gather failed: the state is not usable */
+    /* sm_degree_order: row r of side s (0 users, 1 items) is stored at
+     * slot[s][r] of P or Q and of that side's sign rows; NULL: at r. */
+    uint32_t *slot[2];
 };
 
 /* Panel c of an embedding with `rows` rows: start offset (elements) and
@@ -117,6 +120,18 @@ int sm_part_any(signmf_trainer *t, int v);
 /* Copy row-major (rows x dim, stride dim) to/from panel layout. */
 void sm_to_panels(const signmf_trainer *t, const void *rowmajor, void *panels, size_t rows);
 void sm_from_panels(const signmf_trainer *t, const void *panels, void *rowmajor, size_t rows);
+/* Benchmark probe (bench_epoch --degree-order): store the rows of the
+ * sides in `sides` (bit 0 users, bit 1 items) in descending order of their
+ * sign count, ties by index: P/Q rows, shadows, sign rows and block tables
+ * move to their slots and the other side's sign indices name slots, in
+ * their old order. Every row's sum then adds the same values in the same
+ * order, so the next state is the same bits at permuted places, and the
+ * loss adds its parts in user order as before. Only for a whole notebook
+ * trainer before its first pass (the model, resume and the orthonormal
+ * method know nothing of slots). With bit 2 set as well, each row's
+ * segments are sorted by slot instead and the blocks cut in slot order:
+ * another sum order (so other bits), measured, not used. */
+signmf_status sm_degree_order(signmf_trainer *t, int sides, signmf_error *err);
 /* SIGNMF_BF16: the shadows of the current state, from its master. */
 void sm_refresh_shadows(signmf_trainer *t);
 
