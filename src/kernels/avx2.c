@@ -350,8 +350,10 @@ SM_INLINE void mul_tile(const double *X, size_t ldx, size_t k1, const double *T,
         }                                                                                          \
     } while (0)
 
-static void sm_xty_f64_avx2(const double *X, size_t ldx, const double *Y, size_t ldy, size_t n,
-                            size_t k1, size_t k2, double *C, size_t ldc)
+/* Rows go through in chunks that stay in L1 while every tile of C passes
+ * over them (each entry still adds its rows in ascending order). */
+static void xty_chunk(const double *X, size_t ldx, const double *Y, size_t ldy, size_t n, size_t k1,
+                      size_t k2, double *C, size_t ldc)
 {
     for (size_t b0 = 0; b0 < k2; b0 += 4 * DENSE_NV) {
         size_t left = k2 - b0, nvs = (left + 3) / 4;
@@ -365,6 +367,17 @@ static void sm_xty_f64_avx2(const double *X, size_t ldx, const double *Y, size_t
             a0 += (size_t)na;
         }
     }
+}
+
+static void sm_xty_f64_avx2(const double *X, size_t ldx, const double *Y, size_t ldy, size_t n,
+                            size_t k1, size_t k2, double *C, size_t ldc)
+{
+    size_t per = (k1 + k2) * sizeof(double), rows = per ? (24u << 10) / per : n;
+    if (rows < 16)
+        rows = 16;
+    for (size_t r0 = 0; r0 < n; r0 += rows)
+        xty_chunk(X + r0 * ldx, ldx, Y + r0 * ldy, ldy, n - r0 < rows ? n - r0 : rows, k1, k2, C,
+                  ldc);
 }
 
 static void sm_mul_small_f64_avx2(const double *X, size_t ldx, size_t n, size_t k1, const double *T,
