@@ -22,6 +22,12 @@ typedef struct cli_eval_plan {
     uint64_t patience; /* early stop after this many evaluations without gain (0: off) */
     signmf_metric metric;
     const char *test_name; /* for messages */
+    /* The trainer's model and its figures, or -1 after reporting a failure;
+     * NULL: signmf_trainer_model and signmf_evaluate. signmf-mpi's
+     * evaluates in shares. */
+    int (*evaluate)(void *ctx, signmf_trainer *t, signmf_model **m, signmf_eval_result *res);
+    void *ctx;
+    bool silent; /* print nothing (another process reports) */
 } cli_eval_plan;
 
 /* The evaluation side of a training run, driven by cli_train's epoch loop:
@@ -66,6 +72,9 @@ int cli_eval_check(const cli_command *cmd, const cli_eval_args *a);
  * the original is freed). Fills `plan`; *test_out is the held-out set to
  * free afterwards (NULL when no evaluation was asked for). -1 when fine,
  * else an exit code after a message. */
+/* The plan's options from the arguments (test, test_name and the hook
+ * left unset). */
+void cli_eval_plan_init(const cli_eval_args *a, int threads, cli_eval_plan *plan);
 int cli_eval_setup(const cli_eval_args *a, const signmf_load_options *lo, uint32_t seed,
                    int threads, signmf_ratings **ratings, signmf_ratings **test_out,
                    cli_eval_plan *plan);

@@ -8,6 +8,7 @@
 #include "dist.h"
 
 #include "cli.h"
+#include "eval/eval.h"
 #include "io/load.h"
 #include "model/model.h"
 
@@ -316,8 +317,10 @@ static void locate_dup(mp_ctx *c, const char *path, signmf_format fmt, uint64_t 
 }
 
 signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo,
-                      const sm_sign_options *so, sm_part_input *in, size_t *owned_ratings)
+                      const sm_sign_options *so, double holdout, uint32_t seed, sm_part_input *in,
+                      size_t *owned_ratings, signmf_ratings **held)
 {
+    *held = NULL;
     signmf_error err;
     memset(&err, 0, sizeof err);
     memset(in, 0, sizeof *in);
@@ -542,9 +545,41 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         free(at);
         return SIGNMF_EDUPLICATE;
     }
+    r.user_map.direct = r.item_map.direct = true;
+    if (holdout > 0) {
+        /* one MT19937 stream over the users in order: this process's
+         * users start where the earlier processes' users' draws end */
+        uint64_t draws = sm_split_draws(&r, holdout), skip = 0;
+        MPI_Exscan(&draws, &skip, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+        if (c->rank == 0)
+            skip = 0;
+        sm_rng *rng = malloc(sizeof *rng);
+        signmf_ratings *tr = NULL;
+        if (!rng)
+            mp_abort(c, "out of memory for the --holdout split");
+        sm_rng_seed(rng, seed);
+        for (uint64_t k = 0; k < skip; ++k)
+            (void)sm_rng_u32(rng);
+        st = sm_ratings_split_rng(&r, holdout, rng, &tr, held, &err);
+        free(rng);
+        if (st != SIGNMF_OK)
+            mp_abort(c, "%s", err.message);
+        free(r.user);
+        free(r.item);
+        free(r.value);
+        r.user = tr->user;
+        r.item = tr->item;
+        r.value = tr->value;
+        r.count = tr->count;
+        tr->user = tr->item = NULL;
+        tr->value = NULL;
+        signmf_ratings_free(tr);
+        nr = r.count;
+        nloc = nr;
+        MPI_Allreduce(&nloc, &ntot, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+    }
     in->data_crc = whole_crc(c, users, items, &r, ntot);
     *owned_ratings = nr;
-    r.user_map.direct = r.item_map.direct = true;
     st = sm_signs_build_rows(&r, so, &in->by_user, &in->zero, &err);
     free(r.user);
     free(r.item);

@@ -4,7 +4,7 @@
 # ending the job, --resume across process counts, and two "hosts" (network
 # namespaces joined by a veth pair) over TCP.
 # Usage: test_mpi.sh MODE PATH/TO/signmf PATH/TO/signmf-mpi
-#   MODE: identity | badinput | kill | resume | twohosts
+#   MODE: identity | movielens | eval | badinput | kill | resume | twohosts
 # Exit 77 (skipped) when mpirun is missing or, for twohosts, when network
 # namespaces cannot be made here.
 set -u
@@ -77,6 +77,38 @@ identity() {
 # every process count and both thread counts, in 4 runs (all 8 for f32)
 runs="1:2 2:1 3:2 4:1"
 
+# the evaluation lines and table, the log's metric columns (%.17g) and the
+# kept model of signmf train with the same options, for each run
+evaluation() {
+    local name=$1 data=$2
+    shift 2
+    "$exe" train "$data" "$@" --threads 2 --out one.smf --log one.csv >one.out 2>one.err ||
+        { cp one.err err; bad "$name: signmf train"; return; }
+    grep -E '^(eval|early)' one.err >one.ev
+    [ -s one.ev ] && [ -s one.out ] || { bad "$name: signmf train printed no evaluation"; return; }
+    local nt n th all=1
+    for nt in $runs; do
+        n=${nt%:*} th=${nt#*:}
+        rm -f m.smf m.csv
+        timeout 120 mpirun --oversubscribe -n "$n" "$mexe" train "$data" "$@" --threads "$th" \
+            --out m.smf --log m.csv >mout 2>merr
+        mrc=$?
+        grep -E '^(eval|early)' merr >m.ev
+        if [ "$mrc" -ne 0 ] || ! cmp -s one.out mout || ! cmp -s one.ev m.ev ||
+            ! cmp -s <(cut -d, -f1,2,4- one.csv) <(cut -d, -f1,2,4- m.csv) ||
+            ! same_export one.smf m.smf; then
+            all=0
+            cp merr err
+            bad "$name: -n $n --threads $th: evaluation or model differs from signmf train"
+        elif [ "$th" -eq 2 ] && ! cmp -s one.smf m.smf; then
+            all=0
+            bad "$name: -n $n --threads 2: the model file differs from signmf train's"
+        fi
+    done
+    [ "$all" -eq 1 ] &&
+        ok "$name: (processes:threads) $runs print signmf train's evaluation and keep its model"
+}
+
 case $mode in
 identity)
     runs="1:1 1:2 2:1 2:2 3:1 3:2 4:1 4:2" identity "f32" s.tsv --dim 24 --epochs 5
@@ -103,6 +135,48 @@ movielens)
         exit 77
     fi
     identity "ua.base orthonormal (defaults)" "$SIGNMF_DATA_DIR/ml-100k/ua.base" --method orthonormal
+    runs="1:2 3:1" evaluation "ua.base --test ua.test, orthonormal" \
+        "$SIGNMF_DATA_DIR/ml-100k/ua.base" --method orthonormal --epochs 30 \
+        --test "$SIGNMF_DATA_DIR/ml-100k/ua.test" --eval-every 10
+    ;;
+eval)
+    evaluation "--holdout, every 2 epochs" s.tsv --dim 16 --epochs 6 --holdout 0.2 --eval-every 2
+    evaluation "--early-stop on auc (stops at epoch 2, keeps epoch 0)" s.tsv --dim 16 --epochs 8 \
+        --holdout 0.25 --early-stop 2 --metric auc
+    grep -q '^early stop at epoch 2' one.err ||
+        bad "  the early stop case no longer stops early (pick another case)"
+    "$exe" split s.tsv --holdout 0.2 --seed 5 --train tr.tsv --test te.tsv 2>err
+    # a pair of an unknown user and one of an unknown item, counted by one process
+    printf '9999\t1\t5\n1\t99999\t5\n' >>te.tsv
+    evaluation "--test FILE (unknown user and item pairs)" tr.tsv --dim 16 --epochs 4 \
+        --test te.tsv --eval-every 1 --eval-k 5
+    evaluation "orthonormal f64, epoch 0 evaluated" s.tsv --method orthonormal --dim 8 \
+        --epochs 6 --precision f64 --holdout 0.3 --eval-every 1
+    evaluation "orthonormal, --early-stop 1 on map" s.tsv --method orthonormal --dim 8 \
+        --epochs 10 --holdout 0.3 --early-stop 1 --metric map
+    evaluation "bf16, --relevant 3 --rescale" s.tsv --dim 16 --epochs 4 --precision bf16 \
+        --holdout 0.2 --eval-every 1 --relevant 3 --rescale
+    # --resume with --holdout splits by the model's seed, as signmf train does
+    "$exe" train s.tsv --dim 16 --epochs 6 --seed 7 --holdout 0.2 --out ref.smf --quiet 2>err
+    mrun 3 train s.tsv --dim 16 --epochs 3 --seed 7 --holdout 0.2 --out half.smf --quiet
+    mrun 2 train s.tsv --resume half.smf --epochs 6 --holdout 0.2 --out r.smf --quiet
+    check "--holdout: 3 epochs on 3 processes, resumed to 6 on 2: signmf train's bytes" \
+        same_ok ref.smf r.smf
+    "$exe" train s.tsv --holdout 1.5 2>one.err
+    rc1=$?
+    mrun 3 train s.tsv --holdout 1.5
+    check "B44: --holdout 1.5: signmf train's message, once, and status ($rc1)" \
+        bash -c "[ $rc1 -ne 0 ] && [ $mrc -eq $rc1 ] && grep -qF \"\$(head -1 one.err)\" merr &&
+            [ \$(grep -c '^signmf' merr) -eq 1 ]"
+    mrun 3 train s.tsv --eval-every 2
+    check "B44: --eval-every without --test or --holdout: status 2" \
+        bash -c "[ $mrc -eq 2 ] && grep -q 'need --test or --holdout' merr"
+    "$exe" train s.tsv --test missing.tsv 2>one.err
+    rm -f m.smf
+    mrun 3 train s.tsv --test missing.tsv --out m.smf
+    check "B44: --test of a missing file: signmf train's message, once, status 1, no model" \
+        bash -c "[ $mrc -eq 1 ] && grep -qF \"\$(head -1 one.err)\" merr &&
+            [ \$(grep -c '^signmf' merr) -eq 1 ] && [ ! -e m.smf ]"
     ;;
 badinput)
     # FILE: signmf train's message and status, once, from any process count
@@ -141,9 +215,6 @@ badinput)
     mrun 3 train tail.tsv --dim 8 --epochs 2 --out m.smf --quiet
     check "blank lines at the end are accepted, as by signmf train" \
         same_ok one.smf m.smf
-    mrun 2 train s.tsv --test s.tsv --out m.smf
-    check "B44: evaluation options are refused with status 2" \
-        bash -c "[ $mrc -eq 2 ] && grep -q 'not available in signmf-mpi' merr"
     printf '%%%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 5\n' >m.mtx
     mrun 2 train m.mtx
     check "B43: Matrix Market is refused, status 1, once" \
