@@ -80,8 +80,12 @@ bool mp_failed(mp_ctx *c, signmf_status st, const signmf_error *err)
     MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm);
     if (first == c->size)
         return false;
-    if (first == c->rank)
+    if (first == c->rank) {
         cli_lib_error(st, err);
+        /* one process short of memory is not bad input: say which */
+        if (st == SIGNMF_ENOMEM)
+            fprintf(stderr, "signmf-mpi: process %d of %d ran out of memory\n", c->rank, c->size);
+    }
     return true;
 }
 

@@ -277,7 +277,7 @@ static uint32_t whole_crc(mp_ctx *c, size_t users, size_t items, const signmf_ra
                         crc32_z(z, (const Bytef *)r->value, n * sizeof *r->value), n};
     uint64_t *all = malloc((size_t)c->size * sizeof part);
     if (!all)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "out of memory combining the data fingerprint");
     MPI_Allgather(part, 4, MPI_UINT64_T, all, 4, MPI_UINT64_T, c->comm);
     uint64_t dims[3] = {users, items, total};
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -305,7 +305,7 @@ static void locate_dup(mp_ctx *c, const char *path, signmf_format fmt, uint64_t 
                         loc.found > 1 ? loc.found_line[1] : UINT64_MAX};
     uint64_t *all = malloc((size_t)c->size * sizeof mine);
     if (!all)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "out of memory locating a duplicate rating");
     MPI_Allgather(mine, 2, MPI_UINT64_T, all, 2, MPI_UINT64_T, c->comm);
     /* ranges ascend, and so do the lines within one */
     size_t k = 0;
@@ -394,7 +394,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     int content = st != SIGNMF_OK || info.content;
     int *later = malloc((size_t)c->size * sizeof *later);
     if (!later)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "out of memory for %d processes' flags", c->size);
     MPI_Allgather(&content, 1, MPI_INT, later, 1, MPI_INT, c->comm);
     bool after = false;
     for (int r = c->rank + 1; r < c->size; ++r)
@@ -429,7 +429,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         ui = malloc((b.count ? b.count : 1) * sizeof *ui);
         ii = malloc((b.count ? b.count : 1) * sizeof *ii);
         if (!ui || !ii)
-            MPI_Abort(c->comm, 1);
+            mp_abort(c, "%s: out of memory for %zu ratings' indices", path, b.count);
     }
     st = map_axis(c, &b, 0, lo->ids, path, &in->user_map, ui, &err);
     if (!mp_failed(c, st, &err)) {
@@ -459,7 +459,8 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
                  *sum = calloc(rows ? rows : 1, sizeof *sum);
         c->bounds[side] = malloc(((size_t)c->size + 1) * sizeof(size_t));
         if (!cnt || !sum || !c->bounds[side])
-            MPI_Abort(c->comm, 1);
+            mp_abort(c, "%s: out of memory for %zu rows' rating counts", path,
+                     side ? items : users);
         const uint32_t *ix = side ? ii : ui;
         for (size_t k = 0; k < n; ++k)
             cnt[ix[k]]++;
@@ -477,7 +478,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     size_t *at = calloc((size_t)c->size + 1, sizeof *at);
     mp_trip *tr = malloc((n ? n : 1) * sizeof *tr);
     if (!sc || !at || !tr)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory for %zu ratings to send", path, n);
     for (size_t k = 0; k < n; ++k)
         sc[mp_owner(c, 0, ui[k])]++;
     for (int p = 0; p < c->size; ++p)
@@ -492,7 +493,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     void *rv = NULL;
     size_t nr = 0;
     if (exchange(c, tr, sc, sizeof *tr, &rv, &nr) != SIGNMF_OK)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory receiving the owned users' ratings", path);
     free(tr);
     /* this process's users' ratings, sorted as the one-process loader
      * sorts them */
@@ -505,7 +506,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     r.item = malloc((nr ? nr : 1) * sizeof *r.item);
     r.value = malloc((nr ? nr : 1) * sizeof *r.value);
     if (!r.user || !r.item || !r.value)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory for %zu owned ratings", path, nr);
     const mp_trip *mine = rv;
     for (size_t k = 0; k < nr; ++k) {
         r.user[k] = mine[k].u;
@@ -519,7 +520,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         sorted =
             r.user[k - 1] < r.user[k] || (r.user[k - 1] == r.user[k] && r.item[k - 1] < r.item[k]);
     if (!sorted && !sm_sort_triplets(&r.user, &r.item, &r.value, nr, users, items))
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory sorting %zu owned ratings", path, nr);
     uint64_t dup = UINT64_MAX, first_dup;
     for (size_t k = 1; k < nr; ++k)
         if (r.user[k] == r.user[k - 1] && r.item[k] == r.item[k - 1]) {
@@ -611,7 +612,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     size_t ne = at[c->size];
     mp_entry *ent = malloc((ne ? ne : 1) * sizeof *ent);
     if (!ent)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory for %zu signed entries to send", path, ne);
     for (size_t u = in->own[0][0]; u < in->own[0][1]; ++u) {
         for (size_t e = d->ptr[u]; e < d->ptr[u + 1]; ++e)
             ent[at[mp_owner(c, 1, d->idx[e])]++] =
@@ -620,7 +621,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
             ent[at[mp_owner(c, 1, z->idx[e])]++] = (mp_entry){(uint32_t)u, z->idx[e], 0};
     }
     if (exchange(c, ent, sc, sizeof *ent, &rv, &nr) != SIGNMF_OK)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory receiving the owned items' entries", path);
     free(ent);
     free(sc);
     free(at);
@@ -642,7 +643,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     cz->ptr = sm_alloc(users + 1, sizeof *cz->ptr);
     cz->idx = sm_alloc(nz ? nz : 1, sizeof *cz->idx);
     if (!cs->ptr || !cs->mid || !cs->idx || !cz->ptr || !cz->idx)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory for the owned items' %zu entries", path, nr);
     size_t e = 0, pd = 0, pz = 0;
     for (size_t u = 0; u < users; ++u) {
         cs->ptr[u] = pd;
@@ -676,14 +677,14 @@ signmf_status mp_rated_rows(mp_ctx *c, const sm_signs *by_user, const sm_zeros *
     size_t u0 = c->bounds[0][c->rank], u1 = c->bounds[0][c->rank + 1], n = 0;
     uint64_t *cnt = malloc((u1 - u0 + 1) * sizeof *cnt);
     if (!cnt)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "out of memory for %zu users' rated counts", u1 - u0);
     for (size_t u = u0; u < u1; ++u) {
         cnt[u - u0] = sm_rated_count(by_user, zero, u);
         n += cnt[u - u0];
     }
     uint32_t *rows = malloc((n ? n : 1) * sizeof *rows);
     if (!rows)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "out of memory for %zu rated entries", n);
     for (size_t u = u0, at = 0; u < u1; ++u) {
         sm_rated_row(by_user, zero, u, rows + at);
         at += cnt[u - u0];
@@ -693,7 +694,7 @@ signmf_status mp_rated_rows(mp_ctx *c, const sm_signs *by_user, const sm_zeros *
         all = malloc((users + 1) * sizeof *all);
         *ptr = sm_alloc(users + 1, sizeof **ptr);
         if (!all || !*ptr)
-            MPI_Abort(c->comm, 1);
+            mp_abort(c, "out of memory for %zu users' rated rows", users);
     }
     for (int r = 0; r < c->size; ++r) {
         c->counts[r] = (int)(c->bounds[0][r + 1] - c->bounds[0][r]);
@@ -709,7 +710,7 @@ signmf_status mp_rated_rows(mp_ctx *c, const sm_signs *by_user, const sm_zeros *
         total = (*ptr)[users];
         *idx = sm_alloc(total ? total : 1, sizeof **idx);
         if (!*idx)
-            MPI_Abort(c->comm, 1);
+            mp_abort(c, "out of memory for %zu rated entries", total);
         for (int r = 0; r < c->size; ++r) {
             size_t a = (*ptr)[c->bounds[0][r]], z = (*ptr)[c->bounds[0][r + 1]];
             c->counts[r] = (int)(z - a);

@@ -288,6 +288,15 @@ static int mp_evaluate(void *vctx, signmf_trainer *t, signmf_model **m, signmf_e
     return 0;
 }
 
+/* cli_eval_step on every process: a failure of one (reported there) stops
+ * all, which would otherwise wait for it in the next pass. */
+static int eval_step(cli_eval_state *ev, signmf_trainer *t, cli_progress *prog)
+{
+    int e = cli_eval_step(ev, t, prog, false), all = e;
+    MPI_Allreduce(&e, &all, 1, MPI_INT, MPI_MIN, ctx.comm);
+    return all < 0 ? -1 : e;
+}
+
 static int train(int argc, char **argv)
 {
     uint64_t dim = 512, epochs = 20, seed = 1, threads = 0, ckpt_every = 0;
@@ -488,7 +497,7 @@ static int train(int argc, char **argv)
     signmf_status run = SIGNMF_OK;
     uint64_t left = epochs, first = signmf_trainer_epochs_done(t);
     rc = CLI_OK;
-    if (ev != NULL && cli_eval_step(ev, t, &prog, false) < 0)
+    if (ev != NULL && eval_step(ev, t, &prog) < 0)
         rc = CLI_ERROR;
     while (rc == CLI_OK) {
         uint64_t before = signmf_trainer_epochs_done(t), n = left;
@@ -505,7 +514,7 @@ static int train(int argc, char **argv)
         /* every process evaluates the same epochs and sees rank 0's
          * figures, so all agree on an early stop */
         if (ev != NULL && run == SIGNMF_OK) {
-            int e = cli_eval_step(ev, t, &prog, false);
+            int e = eval_step(ev, t, &prog);
             if (e != 0) {
                 rc = e < 0 ? CLI_ERROR : rc;
                 break;
@@ -583,6 +592,8 @@ static int train(int argc, char **argv)
                           vm_hwm_kb(),
                           (double)ran};
         double *all = ctx.rank == 0 ? malloc((size_t)ctx.size * sizeof row) : NULL;
+        if (ctx.rank == 0 && !all)
+            mp_abort(&ctx, "out of memory for the --mpi-stats table");
         MPI_Gather(row, 12, MPI_DOUBLE, all, 12, MPI_DOUBLE, 0, ctx.comm);
         for (int r = 0; ctx.rank == 0 && all && r < ctx.size; ++r) {
             const double *x = all + r * 12;
@@ -612,7 +623,7 @@ int main(int argc, char **argv)
     ctx.counts = calloc((size_t)ctx.size, sizeof *ctx.counts);
     ctx.displs = calloc((size_t)ctx.size, sizeof *ctx.displs);
     if (!ctx.counts || !ctx.displs)
-        MPI_Abort(ctx.comm, 1);
+        mp_abort(&ctx, "out of memory for %d processes' counts", ctx.size);
     /* a test hook: where a test finds the processes it kills */
     const char *piddir = getenv("SIGNMF_MPI_PID_DIR");
     if (piddir && *piddir) {

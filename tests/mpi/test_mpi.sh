@@ -4,7 +4,7 @@
 # ending the job, --resume across process counts, and two "hosts" (network
 # namespaces joined by a veth pair) over TCP.
 # Usage: test_mpi.sh MODE PATH/TO/signmf PATH/TO/signmf-mpi
-#   MODE: identity | movielens | eval | badinput | kill | resume | twohosts
+#   MODE: identity | movielens | eval | badinput | kill | oom | resume | twohosts
 # Exit 77 (skipped) when mpirun is missing or, for twohosts, when network
 # namespaces cannot be made here.
 set -u
@@ -262,6 +262,40 @@ kill)
         check "  --resume on 2 processes gives the uninterrupted run's bytes" \
             same_ok ref.smf r2.smf
     fi
+    ;;
+oom)
+    # process 1 under an address-space limit (ulimit -v, kB) that lets MPI
+    # start but not the run: the job must end within seconds, non-zero,
+    # saying which process ran out of memory, and write no model. Few malloc
+    # arenas, one thread: the limit bites at the same place each run.
+    oom_case() { # NAME "LIMIT_KB..." ARGS...: the first limit that stops the run is judged
+        local name=$1 lims=$2 lim
+        shift 2
+        local t0 t1
+        for lim in $lims; do
+            rm -f o.smf
+            t0=$(date +%s)
+            MALLOC_ARENA_MAX=1 timeout 60 mpirun --oversubscribe -n 1 "$mexe" "$@" --out o.smf : \
+                -n 1 sh -c "ulimit -v $lim && exec \"\$0\" \"\$@\"" "$mexe" "$@" --out o.smf \
+                >mout 2>merr
+            mrc=$?
+            t1=$(date +%s)
+            [ "$mrc" -ne 0 ] && break
+        done
+        cp merr err
+        check "$name: ulimit -v $lim: status $mrc (neither 0 nor the timeout's 124) in $((t1 - t0)) s (<= 30)" \
+            test "$mrc" -ne 0 -a "$mrc" -ne 124 -a $((t1 - t0)) -le 30
+        check "  the message names process 1 and the memory" \
+            grep -Eq 'process 1 of 2.*(memory|allocate)|allocate.*process 1 of 2' merr
+        check "  no model is written" test ! -e o.smf
+    }
+    oom_case "embeddings too large for process 1 (the trainer's allocation)" "200000 300000" \
+        train s.tsv --dim 100000 --epochs 2 --threads 1 --quiet
+    check "  reported by the trainer, agreed by all" grep -q 'ran out of memory' merr
+    "$exe" synth --users 50000 --items 5000 --ratings 1500000 --seed 2 >big.tsv 2>err
+    oom_case "1.5M ratings too many for process 1 (the driver's buffers)" \
+        "110000 120000 130000 100000" train big.tsv --dim 8 --epochs 1 --threads 1 --quiet
+    check "  reported by the driver, MPI_Abort" grep -q 'ending the job' merr
     ;;
 resume)
     for spec in "notebook:--dim 24" "orthonormal:--method orthonormal --dim 8" \
