@@ -105,10 +105,20 @@ static inline int64_t tb_id(const sm_tbuf *b, int axis, size_t k)
 /* The map of one axis, as sm_axis_map would make it from all the ids, and
  * the index of each local id into idx. */
 static signmf_status map_axis(mp_ctx *c, const sm_tbuf *b, int axis, signmf_id_mode mode,
-                              const char *what, sm_idmap *map, uint32_t *idx, signmf_error *err)
+                              size_t fixed, const char *what, sm_idmap *map, uint32_t *idx,
+                              signmf_error *err)
 {
     const char *name = axis ? "item" : "user";
     size_t n = b->count;
+    if (fixed) {
+        /* the parser has checked the ids against it */
+        map->direct = true;
+        map->ids = NULL;
+        map->count = fixed;
+        for (size_t k = 0; k < n; ++k)
+            idx[k] = (uint32_t)(tb_id(b, axis, k) - 1);
+        return SIGNMF_OK;
+    }
     int64_t lh[2] = {INT64_MAX, INT64_MIN};
     for (size_t k = 0; k < n; ++k) {
         int64_t id = tb_id(b, axis, k);
@@ -292,15 +302,20 @@ static uint32_t whole_crc(mp_ctx *c, size_t users, size_t items, const signmf_ra
 
 /* The lines of the first two records of (user, item), by original ids,
  * over every process's range. */
-static void locate_dup(mp_ctx *c, const char *path, signmf_format fmt, uint64_t start, uint64_t end,
-                       uint64_t line0, int fields, const signmf_load_options *lo, int64_t user,
-                       int64_t item, uint64_t found[2])
+static void locate_dup(mp_ctx *c, const char *path, signmf_format fmt, const sm_mm_head *mh,
+                       uint64_t start, uint64_t end, uint64_t line0, int fields,
+                       const signmf_load_options *lo, int64_t user, int64_t item, uint64_t found[2])
 {
     sm_tbuf loc = {.locate = true, .find_user = user, .find_item = item};
     sm_range_info info;
     signmf_error e;
     memset(&e, 0, sizeof e);
-    (void)sm_text_parse_range(path, fmt, start, end, line0, fields, lo, &loc, &info, &e);
+    uint64_t seen, last;
+    if (fmt == SIGNMF_FORMAT_MM)
+        (void)sm_mm_parse_range(path, mh, start, end, line0, UINT64_MAX, lo, &loc, &seen, &last,
+                                &e);
+    else
+        (void)sm_text_parse_range(path, fmt, start, end, line0, fields, lo, &loc, &info, &e);
     uint64_t mine[2] = {loc.found > 0 ? loc.found_line[0] : UINT64_MAX,
                         loc.found > 1 ? loc.found_line[1] : UINT64_MAX};
     uint64_t *all = malloc((size_t)c->size * sizeof mine);
@@ -314,6 +329,48 @@ static void locate_dup(mp_ctx *c, const char *path, signmf_format fmt, uint64_t 
         if (all[i] != UINT64_MAX)
             found[k++] = all[i];
     free(all);
+}
+
+/* The entries of this process's range of a Matrix Market file, with the
+ * whole file's checks: the first process in file order to meet an error
+ * or the entry after the declared count reports it (a second parse, with
+ * the entries before its range known, finds which comes first); too few
+ * entries are reported by the last process, which read the last line.
+ * Collective; on failure the message has been printed by one process. */
+static signmf_status mm_entries(mp_ctx *c, const char *path, const sm_mm_head *mh, uint64_t start,
+                                uint64_t end, uint64_t line0, const signmf_load_options *lo,
+                                sm_tbuf *b, signmf_error *err)
+{
+    uint64_t seen = 0, last = 0, before = 0, total = 0;
+    signmf_status st =
+        sm_mm_parse_range(path, mh, start, end, line0, UINT64_MAX, lo, b, &seen, &last, err);
+    MPI_Exscan(&seen, &before, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+    if (c->rank == 0)
+        before = 0;
+    bool over = before + seen > mh->nnz;
+    int mine = st != SIGNMF_OK || over ? c->rank : c->size, first = c->size;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm);
+    if (first < c->size) {
+        if (first == c->rank && over) {
+            sm_tbuf loc = {.locate = true, .find_user = INT64_MIN, .find_item = INT64_MIN};
+            memset(err, 0, sizeof *err);
+            st = sm_mm_parse_range(path, mh, start, end, line0, mh->nnz - before, lo, &loc, &seen,
+                                   &last, err);
+        }
+        mp_failed(c, first == c->rank ? st : SIGNMF_OK, err);
+        return SIGNMF_EPARSE;
+    }
+    MPI_Allreduce(&seen, &total, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+    if (total < mh->nnz) {
+        if (c->rank == c->size - 1)
+            st = sm_fail_at(err, SIGNMF_EPARSE, last, 1,
+                            "%s:%llu: expected %llu entries as declared on line %llu, found %llu",
+                            path, (unsigned long long)last, (unsigned long long)mh->nnz,
+                            (unsigned long long)mh->size_line, (unsigned long long)total);
+        mp_failed(c, st, err);
+        return SIGNMF_EPARSE;
+    }
+    return SIGNMF_OK;
 }
 
 signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo,
@@ -343,19 +400,22 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         st = sm_fail(&err, SIGNMF_EIO, "%s: cannot read", path);
     }
     if (st == SIGNMF_OK && fmt == SIGNMF_FORMAT_AUTO) {
-        if (has_ext(path, ".npy") || has_ext(path, ".npz") || has_ext(path, ".mtx") ||
-            has_ext(path, ".mm") || (hn >= 6 && memcmp(head, "\x93NUMPY", 6) == 0) ||
+        if (has_ext(path, ".npy") || has_ext(path, ".npz") ||
+            (hn >= 6 && memcmp(head, "\x93NUMPY", 6) == 0) ||
             (hn >= 4 && memcmp(head, "PK\x03\x04", 4) == 0))
             fmt = SIGNMF_FORMAT_NPY;
+        else if (has_ext(path, ".mtx") || has_ext(path, ".mm"))
+            fmt = SIGNMF_FORMAT_MM;
         else if (has_ext(path, ".csv"))
             fmt = SIGNMF_FORMAT_CSV;
         else
             fmt = sm_text_sniff(head, (size_t)hn);
     }
-    if (st == SIGNMF_OK && fmt != SIGNMF_FORMAT_TSV && fmt != SIGNMF_FORMAT_CSV)
+    if (st == SIGNMF_OK && fmt != SIGNMF_FORMAT_TSV && fmt != SIGNMF_FORMAT_CSV &&
+        fmt != SIGNMF_FORMAT_MM)
         st = sm_fail(&err, SIGNMF_EINVAL,
-                     "%s: signmf-mpi reads TSV and CSV ratings only (Matrix Market, .npy and .npz: "
-                     "use signmf train)",
+                     "%s: signmf-mpi reads TSV, CSV and Matrix Market ratings only (.npy and "
+                     ".npz: use signmf train)",
                      path);
     if (mp_failed(c, st, &err)) {
         if (fd >= 0)
@@ -363,14 +423,29 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         return SIGNMF_EINVAL;
     }
 
+    /* Matrix Market: every process reads the banner and size line; the
+     * entry lines after it are shared out like a TSV file's lines */
+    sm_mm_head mh;
+    memset(&mh, 0, sizeof mh);
+    if (fmt == SIGNMF_FORMAT_MM) {
+        st = sm_mm_parse_head(path, lo, &mh, &err);
+        if (mp_failed(c, st, &err)) {
+            close(fd);
+            return SIGNMF_EPARSE;
+        }
+    }
     /* this process's lines: from the first line start at or after its
      * share of the bytes to the next process's */
-    uint64_t start = line_start(fd, size * (uint64_t)c->rank / (uint64_t)c->size, size);
-    uint64_t end = line_start(fd, size * (uint64_t)(c->rank + 1) / (uint64_t)c->size, size);
+    uint64_t base = mh.data_start, span = size - base;
+    uint64_t start = line_start(fd, base + span * (uint64_t)c->rank / (uint64_t)c->size, size);
+    uint64_t end = line_start(fd, base + span * (uint64_t)(c->rank + 1) / (uint64_t)c->size, size);
+    if (c->rank == 0)
+        start = base;
     uint64_t nl = count_newlines(fd, start, end), line0 = 0;
     MPI_Exscan(&nl, &line0, 1, MPI_UINT64_T, MPI_SUM, c->comm);
     if (c->rank == 0)
         line0 = 0;
+    line0 += mh.size_line;
     /* a CSV header fixes the field count of every line: all read line 1 */
     int fields = -1;
     if (start > 0 && fmt == SIGNMF_FORMAT_CSV) {
@@ -387,7 +462,14 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     close(fd);
     sm_tbuf b = {0};
     sm_range_info info;
-    st = sm_text_parse_range(path, fmt, start, end, line0, fields, lo, &b, &info, &err);
+    memset(&info, 0, sizeof info);
+    if (fmt == SIGNMF_FORMAT_MM) {
+        if (mm_entries(c, path, &mh, start, end, line0, lo, &b, &err) != SIGNMF_OK) {
+            sm_tbuf_release(&b);
+            return SIGNMF_EPARSE;
+        }
+    } else
+        st = sm_text_parse_range(path, fmt, start, end, line0, fields, lo, &b, &info, &err);
     if (start > 0 && fmt == SIGNMF_FORMAT_CSV)
         info.fields = fields;
     /* blank lines end a file, never a range that more lines follow */
@@ -431,9 +513,12 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         if (!ui || !ii)
             mp_abort(c, "%s: out of memory for %zu ratings' indices", path, b.count);
     }
-    st = map_axis(c, &b, 0, lo->ids, path, &in->user_map, ui, &err);
+    /* a Matrix Market size line fixes the dimensions, unless compact ids */
+    bool fixed = fmt == SIGNMF_FORMAT_MM && lo->ids != SIGNMF_IDS_COMPACT;
+    st = map_axis(c, &b, 0, lo->ids, fixed ? (size_t)mh.rows : 0, path, &in->user_map, ui, &err);
     if (!mp_failed(c, st, &err)) {
-        st = map_axis(c, &b, 1, lo->ids, path, &in->item_map, ii, &err);
+        st =
+            map_axis(c, &b, 1, lo->ids, fixed ? (size_t)mh.cols : 0, path, &in->item_map, ii, &err);
         if (mp_failed(c, st, &err))
             st = SIGNMF_ERANGE;
     } else
@@ -532,7 +617,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         int64_t du = sm_idmap_id(&in->user_map, (size_t)(first_dup >> 32));
         int64_t di = sm_idmap_id(&in->item_map, (size_t)(first_dup & 0xffffffffu));
         uint64_t found[2];
-        locate_dup(c, path, fmt, start, end, line0, fields, lo, du, di, found);
+        locate_dup(c, path, fmt, &mh, start, end, line0, fields, lo, du, di, found);
         if (c->rank == 0)
             cli_error("%s:%llu: duplicate rating for user %lld, item %lld (first at line %llu)",
                       path, (unsigned long long)found[1], (long long)du, (long long)di,

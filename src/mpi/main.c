@@ -24,7 +24,7 @@ static const cli_command train_cmd = {
     "\n"
     "Train as `signmf train` does, on N processes: each owns a range of\n"
     "users and of items (balanced by ratings), reads its share of RATINGS\n"
-    "(TSV or CSV) and computes its rows of every epoch; the model is the one\n"
+    "(TSV, CSV or Matrix Market) and computes its rows of every epoch; the model is the one\n"
     "`signmf train` writes, to the bit, for any N and any --threads.\n"
     "\n"
     "Options: those of `signmf train` (see `signmf train --help`) except\n"

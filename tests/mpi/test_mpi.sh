@@ -122,6 +122,15 @@ identity)
     awk -F'\t' 'BEGIN{print "userId,movieId,rating,timestamp"}
         {printf "%d,%d,%s,%s\n", $1 * 1000 + 7, $2 * 3, $3, $4}' s.tsv >c.csv
     identity "CSV, compact ids" c.csv --dim 16 --epochs 3
+    # Matrix Market: a size line larger than the ids, comments and a blank
+    # line among the entries, integer values
+    awk -F'\t' 'BEGIN{print "%%MatrixMarket matrix coordinate real general"; print "% from s.tsv"
+        print "310 420 12000"} {print $1, $2, $3; if (NR == 5000) print "% a comment"
+        if (NR == 7000) print ""}' s.tsv >s.mtx
+    runs="1:2 2:1 3:2 4:1" identity "Matrix Market" s.mtx --dim 16 --epochs 3
+    sed '1s/real/integer/' s.mtx >int.mtx
+    runs="2:2 3:1" identity "Matrix Market integer, compact ids" int.mtx --dim 16 --epochs 3 \
+        --ids compact
     # the blocked kernels (sources cut into row blocks), forced small;
     # local processes inherit mpirun's environment
     export SIGNMF_BLOCK_ROWS=64
@@ -210,15 +219,29 @@ badinput)
     awk -F'\t' 'BEGIN{print "userId,movieId,rating"} {printf "%d,%d,%s\n", $1, $2, $3}' s.tsv |
         sed '9000s/$/,5/' >bad.csv
     same_error "CSV: a 4th field after a 3-field header" bad.csv
+    awk -F'\t' 'BEGIN{print "%%MatrixMarket matrix coordinate real general"
+        print "300 400 12000"} {print $1, $2, $3}' s.tsv >s.mtx
+    sed '2s/12000/11990/' s.mtx >over.mtx
+    same_error "Matrix Market: more entries than the size line says" over.mtx
+    sed '2s/12000/12010/' s.mtx >under.mtx
+    same_error "Matrix Market: fewer entries than the size line says" under.mtx
+    sed '9000s/.*/1 401 3/' s.mtx >range.mtx
+    same_error "Matrix Market: a column index beyond the size line" range.mtx
+    sed '9000s/.*/1 1 0/' s.mtx >zero.mtx
+    same_error "Matrix Market: an explicit 0" zero.mtx
+    (cat s.mtx; sed -n 100p s.mtx) | sed '2s/12000/12001/' >dupm.mtx
+    same_error "Matrix Market: a duplicate in another process's range" dupm.mtx
+    sed '1s/general/symmetric/' s.mtx >sym.mtx
+    same_error "Matrix Market: a symmetric banner" sym.mtx
     (cat s.tsv; printf '\n\n') >tail.tsv
     "$exe" train tail.tsv --dim 8 --epochs 2 --out one.smf --quiet 2>err
     mrun 3 train tail.tsv --dim 8 --epochs 2 --out m.smf --quiet
     check "blank lines at the end are accepted, as by signmf train" \
         same_ok one.smf m.smf
-    printf '%%%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 5\n' >m.mtx
-    mrun 2 train m.mtx
-    check "B43: Matrix Market is refused, status 1, once" \
-        bash -c "[ $mrc -eq 1 ] && [ \$(grep -c 'TSV and CSV ratings only' merr) -eq 1 ]"
+    printf '\x93NUMPY\x01\x00' >m.npy
+    mrun 2 train m.npy
+    check "B43: .npy is refused, status 1, once" \
+        bash -c "[ $mrc -eq 1 ] && [ \$(grep -c 'Matrix Market ratings only' merr) -eq 1 ]"
     timeout 60 mpirun --oversubscribe -n 1 "$mexe" train s.tsv --dim 4 : -n 1 "$mexe" train s.tsv \
         --dim 5 >mout 2>merr
     mrc=$?
