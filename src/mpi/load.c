@@ -331,6 +331,69 @@ static void locate_dup(mp_ctx *c, const char *path, signmf_format fmt, const sm_
     free(all);
 }
 
+/* This process's rows of a dense .npy file (rows cut evenly: any cut
+ * gives the same triplets), checked in row-major order as sm_npy_load
+ * checks them, so the lowest-ranked failure is the one process's first.
+ * Collective; on failure the message has been printed by one process. */
+static signmf_status npy_rows(mp_ctx *c, int fd, const char *path, uint64_t size,
+                              const signmf_load_options *lo, sm_tbuf *b, sm_npy_layout *lay)
+{
+    signmf_error err;
+    memset(&err, 0, sizeof err);
+    /* the header: its length is in bytes 8..11 */
+    unsigned char pre[12] = {0};
+    size_t want = size < sizeof pre ? (size_t)size : sizeof pre;
+    ssize_t got = pread_full(fd, (char *)pre, want, 0);
+    size_t hlen = 0;
+    if (got >= 10 && pre[6] == 1)
+        hlen = 10 + ((size_t)pre[8] | (size_t)pre[9] << 8);
+    else if (got >= 12 && (pre[6] == 2 || pre[6] == 3))
+        hlen = 12 + ((size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
+                     (size_t)pre[11] << 24);
+    size_t hn = hlen > sizeof pre ? hlen : sizeof pre;
+    if (hn > size)
+        hn = (size_t)size;
+    unsigned char *hb = malloc(hn ? hn : 1);
+    if (!hb)
+        mp_abort(c, "%s: out of memory for a %zu-byte .npy header", path, hn);
+    signmf_status st = pread_full(fd, (char *)hb, hn, 0) == (ssize_t)hn
+                           ? sm_npy_check(path, hb, (size_t)size, lay, &err)
+                           : sm_fail(&err, SIGNMF_EIO, "%s: cannot read", path);
+    free(hb);
+    if (mp_failed(c, st, &err))
+        return SIGNMF_EFORMAT;
+    size_t r0 = lay->rows * (size_t)c->rank / (size_t)c->size;
+    size_t r1 = lay->rows * (size_t)(c->rank + 1) / (size_t)c->size, nr = r1 - r0, nnz = 0;
+    size_t bytes = nr * lay->cols * lay->es;
+    unsigned char *buf = malloc(bytes ? bytes : 1);
+    if (!buf)
+        mp_abort(c, "%s: out of memory for rows %zu..%zu (%zu bytes)", path, r0, r1, bytes);
+    bool ok = true;
+    if (!lay->fortran)
+        ok = pread_full(fd, (char *)buf, bytes, lay->data_off + r0 * lay->cols * lay->es) ==
+             (ssize_t)bytes;
+    else
+        for (size_t k = 0; ok && k < lay->cols; ++k)
+            ok = pread_full(fd, (char *)buf + k * nr * lay->es, nr * lay->es,
+                            lay->data_off + (k * lay->rows + r0) * lay->es) ==
+                 (ssize_t)(nr * lay->es);
+    st = ok ? sm_npy_rows(path, lay, buf, r0, nr, lo, b, &nnz, &err)
+            : sm_fail(&err, SIGNMF_EIO, "%s: cannot read", path);
+    free(buf);
+    if (mp_failed(c, st, &err))
+        return SIGNMF_ERANGE;
+    uint64_t mine = nnz, total = 0;
+    MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+    if (total == 0) {
+        st =
+            sm_fail(&err, SIGNMF_EEMPTY, "%s: no ratings (every entry of the %zu x %zu array is 0)",
+                    path, lay->rows, lay->cols);
+        mp_failed(c, c->rank == 0 ? st : SIGNMF_OK, &err);
+        return SIGNMF_EEMPTY;
+    }
+    return SIGNMF_OK;
+}
+
 /* The entries of this process's range of a Matrix Market file, with the
  * whole file's checks: the first process in file order to meet an error
  * or the entry after the declared count reports it (a second parse, with
@@ -400,22 +463,25 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         st = sm_fail(&err, SIGNMF_EIO, "%s: cannot read", path);
     }
     if (st == SIGNMF_OK && fmt == SIGNMF_FORMAT_AUTO) {
-        if (has_ext(path, ".npy") || has_ext(path, ".npz") ||
-            (hn >= 6 && memcmp(head, "\x93NUMPY", 6) == 0) ||
-            (hn >= 4 && memcmp(head, "PK\x03\x04", 4) == 0))
+        if (has_ext(path, ".npy"))
             fmt = SIGNMF_FORMAT_NPY;
+        else if (has_ext(path, ".npz"))
+            fmt = SIGNMF_FORMAT_NPZ;
         else if (has_ext(path, ".mtx") || has_ext(path, ".mm"))
             fmt = SIGNMF_FORMAT_MM;
         else if (has_ext(path, ".csv"))
             fmt = SIGNMF_FORMAT_CSV;
+        else if (hn >= 6 && memcmp(head, "\x93NUMPY", 6) == 0)
+            fmt = SIGNMF_FORMAT_NPY;
+        else if (hn >= 4 && memcmp(head, "PK\x03\x04", 4) == 0)
+            fmt = SIGNMF_FORMAT_NPZ;
         else
             fmt = sm_text_sniff(head, (size_t)hn);
     }
-    if (st == SIGNMF_OK && fmt != SIGNMF_FORMAT_TSV && fmt != SIGNMF_FORMAT_CSV &&
-        fmt != SIGNMF_FORMAT_MM)
+    if (st == SIGNMF_OK && fmt == SIGNMF_FORMAT_NPZ)
         st = sm_fail(&err, SIGNMF_EINVAL,
-                     "%s: signmf-mpi reads TSV, CSV and Matrix Market ratings only (.npy and "
-                     ".npz: use signmf train)",
+                     "%s: signmf-mpi reads TSV, CSV, Matrix Market and .npy ratings (.npz: use "
+                     "signmf train, or save the array with numpy.save)",
                      path);
     if (mp_failed(c, st, &err)) {
         if (fd >= 0)
@@ -425,70 +491,82 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
 
     /* Matrix Market: every process reads the banner and size line; the
      * entry lines after it are shared out like a TSV file's lines */
+    sm_tbuf b = {0};
+    sm_npy_layout lay;
+    memset(&lay, 0, sizeof lay);
     sm_mm_head mh;
     memset(&mh, 0, sizeof mh);
-    if (fmt == SIGNMF_FORMAT_MM) {
-        st = sm_mm_parse_head(path, lo, &mh, &err);
-        if (mp_failed(c, st, &err)) {
-            close(fd);
-            return SIGNMF_EPARSE;
-        }
-    }
-    /* this process's lines: from the first line start at or after its
-     * share of the bytes to the next process's */
-    uint64_t base = mh.data_start, span = size - base;
-    uint64_t start = line_start(fd, base + span * (uint64_t)c->rank / (uint64_t)c->size, size);
-    uint64_t end = line_start(fd, base + span * (uint64_t)(c->rank + 1) / (uint64_t)c->size, size);
-    if (c->rank == 0)
-        start = base;
-    uint64_t nl = count_newlines(fd, start, end), line0 = 0;
-    MPI_Exscan(&nl, &line0, 1, MPI_UINT64_T, MPI_SUM, c->comm);
-    if (c->rank == 0)
-        line0 = 0;
-    line0 += mh.size_line;
-    /* a CSV header fixes the field count of every line: all read line 1 */
-    int fields = -1;
-    if (start > 0 && fmt == SIGNMF_FORMAT_CSV) {
-        uint64_t e1 = line_start(fd, 1, size);
-        sm_tbuf hb = {0};
-        sm_range_info hi;
-        signmf_error he;
-        memset(&he, 0, sizeof he);
-        fields = sm_text_parse_range(path, fmt, 0, e1, 0, -1, lo, &hb, &hi, &he) == SIGNMF_OK
-                     ? hi.fields
-                     : 0;
-        sm_tbuf_release(&hb);
-    }
-    close(fd);
-    sm_tbuf b = {0};
     sm_range_info info;
     memset(&info, 0, sizeof info);
-    if (fmt == SIGNMF_FORMAT_MM) {
-        if (mm_entries(c, path, &mh, start, end, line0, lo, &b, &err) != SIGNMF_OK) {
+    uint64_t start = 0, end = 0, line0 = 0;
+    int fields = -1;
+    if (fmt == SIGNMF_FORMAT_NPY) {
+        st = npy_rows(c, fd, path, size, lo, &b, &lay);
+        close(fd);
+        if (st != SIGNMF_OK) {
+            sm_tbuf_release(&b);
+            return st;
+        }
+    } else {
+        if (fmt == SIGNMF_FORMAT_MM) {
+            st = sm_mm_parse_head(path, lo, &mh, &err);
+            if (mp_failed(c, st, &err)) {
+                close(fd);
+                return SIGNMF_EPARSE;
+            }
+        }
+        /* this process's lines: from the first line start at or after its
+         * share of the bytes to the next process's */
+        uint64_t base = mh.data_start, span = size - base;
+        start = line_start(fd, base + span * (uint64_t)c->rank / (uint64_t)c->size, size);
+        end = line_start(fd, base + span * (uint64_t)(c->rank + 1) / (uint64_t)c->size, size);
+        if (c->rank == 0)
+            start = base;
+        uint64_t nl = count_newlines(fd, start, end);
+        MPI_Exscan(&nl, &line0, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+        if (c->rank == 0)
+            line0 = 0;
+        line0 += mh.size_line;
+        /* a CSV header fixes the field count of every line: all read line 1 */
+        if (start > 0 && fmt == SIGNMF_FORMAT_CSV) {
+            uint64_t e1 = line_start(fd, 1, size);
+            sm_tbuf hb = {0};
+            sm_range_info hi;
+            signmf_error he;
+            memset(&he, 0, sizeof he);
+            fields = sm_text_parse_range(path, fmt, 0, e1, 0, -1, lo, &hb, &hi, &he) == SIGNMF_OK
+                         ? hi.fields
+                         : 0;
+            sm_tbuf_release(&hb);
+        }
+        close(fd);
+        if (fmt == SIGNMF_FORMAT_MM) {
+            if (mm_entries(c, path, &mh, start, end, line0, lo, &b, &err) != SIGNMF_OK) {
+                sm_tbuf_release(&b);
+                return SIGNMF_EPARSE;
+            }
+        } else
+            st = sm_text_parse_range(path, fmt, start, end, line0, fields, lo, &b, &info, &err);
+        if (start > 0 && fmt == SIGNMF_FORMAT_CSV)
+            info.fields = fields;
+        /* blank lines end a file, never a range that more lines follow */
+        int content = st != SIGNMF_OK || info.content;
+        int *later = malloc((size_t)c->size * sizeof *later);
+        if (!later)
+            mp_abort(c, "out of memory for %d processes' flags", c->size);
+        MPI_Allgather(&content, 1, MPI_INT, later, 1, MPI_INT, c->comm);
+        bool after = false;
+        for (int r = c->rank + 1; r < c->size; ++r)
+            after |= later[r] != 0;
+        free(later);
+        if (st == SIGNMF_OK && info.blank_line && after)
+            st = sm_fail_at(&err, SIGNMF_EPARSE, info.blank_line, 1,
+                            "%s:%llu:1: expected a rating line, found an empty line", path,
+                            (unsigned long long)info.blank_line);
+        if (mp_failed(c, st, &err)) {
             sm_tbuf_release(&b);
             return SIGNMF_EPARSE;
         }
-    } else
-        st = sm_text_parse_range(path, fmt, start, end, line0, fields, lo, &b, &info, &err);
-    if (start > 0 && fmt == SIGNMF_FORMAT_CSV)
-        info.fields = fields;
-    /* blank lines end a file, never a range that more lines follow */
-    int content = st != SIGNMF_OK || info.content;
-    int *later = malloc((size_t)c->size * sizeof *later);
-    if (!later)
-        mp_abort(c, "out of memory for %d processes' flags", c->size);
-    MPI_Allgather(&content, 1, MPI_INT, later, 1, MPI_INT, c->comm);
-    bool after = false;
-    for (int r = c->rank + 1; r < c->size; ++r)
-        after |= later[r] != 0;
-    free(later);
-    if (st == SIGNMF_OK && info.blank_line && after)
-        st = sm_fail_at(&err, SIGNMF_EPARSE, info.blank_line, 1,
-                        "%s:%llu:1: expected a rating line, found an empty line", path,
-                        (unsigned long long)info.blank_line);
-    if (mp_failed(c, st, &err)) {
-        sm_tbuf_release(&b);
-        return SIGNMF_EPARSE;
     }
     uint64_t nloc = b.count, ntot = 0;
     MPI_Allreduce(&nloc, &ntot, 1, MPI_UINT64_T, MPI_SUM, c->comm);
@@ -515,10 +593,11 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     }
     /* a Matrix Market size line fixes the dimensions, unless compact ids */
     bool fixed = fmt == SIGNMF_FORMAT_MM && lo->ids != SIGNMF_IDS_COMPACT;
-    st = map_axis(c, &b, 0, lo->ids, fixed ? (size_t)mh.rows : 0, path, &in->user_map, ui, &err);
+    /* and an array's shape always does */
+    size_t fix[2] = {fixed ? (size_t)mh.rows : lay.rows, fixed ? (size_t)mh.cols : lay.cols};
+    st = map_axis(c, &b, 0, lo->ids, fix[0], path, &in->user_map, ui, &err);
     if (!mp_failed(c, st, &err)) {
-        st =
-            map_axis(c, &b, 1, lo->ids, fixed ? (size_t)mh.cols : 0, path, &in->item_map, ii, &err);
+        st = map_axis(c, &b, 1, lo->ids, fix[1], path, &in->item_map, ii, &err);
         if (mp_failed(c, st, &err))
             st = SIGNMF_ERANGE;
     } else

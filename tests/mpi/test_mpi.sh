@@ -4,7 +4,7 @@
 # ending the job, --resume across process counts, and two "hosts" (network
 # namespaces joined by a veth pair) over TCP.
 # Usage: test_mpi.sh MODE PATH/TO/signmf PATH/TO/signmf-mpi
-#   MODE: identity | movielens | eval | badinput | kill | oom | resume | twohosts
+#   MODE: identity | movielens | eval | badinput | badformat | kill | oom | resume | twohosts
 # Exit 77 (skipped) when mpirun is missing or, for twohosts, when network
 # namespaces cannot be made here.
 set -u
@@ -50,6 +50,34 @@ same_ok() { # A B: the last mrun succeeded and A, B export the same bytes
     exit 1
 }
 
+# mknpy TSV OUT DESCR C|F [ROW COL VALUE]: the ratings as a dense .npy (a
+# spare empty row), optionally with one cell overwritten; python3's
+# standard library only
+mknpy() {
+    python3 - "$@" <<'PY'
+import struct, sys
+src, out, descr, order = sys.argv[1:5]
+cell = {}
+for line in open(src):
+    u, i, r = line.split('\t')[:3]
+    cell[(int(u) - 1, int(i) - 1)] = float(r)
+if len(sys.argv) > 7:
+    cell[(int(sys.argv[5]), int(sys.argv[6]))] = float(sys.argv[7])
+R = max(u for u, _ in cell) + 2
+C = max(i for _, i in cell) + 1
+code = {'<f4': '<f', '<f8': '<d', '|u1': 'B', '<i2': '<h'}[descr]
+conv = float if descr[1] == 'f' else int
+hdr = "{'descr': '%s', 'fortran_order': %s, 'shape': (%d, %d), }" % (
+    descr, 'True' if order == 'F' else 'False', R, C)
+hdr += ' ' * ((64 - (10 + len(hdr) + 1) % 64) % 64) + '\n'
+keys = ([(r, c) for r in range(R) for c in range(C)] if order == 'C'
+        else [(r, c) for c in range(C) for r in range(R)])
+with open(out, 'wb') as f:
+    f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(hdr)) + hdr.encode())
+    f.write(b''.join(struct.pack(code, conv(cell.get(k, 0))) for k in keys))
+PY
+}
+
 identity() {
     local name=$1 data=$2
     shift 2
@@ -77,6 +105,23 @@ identity() {
 # every process count and both thread counts, in 4 runs (all 8 for f32)
 runs="1:2 2:1 3:2 4:1"
 
+# FILE: signmf train's message and status, once, from any process count
+same_error() {
+    local name=$1 file=$2 n
+    "$exe" train "$file" --dim 4 --epochs 1 --quiet 2>one.err
+    local rc1=$? want
+    want=$(head -1 one.err)
+    for n in 1 3 4; do
+        mrun "$n" train "$file" --dim 4 --epochs 1 --quiet
+        if [ "$rc1" -ne 1 ] || [ "$mrc" -ne "$rc1" ] ||
+            [ "$(grep -cF -- "$want" merr)" -ne 1 ] || [ "$(grep -c '^signmf' merr)" -ne 1 ]; then
+            cp merr err
+            bad "$name: -n $n: expected '$want' once and status $rc1, found status $mrc"
+            return
+        fi
+    done
+    ok "$name: '$want', once, status 1, on 1, 3 and 4 processes"
+}
 # the evaluation lines and table, the log's metric columns (%.17g) and the
 # kept model of signmf train with the same options, for each run
 evaluation() {
@@ -128,6 +173,13 @@ identity)
         print "310 420 12000"} {print $1, $2, $3; if (NR == 5000) print "% a comment"
         if (NR == 7000) print ""}' s.tsv >s.mtx
     runs="1:2 2:1 3:2 4:1" identity "Matrix Market" s.mtx --dim 16 --epochs 3
+    # dense .npy: every process reads its rows (Fortran order: a strided
+    # read per column)
+    mknpy s.tsv c.npy '<f4' C && mknpy s.tsv f.npy '<f8' F && mknpy s.tsv u.npy '|u1' C ||
+        bad "making the .npy files"
+    runs="1:2 2:1 3:2 4:1" identity ".npy f4, C order" c.npy --dim 16 --epochs 3
+    runs="1:1 2:2 3:1 4:2" identity ".npy f8, Fortran order" f.npy --dim 16 --epochs 3
+    runs="3:2" identity ".npy u1" u.npy --dim 16 --epochs 3
     sed '1s/real/integer/' s.mtx >int.mtx
     runs="2:2 3:1" identity "Matrix Market integer, compact ids" int.mtx --dim 16 --epochs 3 \
         --ids compact
@@ -187,38 +239,8 @@ eval)
         bash -c "[ $mrc -eq 1 ] && grep -qF \"\$(head -1 one.err)\" merr &&
             [ \$(grep -c '^signmf' merr) -eq 1 ] && [ ! -e m.smf ]"
     ;;
-badinput)
-    # FILE: signmf train's message and status, once, from any process count
-    same_error() {
-        local name=$1 file=$2 n
-        "$exe" train "$file" --dim 4 --epochs 1 --quiet 2>one.err
-        local rc1=$? want
-        want=$(head -1 one.err)
-        for n in 1 3 4; do
-            mrun "$n" train "$file" --dim 4 --epochs 1 --quiet
-            if [ "$rc1" -ne 1 ] || [ "$mrc" -ne "$rc1" ] ||
-                [ "$(grep -cF -- "$want" merr)" -ne 1 ] || [ "$(grep -c '^signmf' merr)" -ne 1 ]; then
-                cp merr err
-                bad "$name: -n $n: expected '$want' once and status $rc1, found status $mrc"
-                return
-            fi
-        done
-        ok "$name: '$want', once, status 1, on 1, 3 and 4 processes"
-    }
-    sed '9000s/.*/12\tabc\t3/' s.tsv >bad1.tsv
-    same_error "a bad id late in the file" bad1.tsv
-    sed '2s/.*/1\t2\tx/' s.tsv >bad2.tsv
-    same_error "a bad rating on line 2" bad2.tsv
-    sed '6000s/.*//' s.tsv >blank.tsv
-    same_error "a blank line before more ratings" blank.tsv
-    (cat s.tsv; sed -n 100p s.tsv) >dup.tsv
-    same_error "a duplicate in another process's range" dup.tsv
-    : >empty.tsv
-    same_error "an empty file" empty.tsv
-    same_error "a missing file" missing.tsv
-    awk -F'\t' 'BEGIN{print "userId,movieId,rating"} {printf "%d,%d,%s\n", $1, $2, $3}' s.tsv |
-        sed '9000s/$/,5/' >bad.csv
-    same_error "CSV: a 4th field after a 3-field header" bad.csv
+badformat)
+    # Matrix Market and .npy files: signmf train's message, once
     awk -F'\t' 'BEGIN{print "%%MatrixMarket matrix coordinate real general"
         print "300 400 12000"} {print $1, $2, $3}' s.tsv >s.mtx
     sed '2s/12000/11990/' s.mtx >over.mtx
@@ -233,15 +255,42 @@ badinput)
     same_error "Matrix Market: a duplicate in another process's range" dupm.mtx
     sed '1s/general/symmetric/' s.mtx >sym.mtx
     same_error "Matrix Market: a symmetric banner" sym.mtx
+    mknpy s.tsv nan.npy '<f4' C 290 300 nan && same_error ".npy: a NaN in a late row" nan.npy
+    mknpy s.tsv neg.npy '<f8' F 250 3 -2 && head -c 100000 neg.npy >trunc.npy &&
+        same_error ".npy: truncated data" trunc.npy
+    (cat neg.npy; printf 'x') >trail.npy && same_error ".npy: trailing data" trail.npy
+    "$exe" train neg.npy --dim 4 --epochs 1 --rating-range 1:5 --quiet 2>one.err
+    mrun 3 train neg.npy --dim 4 --epochs 1 --rating-range 1:5 --quiet
+    check ".npy: a rating outside --rating-range, Fortran order: signmf train's message, once" \
+        bash -c "[ $mrc -eq 1 ] && grep -qF \"\$(head -1 one.err)\" merr &&
+            [ \$(grep -c '^signmf' merr) -eq 1 ]"
+    printf '\x93NUMPY\x01\x00' >m.npy
+    same_error ".npy: a cut header" m.npy
+    ;;
+badinput)
+    sed '9000s/.*/12\tabc\t3/' s.tsv >bad1.tsv
+    same_error "a bad id late in the file" bad1.tsv
+    sed '2s/.*/1\t2\tx/' s.tsv >bad2.tsv
+    same_error "a bad rating on line 2" bad2.tsv
+    sed '6000s/.*//' s.tsv >blank.tsv
+    same_error "a blank line before more ratings" blank.tsv
+    (cat s.tsv; sed -n 100p s.tsv) >dup.tsv
+    same_error "a duplicate in another process's range" dup.tsv
+    : >empty.tsv
+    same_error "an empty file" empty.tsv
+    same_error "a missing file" missing.tsv
+    awk -F'\t' 'BEGIN{print "userId,movieId,rating"} {printf "%d,%d,%s\n", $1, $2, $3}' s.tsv |
+        sed '9000s/$/,5/' >bad.csv
+    same_error "CSV: a 4th field after a 3-field header" bad.csv
     (cat s.tsv; printf '\n\n') >tail.tsv
     "$exe" train tail.tsv --dim 8 --epochs 2 --out one.smf --quiet 2>err
     mrun 3 train tail.tsv --dim 8 --epochs 2 --out m.smf --quiet
     check "blank lines at the end are accepted, as by signmf train" \
         same_ok one.smf m.smf
-    printf '\x93NUMPY\x01\x00' >m.npy
-    mrun 2 train m.npy
-    check "B43: .npy is refused, status 1, once" \
-        bash -c "[ $mrc -eq 1 ] && [ \$(grep -c 'Matrix Market ratings only' merr) -eq 1 ]"
+    printf 'PK\x03\x04' >m.npz
+    mrun 2 train m.npz
+    check "B43: .npz is refused, status 1, once" \
+        bash -c "[ $mrc -eq 1 ] && [ \$(grep -c 'Matrix Market and .npy ratings' merr) -eq 1 ]"
     timeout 60 mpirun --oversubscribe -n 1 "$mexe" train s.tsv --dim 4 : -n 1 "$mexe" train s.tsv \
         --dim 5 >mout 2>merr
     mrc=$?
