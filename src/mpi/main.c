@@ -13,6 +13,7 @@
 
 #include <fcntl.h>
 #include <limits.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -37,6 +38,12 @@ static const cli_command train_cmd = {
     "\n"
     "Process 0 writes --out, --checkpoint and --log atomically. A process\n"
     "that dies ends the whole job (Open MPI's default error handler).\n"
+    "\n"
+    "SIGUSR1 or SIGUSR2 to mpirun (which forwards them to every process), or\n"
+    "SIGINT or SIGTERM to the processes: all finish the same epoch, the model\n"
+    "is saved (to --out and --checkpoint) and the job exits with status 1.\n"
+    "SIGINT or SIGTERM to mpirun itself (Ctrl-C) does the same, but mpirun\n"
+    "kills the processes a few seconds later (odls_base_sigkill_timeout).\n"
     "\n"
     "Exit status: 0 success, 1 bad input or runtime error, 2 wrong usage.\n",
 };
@@ -104,23 +111,50 @@ typedef struct run_cb {
     uint64_t last_epoch;
 } run_cb;
 
-/* Progress on process 0. Never asks to stop: a stop on one process alone
- * would leave the others waiting in the next pass. */
+/* A signal seen by any process, agreed at each epoch's report. */
+static int stop_agreed;
+
+/* Progress on process 0, and the stop: every process reports the same
+ * epochs, so each report agrees on a signal seen by any process and all
+ * stop after the same epoch (a stop on one process alone would leave the
+ * others waiting in the next pass). */
 static int progress_cb(void *user, uint64_t epoch, double loss, double log_scale, double seconds)
 {
     run_cb *c = user;
     (void)seconds;
+    int stop = cli_interrupted() ? 1 : 0;
+    MPI_Allreduce(MPI_IN_PLACE, &stop, 1, MPI_INT, MPI_MAX, ctx.comm);
+    stop_agreed |= stop;
     if (ctx.rank != 0 || (c->any && epoch == c->last_epoch))
-        return 0;
+        return stop_agreed;
     c->any = true;
     c->last_epoch = epoch;
     (void)cli_progress_cb(c->prog, epoch, loss, log_scale, MPI_Wtime() - c->t0);
-    return 0;
+    return stop_agreed;
+}
+
+/* Before the first pass (epoch 0) or after a run stopped by a signal the
+ * orthonormal method's Rayleigh-Ritz matrix is not there: a collective
+ * loss pass makes it, as signmf_trainer_model's own pass does in one
+ * process (which leaves the recorded loss alone). */
+static signmf_status ready_for_model(signmf_trainer *t)
+{
+    if (!t->orth || t->orth->b_valid)
+        return SIGNMF_OK;
+    double loss, keep = t->last_loss;
+    signmf_status st = signmf_trainer_loss(t, &loss);
+    t->last_loss = keep;
+    return st;
 }
 
 /* Collective: the rated rows to process 0, which writes the model. */
 static int save(signmf_trainer *t, const sm_part_input *in, const char *path)
 {
+    if (ready_for_model(t) != SIGNMF_OK) {
+        if (ctx.rank == 0)
+            cli_error("%s: the model's final pass failed (out of memory or non-finite)", path);
+        return CLI_ERROR;
+    }
     size_t *rp;
     uint32_t *ri;
     mp_rated_rows(&ctx, &t->by_user, &t->zero, in->users, &rp, &ri);
@@ -228,15 +262,7 @@ static int mp_evaluate(void *vctx, signmf_trainer *t, signmf_model **m, signmf_e
     sm_eval_share sh = {0};
     signmf_error err;
     memset(&err, 0, sizeof err);
-    signmf_status st = SIGNMF_OK;
-    if (t->orth && !t->orth->b_valid) {
-        /* before the first pass (epoch 0) the Rayleigh-Ritz matrix is not
-         * there yet: a collective loss pass makes it, as
-         * signmf_trainer_model's own pass does in one process */
-        double loss, keep = t->last_loss;
-        st = signmf_trainer_loss(t, &loss);
-        t->last_loss = keep;
-    }
+    signmf_status st = ready_for_model(t);
     if (st == SIGNMF_OK)
         st = sm_part_model(t, e->rated_ptr, e->rated_idx, m);
     if (st == SIGNMF_OK)
@@ -491,6 +517,14 @@ static int train(int argc, char **argv)
         if ((ev = cli_eval_begin(&plan, quiet)) == NULL)
             mp_abort(&ctx, "out of memory for the evaluation");
     }
+    /* mpirun forwards SIGTERM, SIGUSR1 and SIGUSR2 to every process;
+     * each is the Ctrl-C of signmf train (docs/scale-out.md) */
+    cli_install_sigint();
+    struct sigaction sa;
+    static const int sigs[] = {SIGTERM, SIGUSR1, SIGUSR2};
+    if (sigaction(SIGINT, NULL, &sa) == 0)
+        for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; ++i)
+            sigaction(sigs[i], &sa, NULL);
     double t0 = MPI_Wtime();
     run_cb cb = {&prog, t0, false, 0};
     signmf_error run_err;
@@ -512,6 +546,8 @@ static int train(int argc, char **argv)
         run = signmf_trainer_run(t, n, progress_cb, &cb, &run_err);
         uint64_t ran = signmf_trainer_epochs_done(t) - before;
         left -= ran < left ? ran : left;
+        if (run == SIGNMF_OK && stop_agreed)
+            run = SIGNMF_EINTERRUPTED;
         /* every process evaluates the same epochs and sees rank 0's
          * figures, so all agree on an early stop */
         if (ev != NULL && run == SIGNMF_OK) {
@@ -529,6 +565,11 @@ static int train(int argc, char **argv)
             break;
     }
     double train_s = MPI_Wtime() - t0;
+    /* saving is quick and atomic: a signal from now on just ends the
+     * process, the previous file staying in place */
+    signal(SIGINT, SIG_DFL);
+    for (size_t i = 0; i < sizeof sigs / sizeof sigs[0]; ++i)
+        signal(sigs[i], SIG_DFL);
     cli_progress_finish(&prog);
     /* with early stopping the best evaluated model is the one kept; rank
      * 0's has every user's rated rows */
@@ -536,17 +577,25 @@ static int train(int argc, char **argv)
     if (ev != NULL)
         best = cli_eval_finish(ev, t, &prog, rc == CLI_OK && run == SIGNMF_OK);
     uint64_t done = signmf_trainer_epochs_done(t);
-    if (rc == CLI_OK && (run == SIGNMF_OK || run == SIGNMF_ENONFINITE) && out != NULL) {
+    /* an interrupted run also refreshes a separate checkpoint, the file a
+     * later --resume is most likely to be pointed at */
+    bool stopped = run == SIGNMF_EINTERRUPTED, saved_ckpt = false;
+    const char *dest[2] = {out, stopped && ckpt && (!out || strcmp(ckpt, out) != 0) ? ckpt : NULL};
+    for (int d = 0; d < 2; ++d) {
+        if (rc != CLI_OK || dest[d] == NULL ||
+            !(run == SIGNMF_OK || run == SIGNMF_ENONFINITE || stopped))
+            continue;
         if (best != NULL) {
             if (ctx.rank == 0) {
                 memset(&err, 0, sizeof err);
-                signmf_status sst = signmf_model_save(best, out, &err);
+                signmf_status sst = signmf_model_save(best, dest[d], &err);
                 if (sst != SIGNMF_OK)
                     rc = cli_lib_error(sst, &err);
             }
             rc = agree(rc);
         } else
-            rc = save(t, &in, out);
+            rc = save(t, &in, dest[d]);
+        saved_ckpt |= d == 1 && rc == CLI_OK;
     }
     signmf_model_free(best);
     cli_eval_free(ev);
@@ -562,7 +611,17 @@ static int train(int argc, char **argv)
             rc = cli_error("%s", msg);
     }
     rc = agree(rc);
-    if (rc == CLI_OK && run != SIGNMF_OK) {
+    if (rc == CLI_OK && stopped) {
+        if (ctx.rank == 0 && (out != NULL || saved_ckpt))
+            cli_error("interrupted after %llu epochs; model saved to %s%s%s (continue with "
+                      "--resume)",
+                      (unsigned long long)done, out ? out : ckpt, out && saved_ckpt ? " and " : "",
+                      out && saved_ckpt ? ckpt : "");
+        else if (ctx.rank == 0)
+            cli_error("interrupted after %llu epochs; nothing saved (no --out or --checkpoint)",
+                      (unsigned long long)done);
+        rc = CLI_ERROR;
+    } else if (rc == CLI_OK && run != SIGNMF_OK) {
         if (ctx.rank == 0) {
             cli_lib_error(run, &run_err);
             if (run == SIGNMF_ENONFINITE && out != NULL)

@@ -4,7 +4,7 @@
 # ending the job, --resume across process counts, and two "hosts" (network
 # namespaces joined by a veth pair) over TCP.
 # Usage: test_mpi.sh MODE PATH/TO/signmf PATH/TO/signmf-mpi
-#   MODE: identity | movielens | eval | badinput | badformat | kill | oom | resume | twohosts
+#   MODE: identity | movielens | eval | badinput | badformat | kill | oom | signal | resume | twohosts
 # Exit 77 (skipped) when mpirun is missing or, for twohosts, when network
 # namespaces cannot be made here.
 set -u
@@ -368,6 +368,50 @@ oom)
     oom_case "1.5M ratings too many for process 1 (the driver's buffers)" \
         "110000 120000 130000 100000" train big.tsv --dim 8 --epochs 1 --threads 1 --quiet
     check "  reported by the driver, MPI_Abort" grep -q 'ending the job' merr
+    ;;
+signal)
+    # SIGUSR1 to mpirun, which forwards it to every process: they agree at
+    # the next epoch's report, finish it, process 0 saves --out and
+    # --checkpoint, status 1. The saved model is epoch N's exactly: resumed
+    # by signmf train to N + 3 it gives the bytes of a run of N + 3.
+    for spec in "notebook:--dim 16" "orthonormal:--method orthonormal --dim 8"; do
+        name=${spec%%:*}
+        read -r -a a <<<"${spec#*:}"
+        rm -f sig.smf ck.smf
+        mpirun --oversubscribe -n 3 "$mexe" train s.tsv "${a[@]}" --epochs 100000000 \
+            --threads 1 --checkpoint-every 20 --checkpoint ck.smf --out sig.smf --quiet \
+            >mout 2>merr &
+        job=$!
+        for i in $(seq 1 600); do
+            [ -s ck.smf ] && break
+            sleep 0.05
+        done
+        t0=$(date +%s)
+        kill -USR1 $job
+        for i in $(seq 1 600); do
+            kill -0 $job 2>/dev/null || break
+            sleep 0.05
+        done
+        if kill -0 $job 2>/dev/null; then
+            kill -9 $job
+            bad "$name: SIGUSR1: the job still runs after 30 s"
+            continue
+        fi
+        wait $job
+        mrc=$?
+        t1=$(date +%s)
+        cp merr err
+        n=$(sed -n 's/^signmf: interrupted after \([0-9]*\) epochs; model saved to sig.smf and ck.smf.*/\1/p' merr)
+        check "$name: SIGUSR1 to mpirun: status 1 in $((t1 - t0)) s, 'interrupted after ${n:-?} epochs', saved to --out and --checkpoint, once" \
+            bash -c "[ $mrc -eq 1 ] && [ -n '$n' ] && [ \$(grep -c 'interrupted after' merr) -eq 1 ] && [ -s sig.smf ] && [ -s ck.smf ]"
+        [ -n "$n" ] || continue
+        "$exe" train s.tsv "${a[@]}" --epochs $((n + 3)) --threads 1 --out ref.smf --quiet 2>err
+        "$exe" train s.tsv --resume sig.smf --epochs $((n + 3)) --out r.smf --quiet 2>>err
+        check "  the saved model is epoch $n's: resumed to $((n + 3)) it gives that run's bytes" \
+            same_export ref.smf r.smf
+        "$exe" train s.tsv --resume ck.smf --epochs $((n + 3)) --out r2.smf --quiet 2>>err
+        check "  and so is the refreshed checkpoint" same_export ref.smf r2.smf
+    done
     ;;
 resume)
     for spec in "notebook:--dim 24" "orthonormal:--method orthonormal --dim 8" \
