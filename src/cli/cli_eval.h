@@ -65,6 +65,18 @@ typedef struct cli_eval_args {
     {                                                                                              \
         NULL, 0.0, false, 0, 0, 10, 4.0, NULL                                                      \
     }
+/* train's option rows for the evaluation options, into a's fields (signmf
+ * train and signmf-mpi take the same). */
+#define CLI_EVAL_OPTS(a)                                                                           \
+    {"test", 0, CLI_STR, &(a).test, 0, 0, 0, 0, NULL},                                             \
+        {"holdout", 0, CLI_DOUBLE, &(a).holdout, 0, 0, 0, 1, &(a).holdout_seen},                   \
+        {"eval-every", 0, CLI_UINT, &(a).every, 1, UINT64_MAX, 0, 0, NULL},                        \
+        {"early-stop", 0, CLI_UINT, &(a).patience, 1, UINT64_MAX, 0, 0, NULL},                     \
+        {"metric", 0, CLI_STR, &(a).metric, 0, 0, 0, 0, NULL},                                     \
+        {"eval-k", 0, CLI_UINT, &(a).k, 1, UINT32_MAX, 0, 0, NULL},                                \
+    {                                                                                              \
+        "relevant", 0, CLI_DOUBLE, &(a).relevant, 0, 0, -1e300, 1e300, NULL                        \
+    }
 /* Check the combination before anything is loaded: -1 when fine. */
 int cli_eval_check(const cli_command *cmd, const cli_eval_args *a);
 /* After the ratings are loaded: load --test (with `lo`) or split *ratings

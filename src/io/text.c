@@ -854,6 +854,34 @@ done:
     return st;
 }
 
+/* src reads bytes [start, end) of the regular file at path, filled once. */
+static signmf_status sm_src_open_range(const char *path, uint64_t start, uint64_t end, sm_src *src,
+                                       signmf_error *err)
+{
+    *src = (sm_src){.path = path, .fd = -1};
+    signmf_status st = sm_src_open(src, false, err);
+    if (st != SIGNMF_OK)
+        return st;
+    if (src->fd < 0) {
+        sm_src_close(src);
+        return sm_fail(err, SIGNMF_EINVAL, "%s: byte ranges need a regular file", path);
+    }
+    if (lseek(src->fd, (off_t)start, SEEK_SET) != (off_t)start) {
+        char eb[128];
+        st = sm_fail(err, SIGNMF_EIO, "%s: cannot seek to byte %llu: %s", path,
+                     (unsigned long long)start, strerror_r(errno, eb, sizeof eb));
+        sm_src_close(src);
+        return st;
+    }
+    src->pos = src->len = 0;
+    src->eof = false;
+    src->bounded = true;
+    src->left = end > start ? end - start : 0;
+    if ((st = sm_src_fill(src, err)) != SIGNMF_OK)
+        sm_src_close(src);
+    return st;
+}
+
 signmf_status sm_text_parse_range(const char *path, signmf_format fmt, uint64_t start, uint64_t end,
                                   uint64_t line0, int fields, const signmf_load_options *opt,
                                   sm_tbuf *b, sm_range_info *info, signmf_error *err)
@@ -861,29 +889,10 @@ signmf_status sm_text_parse_range(const char *path, signmf_format fmt, uint64_t 
     memset(info, 0, sizeof *info);
     if (fmt != SIGNMF_FORMAT_TSV && fmt != SIGNMF_FORMAT_CSV)
         return sm_fail(err, SIGNMF_EINVAL, "%s: byte ranges are read as TSV or CSV only", path);
-    sm_src src = {.path = path, .fd = -1};
-    signmf_status st = sm_src_open(&src, false, err);
+    sm_src src;
+    signmf_status st = sm_src_open_range(path, start, end, &src, err);
     if (st != SIGNMF_OK)
         return st;
-    if (src.fd < 0) {
-        sm_src_close(&src);
-        return sm_fail(err, SIGNMF_EINVAL, "%s: byte ranges need a regular file", path);
-    }
-    if (lseek(src.fd, (off_t)start, SEEK_SET) != (off_t)start) {
-        char eb[128];
-        st = sm_fail(err, SIGNMF_EIO, "%s: cannot seek to byte %llu: %s", path,
-                     (unsigned long long)start, strerror_r(errno, eb, sizeof eb));
-        sm_src_close(&src);
-        return st;
-    }
-    src.pos = src.len = 0;
-    src.eof = false;
-    src.bounded = true;
-    src.left = end > start ? end - start : 0;
-    if ((st = sm_src_fill(&src, err)) != SIGNMF_OK) {
-        sm_src_close(&src);
-        return st;
-    }
     sm_text t = {.path = path,
                  .src = &src,
                  .opt = opt,
@@ -932,23 +941,10 @@ signmf_status sm_mm_parse_range(const char *path, const sm_mm_head *h, uint64_t 
 {
     *seen = 0;
     *last_line = line0;
-    sm_src src = {.path = path, .fd = -1};
-    signmf_status st = sm_src_open(&src, false, err);
+    sm_src src;
+    signmf_status st = sm_src_open_range(path, start, end, &src, err);
     if (st != SIGNMF_OK)
         return st;
-    if (src.fd < 0 || lseek(src.fd, (off_t)start, SEEK_SET) != (off_t)start) {
-        sm_src_close(&src);
-        return sm_fail(err, SIGNMF_EIO, "%s: cannot seek to byte %llu", path,
-                       (unsigned long long)start);
-    }
-    src.pos = src.len = 0;
-    src.eof = false;
-    src.bounded = true;
-    src.left = end > start ? end - start : 0;
-    if ((st = sm_src_fill(&src, err)) != SIGNMF_OK) {
-        sm_src_close(&src);
-        return st;
-    }
     sm_text t = {.path = path, .src = &src, .opt = opt, .err = err, .line0 = line0, .fields = -1};
     sm_lines it;
     sm_lines_init(&it, &t);
