@@ -22,6 +22,12 @@ typedef struct cli_eval_plan {
     uint64_t patience; /* early stop after this many evaluations without gain (0: off) */
     signmf_metric metric;
     const char *test_name; /* for messages */
+    /* The trainer's model and its figures, or -1 after reporting a failure;
+     * NULL: signmf_trainer_model and signmf_evaluate. signmf-mpi's
+     * evaluates in shares. */
+    int (*evaluate)(void *ctx, signmf_trainer *t, signmf_model **m, signmf_eval_result *res);
+    void *ctx;
+    bool silent; /* print nothing (another process reports) */
 } cli_eval_plan;
 
 /* The evaluation side of a training run, driven by cli_train's epoch loop:
@@ -59,6 +65,18 @@ typedef struct cli_eval_args {
     {                                                                                              \
         NULL, 0.0, false, 0, 0, 10, 4.0, NULL                                                      \
     }
+/* train's option rows for the evaluation options, into a's fields (signmf
+ * train and signmf-mpi take the same). */
+#define CLI_EVAL_OPTS(a)                                                                           \
+    {"test", 0, CLI_STR, &(a).test, 0, 0, 0, 0, NULL},                                             \
+        {"holdout", 0, CLI_DOUBLE, &(a).holdout, 0, 0, 0, 1, &(a).holdout_seen},                   \
+        {"eval-every", 0, CLI_UINT, &(a).every, 1, UINT64_MAX, 0, 0, NULL},                        \
+        {"early-stop", 0, CLI_UINT, &(a).patience, 1, UINT64_MAX, 0, 0, NULL},                     \
+        {"metric", 0, CLI_STR, &(a).metric, 0, 0, 0, 0, NULL},                                     \
+        {"eval-k", 0, CLI_UINT, &(a).k, 1, UINT32_MAX, 0, 0, NULL},                                \
+    {                                                                                              \
+        "relevant", 0, CLI_DOUBLE, &(a).relevant, 0, 0, -1e300, 1e300, NULL                        \
+    }
 /* Check the combination before anything is loaded: -1 when fine. */
 int cli_eval_check(const cli_command *cmd, const cli_eval_args *a);
 /* After the ratings are loaded: load --test (with `lo`) or split *ratings
@@ -66,6 +84,9 @@ int cli_eval_check(const cli_command *cmd, const cli_eval_args *a);
  * the original is freed). Fills `plan`; *test_out is the held-out set to
  * free afterwards (NULL when no evaluation was asked for). -1 when fine,
  * else an exit code after a message. */
+/* The plan's options from the arguments (test, test_name and the hook
+ * left unset). */
+void cli_eval_plan_init(const cli_eval_args *a, int threads, cli_eval_plan *plan);
 int cli_eval_setup(const cli_eval_args *a, const signmf_load_options *lo, uint32_t seed,
                    int threads, signmf_ratings **ratings, signmf_ratings **test_out,
                    cli_eval_plan *plan);

@@ -328,13 +328,7 @@ int cmd_train(int argc, char **argv)
         {"checkpoint", 0, CLI_STR, &ckpt, 0, 0, 0, 0, NULL},
         {"resume", 0, CLI_STR, &resume_path, 0, 0, 0, 0, NULL},
         {"quiet", 'q', CLI_FLAG, &quiet, 0, 0, 0, 0, NULL},
-        {"test", 0, CLI_STR, &ea.test, 0, 0, 0, 0, NULL},
-        {"holdout", 0, CLI_DOUBLE, &ea.holdout, 0, 0, 0, 1, &ea.holdout_seen},
-        {"eval-every", 0, CLI_UINT, &ea.every, 1, UINT64_MAX, 0, 0, NULL},
-        {"early-stop", 0, CLI_UINT, &ea.patience, 1, UINT64_MAX, 0, 0, NULL},
-        {"metric", 0, CLI_STR, &ea.metric, 0, 0, 0, 0, NULL},
-        {"eval-k", 0, CLI_UINT, &ea.k, 1, UINT32_MAX, 0, 0, NULL},
-        {"relevant", 0, CLI_DOUBLE, &ea.relevant, 0, 0, -1e300, 1e300, NULL},
+        CLI_EVAL_OPTS(ea),
         CLI_OPT_END,
     };
     const char *pos[1];

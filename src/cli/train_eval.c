@@ -56,6 +56,22 @@ uint64_t cli_eval_until(const cli_eval_state *s, uint64_t done)
     return s->plan.every - done % s->plan.every;
 }
 
+static int evaluate_whole(void *ctx, signmf_trainer *t, signmf_model **m, signmf_eval_result *res)
+{
+    const cli_eval_plan *plan = ctx;
+    signmf_error err;
+    memset(&err, 0, sizeof err);
+    signmf_status st = signmf_trainer_model(t, m);
+    if (st == SIGNMF_OK)
+        st = signmf_evaluate(*m, plan->test, &plan->opt, res, &err);
+    if (st != SIGNMF_OK) {
+        signmf_model_free(*m);
+        *m = NULL;
+        return cli_lib_error(st, &err), -1;
+    }
+    return 0;
+}
+
 int cli_eval_step(cli_eval_state *s, signmf_trainer *t, cli_progress *prog, bool force)
 {
     uint64_t ep = signmf_trainer_epochs_done(t);
@@ -65,34 +81,28 @@ int cli_eval_step(cli_eval_state *s, signmf_trainer *t, cli_progress *prog, bool
         return 0;
     signmf_model *m = NULL;
     signmf_eval_result res;
-    signmf_error err;
-    memset(&err, 0, sizeof err);
-    signmf_status st = signmf_trainer_model(t, &m);
-    if (st == SIGNMF_OK)
-        st = signmf_evaluate(m, s->plan.test, &s->plan.opt, &res, &err);
-    if (st == SIGNMF_OK && s->nrows == s->cap) {
+    cli_progress_finish(prog);
+    int (*evaluate)(void *, signmf_trainer *, signmf_model **, signmf_eval_result *) =
+        s->plan.evaluate ? s->plan.evaluate : evaluate_whole;
+    if (evaluate(s->plan.evaluate ? s->plan.ctx : &s->plan, t, &m, &res) < 0)
+        return -1;
+    if (s->nrows == s->cap) {
         size_t cap = s->cap ? 2 * s->cap : 16;
         eval_row *g = realloc(s->rows, cap * sizeof *g);
-        if (g == NULL)
-            st = SIGNMF_ENOMEM;
-        else {
-            s->rows = g;
-            s->cap = cap;
+        if (g == NULL) {
+            signmf_model_free(m);
+            cli_lib_error(SIGNMF_ENOMEM, NULL);
+            return -1;
         }
-    }
-    if (st != SIGNMF_OK) {
-        signmf_model_free(m);
-        cli_progress_finish(prog);
-        cli_lib_error(st, &err);
-        return -1;
+        s->rows = g;
+        s->cap = cap;
     }
     s->rows[s->nrows++] = (eval_row){ep, res.model};
     s->any = true;
     s->last_epoch = ep;
     s->last_res = res;
     double v = signmf_metric_value(&res.model, s->plan.metric);
-    if (!s->quiet) {
-        cli_progress_finish(prog);
+    if (!s->quiet && !s->plan.silent) {
         fprintf(stderr,
                 "eval epoch %llu: precision@%zu %.4f recall %.4f ndcg %.4f map %.4f hit %.4f "
                 "auc %.4f coverage %.4f\n",
@@ -116,7 +126,7 @@ int cli_eval_step(cli_eval_state *s, signmf_trainer *t, cli_progress *prog, bool
     signmf_model_free(m);
     if (s->plan.patience > 0 && s->since >= s->plan.patience) {
         s->stopped = true;
-        if (!s->quiet)
+        if (!s->quiet && !s->plan.silent)
             fprintf(stderr,
                     "early stop at epoch %llu: no gain in %s for %llu evaluations; keeping "
                     "epoch %llu (%s %.4f)\n",
@@ -185,7 +195,7 @@ signmf_model *cli_eval_finish(cli_eval_state *s, signmf_trainer *t, cli_progress
     if (report && !s->stopped && cli_eval_step(s, t, prog, true) < 0)
         report = false;
     add_log_columns(prog, s->rows, s->nrows);
-    if (report && s->any) {
+    if (report && s->any && !s->plan.silent) {
         bool best = s->plan.patience > 0;
         const signmf_eval_result *shown = best ? &s->keep_res : &s->last_res;
         char title[512];
@@ -243,6 +253,12 @@ int cli_eval_setup(const cli_eval_args *a, const signmf_load_options *lo, uint32
     if (st != SIGNMF_OK)
         return cli_lib_error(st, &err);
     plan->test = *test_out;
+    cli_eval_plan_init(a, threads, plan);
+    return -1;
+}
+
+void cli_eval_plan_init(const cli_eval_args *a, int threads, cli_eval_plan *plan)
+{
     plan->opt = signmf_eval_options_default();
     plan->opt.k = (size_t)a->k;
     plan->opt.relevant = a->relevant;
@@ -253,5 +269,4 @@ int cli_eval_setup(const cli_eval_args *a, const signmf_load_options *lo, uint32
     plan->metric = SIGNMF_METRIC_NDCG;
     if (a->metric != NULL)
         (void)cli_parse_metric(NULL, a->metric, &plan->metric);
-    return -1;
 }

@@ -10,8 +10,9 @@
  * are summed in user order, so the result does not depend on the thread
  * count.
  */
+#include "eval.h"
+
 #include "../kernels/kernels.h"
-#include "../model/model.h"
 #include "../rng/rng.h"
 #include "../score/score.h"
 
@@ -131,16 +132,10 @@ static size_t top_k(const double *s, size_t items, const unsigned char *mask, si
     return n;
 }
 
-/* Per-user figures: precision, recall, ndcg, map, hit, and auc (NaN when
- * N is empty). */
-typedef struct user_fig {
-    double v[6];
-} user_fig;
-
 /* List metrics from the ranked list `list` (c item indices) and the
  * relevance mask (mask[j] & 2). */
 static void list_metrics(const uint32_t *list, size_t c, size_t k, size_t nrel,
-                         const unsigned char *mask, user_fig *f)
+                         const unsigned char *mask, double *v)
 {
     double dcg = 0, ap = 0;
     size_t hits = 0;
@@ -155,11 +150,11 @@ static void list_metrics(const uint32_t *list, size_t c, size_t k, size_t nrel,
     double idcg = 0;
     for (size_t i = 0; i < ideal_n; ++i)
         idcg += 1.0 / log2((double)i + 2.0);
-    f->v[0] = (double)hits / (double)k;
-    f->v[1] = (double)hits / (double)nrel;
-    f->v[2] = dcg / idcg;
-    f->v[3] = ap / (double)ideal_n;
-    f->v[4] = hits > 0 ? 1.0 : 0.0;
+    v[0] = (double)hits / (double)k;
+    v[1] = (double)hits / (double)nrel;
+    v[2] = dcg / idcg;
+    v[3] = ap / (double)ideal_n;
+    v[4] = hits > 0 ? 1.0 : 0.0;
 }
 
 /* How many of b[0..n) are above t (or equal, with ge). Written with GNU C
@@ -388,11 +383,21 @@ static int thread_count(int threads)
     return t < 1 ? 1 : t;
 }
 
-SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_ratings *test,
-                                         const signmf_eval_options *opt, signmf_eval_result *out,
-                                         signmf_error *err)
+void sm_eval_share_free(sm_eval_share *s)
+{
+    sm_free(s->fig);
+    sm_free(s->cov);
+    s->fig = NULL;
+    s->cov = NULL;
+    s->users = 0;
+}
+
+signmf_status sm_evaluate_share(const signmf_model *m, const signmf_ratings *test,
+                                const signmf_eval_options *opt, const double *pop_count,
+                                signmf_eval_result *out, sm_eval_share *share, signmf_error *err)
 {
     static const char fn[] = "signmf_evaluate";
+    memset(share, 0, sizeof *share);
     if (m == NULL || test == NULL || out == NULL)
         return sm_fail(err, SIGNMF_EINVAL, "%s: model, test set and result must be set", fn);
     signmf_eval_options o = opt ? *opt : signmf_eval_options_default();
@@ -416,30 +421,29 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
 
     size_t ne = g.n_eval, listn;
     size_t *counts = sm_alloc(ne ? ne : 1, sizeof *counts);
-    user_fig *fm = sm_alloc(ne ? ne : 1, sizeof *fm);
-    user_fig *fp = sm_alloc(ne ? ne : 1, sizeof *fp);
+    sm_eval_fig *fig = sm_alloc(ne ? ne : 1, sizeof *fig);
     pop_item *pop = sm_alloc(items ? items : 1, sizeof *pop);
     uint32_t *popos = sm_alloc(items ? items : 1, sizeof *popos);
-    unsigned char *cov_m = sm_calloc(items ? items : 1, 1);
-    unsigned char *cov_p = sm_calloc(items ? items : 1, 1);
+    unsigned char *cov = sm_calloc(2 * (items ? items : 1), 1);
     size_t *pcounts = sm_alloc(ne ? ne : 1, sizeof *pcounts);
     uint32_t *mlists = NULL, *plists = NULL;
     if (!sm_mul_overflows(ne ? ne : 1, kc, &listn)) {
         mlists = sm_alloc(listn, sizeof *mlists);
         plists = sm_alloc(listn, sizeof *plists);
     }
-    if (counts == NULL || fm == NULL || fp == NULL || pop == NULL || popos == NULL ||
-        cov_m == NULL || cov_p == NULL || plists == NULL || mlists == NULL || pcounts == NULL) {
+    if (counts == NULL || fig == NULL || pop == NULL || popos == NULL || cov == NULL ||
+        plists == NULL || mlists == NULL || pcounts == NULL) {
         st =
             sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu users x %zu results", fn, ne, k);
         goto done;
     }
     for (size_t j = 0; j < items; ++j) {
-        pop[j].count = 0;
+        pop[j].count = pop_count ? pop_count[j] : 0;
         pop[j].index = (uint32_t)j;
     }
-    for (size_t i = 0; i < m->rated_ptr[m->users]; ++i)
-        pop[m->rated_idx[i]].count += 1;
+    if (pop_count == NULL)
+        for (size_t i = 0; i < m->rated_ptr[m->users]; ++i)
+            pop[m->rated_idx[i]].count += 1;
     qsort(pop, items, sizeof *pop, cmp_pop);
     for (size_t i = 0; i < items; ++i)
         popos[pop[i].index] = (uint32_t)i;
@@ -512,8 +516,8 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
                  * same exclusions as signmf_recommend_many) */
                 uint32_t *list = mlists + e * kc;
                 counts[e] = top_k(s, items, mask, kc, heap, list);
-                list_metrics(list, counts[e], k, nrel, mask, &fm[e]);
-                fm[e].v[5] = user_auc(s, items, mask, rel, nrel, nneg, buf);
+                list_metrics(list, counts[e], k, nrel, mask, fig[e].model);
+                fig[e].model[5] = user_auc(s, items, mask, rel, nrel, nneg, buf);
 
                 /* popularity: walk the global order skipping training items */
                 size_t pc = 0;
@@ -521,8 +525,8 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
                 for (size_t i = 0; i < items && pc < k; ++i)
                     if (!(mask[pop[i].index] & 1))
                         list[pc++] = pop[i].index;
-                list_metrics(list, pc, k, nrel, mask, &fp[e]);
-                fp[e].v[5] = pop_auc(popos, items, tr, ntr, rel, nrel, nneg);
+                list_metrics(list, pc, k, nrel, mask, fig[e].pop);
+                fig[e].pop[5] = pop_auc(popos, items, tr, ntr, rel, nrel, nneg);
                 pcounts[e] = pc;
 
                 for (size_t i = 0; i < ntr; ++i)
@@ -543,29 +547,52 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
                      items);
         goto done;
     }
+    for (size_t e = 0; e < ne; ++e) {
+        for (size_t i = 0; i < counts[e]; ++i)
+            cov[mlists[e * kc + i]] = 1;
+        for (size_t i = 0; i < pcounts[e]; ++i)
+            cov[items + plists[e * kc + i]] = 1;
+    }
+    share->users = ne;
+    share->fig = fig;
+    share->cov = cov;
+    fig = NULL;
+    cov = NULL;
+done:
+    sm_free(counts);
+    sm_free(fig);
+    sm_free(pop);
+    sm_free(popos);
+    sm_free(cov);
+    sm_free(mlists);
+    sm_free(plists);
+    sm_free(pcounts);
+    grouped_free(&g);
+    return st;
+}
 
+void sm_eval_combine(const sm_eval_fig *fig, size_t ne, const unsigned char *cov, size_t items,
+                     signmf_eval_result *out)
+{
     double sm[6] = {0}, sp[6] = {0};
     size_t auc_n = 0;
     for (size_t e = 0; e < ne; ++e) {
         for (int q = 0; q < 5; ++q) {
-            sm[q] += fm[e].v[q];
-            sp[q] += fp[e].v[q];
+            sm[q] += fig[e].model[q];
+            sp[q] += fig[e].pop[q];
         }
-        if (!isnan(fm[e].v[5])) {
-            sm[5] += fm[e].v[5];
-            sp[5] += fp[e].v[5];
+        if (!isnan(fig[e].model[5])) {
+            sm[5] += fig[e].model[5];
+            sp[5] += fig[e].pop[5];
             auc_n++;
         }
-        for (size_t i = 0; i < counts[e]; ++i)
-            cov_m[mlists[e * kc + i]] = 1;
-        for (size_t i = 0; i < pcounts[e]; ++i)
-            cov_p[plists[e * kc + i]] = 1;
     }
+    out->users = ne;
     out->auc_users = auc_n;
     size_t cm = 0, cp = 0;
     for (size_t j = 0; j < items; ++j) {
-        cm += cov_m[j];
-        cp += cov_p[j];
+        cm += cov[j];
+        cp += cov[items + j];
     }
     double dn = ne ? (double)ne : NAN, da = auc_n ? (double)auc_n : NAN;
     out->model = (signmf_metrics){sm[0] / dn,
@@ -582,17 +609,17 @@ SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_rat
                                        sp[4] / dn,
                                        sp[5] / da,
                                        ne ? (double)cp / (double)items : NAN};
-done:
-    sm_free(counts);
-    sm_free(fm);
-    sm_free(fp);
-    sm_free(pop);
-    sm_free(popos);
-    sm_free(cov_m);
-    sm_free(cov_p);
-    sm_free(mlists);
-    sm_free(plists);
-    sm_free(pcounts);
-    grouped_free(&g);
-    return st;
+}
+
+SIGNMF_API signmf_status signmf_evaluate(const signmf_model *m, const signmf_ratings *test,
+                                         const signmf_eval_options *opt, signmf_eval_result *out,
+                                         signmf_error *err)
+{
+    sm_eval_share sh;
+    signmf_status st = sm_evaluate_share(m, test, opt, NULL, out, &sh, err);
+    if (st != SIGNMF_OK)
+        return st;
+    sm_eval_combine(sh.fig, sh.users, sh.cov, m->items, out);
+    sm_eval_share_free(&sh);
+    return SIGNMF_OK;
 }

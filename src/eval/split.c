@@ -1,5 +1,6 @@
 /* Deterministic per-user validation split (signmf_ratings_split). */
-#include "../io/ratings.h"
+#include "eval.h"
+
 #include "../rng/rng.h"
 
 #include <math.h>
@@ -34,35 +35,31 @@ static signmf_status like(const signmf_ratings *r, size_t count, signmf_ratings 
     return SIGNMF_OK;
 }
 
-SIGNMF_API signmf_status signmf_ratings_split(const signmf_ratings *r, double fraction,
-                                              uint32_t seed, signmf_ratings **train,
-                                              signmf_ratings **holdout, signmf_error *err)
+uint64_t sm_split_draws(const signmf_ratings *r, double fraction)
 {
-    static const char fn[] = "signmf_ratings_split";
-    if (train)
-        *train = NULL;
-    if (holdout)
-        *holdout = NULL;
-    if (r == NULL || train == NULL || holdout == NULL)
-        return sm_fail(err, SIGNMF_EINVAL, "%s: ratings, train and holdout must be set", fn);
-    if (!(fraction >= 0.0 && fraction < 1.0))
-        return sm_fail(err, SIGNMF_ERANGE, "%s: expected a fraction in [0, 1), found %g", fn,
-                       fraction);
-    /* Pass 1: how many each user gives; pairs are sorted by (user, item). */
-    size_t nh = 0;
+    uint64_t nh = 0;
     for (size_t i = 0; i < r->count;) {
         size_t e = i;
         while (e < r->count && r->user[e] == r->user[i])
             e++;
-        nh += (size_t)floor(fraction * (double)(e - i));
+        nh += (uint64_t)floor(fraction * (double)(e - i));
         i = e;
     }
+    return nh;
+}
+
+signmf_status sm_ratings_split_rng(const signmf_ratings *r, double fraction, sm_rng *rng,
+                                   signmf_ratings **train, signmf_ratings **holdout,
+                                   signmf_error *err)
+{
+    static const char fn[] = "signmf_ratings_split";
+    /* Pass 1: how many each user gives; pairs are sorted by (user, item). */
+    size_t nh = (size_t)sm_split_draws(r, fraction);
     signmf_ratings *tr = NULL, *ho = NULL;
     signmf_status st = like(r, r->count - nh, &tr);
     if (st == SIGNMF_OK)
         st = like(r, nh, &ho);
     char *pick = calloc(r->count ? r->count : 1, 1);
-    sm_rng *rng = malloc(sizeof *rng);
     size_t *perm = NULL;
     size_t maxrow = 0;
     for (size_t i = 0; i < r->count;) {
@@ -74,17 +71,15 @@ SIGNMF_API signmf_status signmf_ratings_split(const signmf_ratings *r, double fr
         i = e;
     }
     perm = malloc((maxrow ? maxrow : 1) * sizeof *perm);
-    if (st == SIGNMF_OK && (pick == NULL || rng == NULL || perm == NULL))
+    if (st == SIGNMF_OK && (pick == NULL || perm == NULL))
         st = SIGNMF_ENOMEM;
     if (st != SIGNMF_OK) {
         signmf_ratings_free(tr);
         signmf_ratings_free(ho);
         free(pick);
-        free(rng);
         free(perm);
         return sm_fail(err, st, "%s: out of memory for %zu ratings", fn, r->count);
     }
-    sm_rng_seed(rng, seed);
     for (size_t i = 0; i < r->count;) {
         size_t e = i;
         while (e < r->count && r->user[e] == r->user[i])
@@ -111,9 +106,31 @@ SIGNMF_API signmf_status signmf_ratings_split(const signmf_ratings *r, double fr
         (*c)++;
     }
     free(pick);
-    free(rng);
     free(perm);
     *train = tr;
     *holdout = ho;
     return SIGNMF_OK;
+}
+
+SIGNMF_API signmf_status signmf_ratings_split(const signmf_ratings *r, double fraction,
+                                              uint32_t seed, signmf_ratings **train,
+                                              signmf_ratings **holdout, signmf_error *err)
+{
+    static const char fn[] = "signmf_ratings_split";
+    if (train)
+        *train = NULL;
+    if (holdout)
+        *holdout = NULL;
+    if (r == NULL || train == NULL || holdout == NULL)
+        return sm_fail(err, SIGNMF_EINVAL, "%s: ratings, train and holdout must be set", fn);
+    if (!(fraction >= 0.0 && fraction < 1.0))
+        return sm_fail(err, SIGNMF_ERANGE, "%s: expected a fraction in [0, 1), found %g", fn,
+                       fraction);
+    sm_rng *rng = malloc(sizeof *rng);
+    if (rng == NULL)
+        return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for %zu ratings", fn, r->count);
+    sm_rng_seed(rng, seed);
+    signmf_status st = sm_ratings_split_rng(r, fraction, rng, train, holdout, err);
+    free(rng);
+    return st;
 }

@@ -147,6 +147,44 @@ signmf_status sm_text_parse_range(const char *path, signmf_format fmt, uint64_t 
                                   uint64_t line0, int fields, const signmf_load_options *opt,
                                   sm_tbuf *b, sm_range_info *info, signmf_error *err);
 
+/* A Matrix Market file in byte ranges (src/mpi/): the banner and size
+ * line, with the byte where the entry lines begin; then the entries of
+ * bytes [start, end) (line starts after data_start), numbered from
+ * line0 + 1, at most `limit` of them before the error of an entry beyond
+ * the declared count. *seen counts the entries read (those before an
+ * error), *last_line the last line's number. The count check at the end
+ * is the caller's, over all ranges. */
+typedef struct sm_mm_head {
+    uint64_t rows, cols, nnz;
+    bool integer;
+    uint64_t size_line;  /* its line number */
+    uint64_t data_start; /* byte after the size line */
+} sm_mm_head;
+signmf_status sm_mm_parse_head(const char *path, const signmf_load_options *opt, sm_mm_head *h,
+                               signmf_error *err);
+signmf_status sm_mm_parse_range(const char *path, const sm_mm_head *h, uint64_t start, uint64_t end,
+                                uint64_t line0, uint64_t limit, const signmf_load_options *opt,
+                                sm_tbuf *b, uint64_t *seen, uint64_t *last_line, signmf_error *err);
+
+/* A dense .npy file in row slices (src/mpi/): sm_npy_check reads the
+ * header in buf (which holds at least the header; len is the whole
+ * image's length) and checks shape and size as sm_npy_load does;
+ * sm_npy_rows checks rows [r0, r0 + nrows) held in `data` in the file's
+ * order (C: the rows; Fortran: for each column, its nrows elements), in
+ * row-major order as sm_npy_load does, counts their ratings and, with b,
+ * appends them (ids row + 1, column + 1). */
+typedef struct sm_npy_layout {
+    const void *dt; /* the element type (npy.c's) */
+    bool fortran;
+    size_t rows, cols, es;
+    size_t data_off;
+} sm_npy_layout;
+signmf_status sm_npy_check(const char *name, const unsigned char *buf, size_t len,
+                           sm_npy_layout *lay, signmf_error *err);
+signmf_status sm_npy_rows(const char *name, const sm_npy_layout *lay, const unsigned char *data,
+                          size_t r0, size_t nrows, const signmf_load_options *opt, sm_tbuf *b,
+                          size_t *nnz, signmf_error *err);
+
 /* A .npy image in memory; `name` is used in messages. */
 signmf_status sm_npy_load(const char *name, const unsigned char *buf, size_t len,
                           const signmf_load_options *opt, signmf_ratings **out, signmf_error *err);

@@ -238,10 +238,9 @@ static signmf_status sm_npy_header(const char *name, const unsigned char *buf, s
     return SIGNMF_OK;
 }
 
-signmf_status sm_npy_load(const char *name, const unsigned char *buf, size_t len,
-                          const signmf_load_options *opt, signmf_ratings **out, signmf_error *err)
+signmf_status sm_npy_check(const char *name, const unsigned char *buf, size_t len,
+                           sm_npy_layout *lay, signmf_error *err)
 {
-    *out = NULL;
     sm_npy_info info = {0};
     signmf_status st = sm_npy_header(name, buf, len, &info, err);
     if (st != SIGNMF_OK)
@@ -278,37 +277,74 @@ signmf_status sm_npy_load(const char *name, const unsigned char *buf, size_t len
     if (cells == 0)
         return sm_fail(err, SIGNMF_EEMPTY, "%s: no ratings (the array is %zu x %zu)", name, rows,
                        cols);
+    lay->dt = info.dt;
+    lay->fortran = info.fortran;
+    lay->rows = rows;
+    lay->cols = cols;
+    lay->es = info.dt->size;
+    lay->data_off = info.data_off;
+    return SIGNMF_OK;
+}
 
-    const unsigned char *data = buf + info.data_off;
-    const size_t es = info.dt->size;
+signmf_status sm_npy_rows(const char *name, const sm_npy_layout *lay, const unsigned char *data,
+                          size_t r0, size_t nrows, const signmf_load_options *opt, sm_tbuf *b,
+                          size_t *nnz_out, signmf_error *err)
+{
+    const sm_dtype *dt = lay->dt;
+    const size_t es = lay->es, cols = lay->cols;
     /* Element (r, c) in either memory order; the walk is always row-major
      * so the triplets come out sorted by (user, item). */
-    const size_t rstride = info.fortran ? es : cols * es;
-    const size_t cstride = info.fortran ? rows * es : es;
+    const size_t rstride = lay->fortran ? es : cols * es;
+    const size_t cstride = lay->fortran ? nrows * es : es;
     size_t nnz = 0;
-    for (size_t r = 0; r < rows; r++) {
+    *nnz_out = 0;
+    for (size_t r = 0; r < nrows; r++) {
         const unsigned char *row = data + r * rstride;
         for (size_t c = 0; c < cols; c++) {
-            double v = sm_npy_get(row + c * cstride, info.dt);
+            double v = sm_npy_get(row + c * cstride, dt);
             if (v == 0)
                 continue;
             if (!isfinite(v))
                 return sm_fail(err, SIGNMF_ERANGE,
                                "%s: expected a finite rating at [%zu, %zu], "
                                "found %g",
-                               name, r, c, v);
+                               name, r0 + r, c, v);
             if (v < opt->rating_min || v > opt->rating_max)
                 return sm_fail(err, SIGNMF_ERANGE,
                                "%s: expected a rating in [%g, %g] at [%zu, %zu], found %g", name,
-                               opt->rating_min, opt->rating_max, r, c, v);
+                               opt->rating_min, opt->rating_max, r0 + r, c, v);
+            signmf_status st;
+            if (b &&
+                (st = sm_tbuf_push(b, (int64_t)(r0 + r) + 1, (int64_t)c + 1, v, 0)) != SIGNMF_OK)
+                return sm_fail(err, st, "%s: out of memory for %zu ratings", name, nnz + 1);
             nnz++;
         }
     }
+    *nnz_out = nnz;
+    return SIGNMF_OK;
+}
+
+signmf_status sm_npy_load(const char *name, const unsigned char *buf, size_t len,
+                          const signmf_load_options *opt, signmf_ratings **out, signmf_error *err)
+{
+    *out = NULL;
+    sm_npy_layout lay;
+    signmf_status st = sm_npy_check(name, buf, len, &lay, err);
+    if (st != SIGNMF_OK)
+        return st;
+    const size_t rows = lay.rows, cols = lay.cols, es = lay.es;
+    const unsigned char *data = buf + lay.data_off;
+    size_t nnz = 0;
+    if ((st = sm_npy_rows(name, &lay, data, 0, rows, opt, NULL, &nnz, err)) != SIGNMF_OK)
+        return st;
     if (nnz == 0)
         return sm_fail(err, SIGNMF_EEMPTY,
                        "%s: no ratings (every entry of the %zu x %zu array "
                        "is 0)",
                        name, rows, cols);
+    const sm_dtype *dt = lay.dt;
+    const size_t rstride = lay.fortran ? es : cols * es;
+    const size_t cstride = lay.fortran ? rows * es : es;
     signmf_ratings *res;
     if ((st = sm_ratings_alloc_direct(rows, cols, nnz, &res)) != SIGNMF_OK)
         return sm_fail(err, st, "%s: out of memory for %zu ratings", name, nnz);
@@ -316,7 +352,7 @@ signmf_status sm_npy_load(const char *name, const unsigned char *buf, size_t len
     for (size_t r = 0; r < rows; r++) {
         const unsigned char *row = data + r * rstride;
         for (size_t c = 0; c < cols; c++) {
-            double v = sm_npy_get(row + c * cstride, info.dt);
+            double v = sm_npy_get(row + c * cstride, dt);
             if (v == 0)
                 continue;
             res->user[k] = (uint32_t)r;

@@ -601,10 +601,7 @@ static signmf_status sm_parse_delimited(sm_text *t, sm_tbuf *b)
     return SIGNMF_OK;
 }
 
-typedef struct sm_mm {
-    uint64_t rows, cols, nnz;
-    bool integer;
-} sm_mm;
+typedef sm_mm_head sm_mm;
 
 static bool sm_mm_skip(const sm_line *l)
 {
@@ -614,10 +611,10 @@ static bool sm_mm_skip(const sm_line *l)
     return p == l->e || *p == '%';
 }
 
-static signmf_status sm_parse_mm(sm_text *t, sm_tbuf *b, sm_mm *mm)
+/* The banner and the size line. */
+static signmf_status sm_parse_mm_head(sm_text *t, sm_lines *itp, sm_mm *mm)
 {
-    sm_lines it;
-    sm_lines_init(&it, t);
+    sm_lines it = *itp;
     sm_line l;
     sm_field f;
     int r = sm_lines_next(t, &it, &l);
@@ -705,21 +702,32 @@ static signmf_status sm_parse_mm(sm_text *t, sm_tbuf *b, sm_mm *mm)
                           "%s:%llu:1: expected a size line 'rows columns entries', found end of "
                           "file",
                           t->path, (unsigned long long)it.no);
-    /* The entry count is only a hint: never reserve more than the file
-     * could hold, an entry taking at least 6 bytes ("1 1 1\n"). */
-    uint64_t most = t->src->size / 6 + 1;
-    if (!b->locate && mm->nnz > b->cap) {
-        if ((st = sm_tbuf_grow(b, mm->nnz < most ? (size_t)mm->nnz : (size_t)most)) != SIGNMF_OK)
-            return sm_fail(t->err, st, "%s: out of memory for %llu entries", t->path,
-                           (unsigned long long)mm->nnz);
-    }
+    mm->size_line = size_line;
+    *itp = it;
+    return SIGNMF_OK;
+}
+
+/* Entry lines until the end of the input; an entry after `limit` of them
+ * is the error of one after the declared count. */
+static signmf_status sm_parse_mm_entries(sm_text *t, sm_lines *itp, sm_tbuf *b, const sm_mm *mm,
+                                         uint64_t limit, uint64_t *seen_out)
+{
+    sm_lines it = *itp;
+    sm_line l;
+    sm_field f;
+    int r;
+    signmf_status st = SIGNMF_OK;
+    const uint64_t size_line = mm->size_line;
     uint64_t seen = 0;
+    *seen_out = 0;
     while ((r = sm_lines_next(t, &it, &l)) != 0) {
+        *itp = it;
+        *seen_out = seen;
         if (r < 0)
             return sm_line_error(t, &it, &l, r);
         if (sm_mm_skip(&l))
             continue;
-        if (seen == mm->nnz) {
+        if (seen == limit) {
             char w[96];
             snprintf(w, sizeof w, "end of file after the %llu entries declared on line %llu",
                      (unsigned long long)mm->nnz, (unsigned long long)size_line);
@@ -750,6 +758,30 @@ static signmf_status sm_parse_mm(sm_text *t, sm_tbuf *b, sm_mm *mm)
                            (unsigned long long)l.no);
         seen++;
     }
+    *itp = it;
+    *seen_out = seen;
+    return SIGNMF_OK;
+}
+
+static signmf_status sm_parse_mm(sm_text *t, sm_tbuf *b, sm_mm *mm)
+{
+    sm_lines it;
+    sm_lines_init(&it, t);
+    signmf_status st = sm_parse_mm_head(t, &it, mm);
+    if (st != SIGNMF_OK)
+        return st;
+    /* The entry count is only a hint: never reserve more than the file
+     * could hold, an entry taking at least 6 bytes ("1 1 1\n"). */
+    uint64_t most = t->src->size / 6 + 1;
+    if (!b->locate && mm->nnz > b->cap) {
+        if ((st = sm_tbuf_grow(b, mm->nnz < most ? (size_t)mm->nnz : (size_t)most)) != SIGNMF_OK)
+            return sm_fail(t->err, st, "%s: out of memory for %llu entries", t->path,
+                           (unsigned long long)mm->nnz);
+    }
+    uint64_t seen = 0;
+    if ((st = sm_parse_mm_entries(t, &it, b, mm, mm->nnz, &seen)) != SIGNMF_OK)
+        return st;
+    const uint64_t size_line = mm->size_line;
     if (seen < mm->nnz)
         return sm_fail_at(t->err, SIGNMF_EPARSE, it.no, 1,
                           "%s:%llu: expected %llu entries as declared on line %llu, found %llu",
@@ -822,6 +854,34 @@ done:
     return st;
 }
 
+/* src reads bytes [start, end) of the regular file at path, filled once. */
+static signmf_status sm_src_open_range(const char *path, uint64_t start, uint64_t end, sm_src *src,
+                                       signmf_error *err)
+{
+    *src = (sm_src){.path = path, .fd = -1};
+    signmf_status st = sm_src_open(src, false, err);
+    if (st != SIGNMF_OK)
+        return st;
+    if (src->fd < 0) {
+        sm_src_close(src);
+        return sm_fail(err, SIGNMF_EINVAL, "%s: byte ranges need a regular file", path);
+    }
+    if (lseek(src->fd, (off_t)start, SEEK_SET) != (off_t)start) {
+        char eb[128];
+        st = sm_fail(err, SIGNMF_EIO, "%s: cannot seek to byte %llu: %s", path,
+                     (unsigned long long)start, strerror_r(errno, eb, sizeof eb));
+        sm_src_close(src);
+        return st;
+    }
+    src->pos = src->len = 0;
+    src->eof = false;
+    src->bounded = true;
+    src->left = end > start ? end - start : 0;
+    if ((st = sm_src_fill(src, err)) != SIGNMF_OK)
+        sm_src_close(src);
+    return st;
+}
+
 signmf_status sm_text_parse_range(const char *path, signmf_format fmt, uint64_t start, uint64_t end,
                                   uint64_t line0, int fields, const signmf_load_options *opt,
                                   sm_tbuf *b, sm_range_info *info, signmf_error *err)
@@ -829,29 +889,10 @@ signmf_status sm_text_parse_range(const char *path, signmf_format fmt, uint64_t 
     memset(info, 0, sizeof *info);
     if (fmt != SIGNMF_FORMAT_TSV && fmt != SIGNMF_FORMAT_CSV)
         return sm_fail(err, SIGNMF_EINVAL, "%s: byte ranges are read as TSV or CSV only", path);
-    sm_src src = {.path = path, .fd = -1};
-    signmf_status st = sm_src_open(&src, false, err);
+    sm_src src;
+    signmf_status st = sm_src_open_range(path, start, end, &src, err);
     if (st != SIGNMF_OK)
         return st;
-    if (src.fd < 0) {
-        sm_src_close(&src);
-        return sm_fail(err, SIGNMF_EINVAL, "%s: byte ranges need a regular file", path);
-    }
-    if (lseek(src.fd, (off_t)start, SEEK_SET) != (off_t)start) {
-        char eb[128];
-        st = sm_fail(err, SIGNMF_EIO, "%s: cannot seek to byte %llu: %s", path,
-                     (unsigned long long)start, strerror_r(errno, eb, sizeof eb));
-        sm_src_close(&src);
-        return st;
-    }
-    src.pos = src.len = 0;
-    src.eof = false;
-    src.bounded = true;
-    src.left = end > start ? end - start : 0;
-    if ((st = sm_src_fill(&src, err)) != SIGNMF_OK) {
-        sm_src_close(&src);
-        return st;
-    }
     sm_text t = {.path = path,
                  .src = &src,
                  .opt = opt,
@@ -861,6 +902,54 @@ signmf_status sm_text_parse_range(const char *path, signmf_format fmt, uint64_t 
                  .info = info};
     t.csv = fmt == SIGNMF_FORMAT_CSV;
     st = sm_parse_delimited(&t, b);
+    if (t.cloc)
+        freelocale(t.cloc);
+    sm_src_close(&src);
+    return st;
+}
+
+signmf_status sm_mm_parse_head(const char *path, const signmf_load_options *opt, sm_mm_head *h,
+                               signmf_error *err)
+{
+    memset(h, 0, sizeof *h);
+    sm_src src = {.path = path, .fd = -1};
+    signmf_status st = sm_src_open(&src, false, err);
+    if (st != SIGNMF_OK)
+        return st;
+    if (src.fd < 0) {
+        sm_src_close(&src);
+        return sm_fail(err, SIGNMF_EINVAL, "%s: byte ranges need a regular file", path);
+    }
+    sm_text t = {.path = path, .src = &src, .opt = opt, .err = err, .fields = -1};
+    sm_lines it;
+    sm_lines_init(&it, &t);
+    st = sm_parse_mm_head(&t, &it, h);
+    if (st == SIGNMF_OK) {
+        /* the bytes read so far, less those still unread in the buffer */
+        off_t at = lseek(src.fd, 0, SEEK_CUR);
+        h->data_start = (uint64_t)at - (uint64_t)(src.len - src.pos);
+    }
+    if (t.cloc)
+        freelocale(t.cloc);
+    sm_src_close(&src);
+    return st;
+}
+
+signmf_status sm_mm_parse_range(const char *path, const sm_mm_head *h, uint64_t start, uint64_t end,
+                                uint64_t line0, uint64_t limit, const signmf_load_options *opt,
+                                sm_tbuf *b, uint64_t *seen, uint64_t *last_line, signmf_error *err)
+{
+    *seen = 0;
+    *last_line = line0;
+    sm_src src;
+    signmf_status st = sm_src_open_range(path, start, end, &src, err);
+    if (st != SIGNMF_OK)
+        return st;
+    sm_text t = {.path = path, .src = &src, .opt = opt, .err = err, .line0 = line0, .fields = -1};
+    sm_lines it;
+    sm_lines_init(&it, &t);
+    st = sm_parse_mm_entries(&t, &it, b, h, limit, seen);
+    *last_line = it.no;
     if (t.cloc)
         freelocale(t.cloc);
     sm_src_close(&src);

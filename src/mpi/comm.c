@@ -3,8 +3,23 @@
 
 #include "cli.h"
 
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+
+void mp_abort(const mp_ctx *c, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    fflush(stdout);
+    fprintf(stderr, "signmf-mpi: process %d of %d: %s; ending the job\n", c->rank, c->size, msg);
+    fflush(stderr);
+    MPI_Abort(c->comm, 1);
+    abort(); /* MPI_Abort does not return */
+}
 
 int mp_gather(void *ctx, int side, void *base, size_t row_bytes)
 {
@@ -65,8 +80,12 @@ bool mp_failed(mp_ctx *c, signmf_status st, const signmf_error *err)
     MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm);
     if (first == c->size)
         return false;
-    if (first == c->rank)
+    if (first == c->rank) {
         cli_lib_error(st, err);
+        /* one process short of memory is not bad input: say which */
+        if (st == SIGNMF_ENOMEM)
+            fprintf(stderr, "signmf-mpi: process %d of %d ran out of memory\n", c->rank, c->size);
+    }
     return true;
 }
 

@@ -21,6 +21,12 @@ typedef struct mp_ctx {
     uint64_t bytes_sent;
 } mp_ctx;
 
+/* A failure of this process alone (out of memory, mostly): the others
+ * may be waiting in a collective call, so the message names the process
+ * and MPI_Abort ends the whole job. */
+_Noreturn void mp_abort(const mp_ctx *c, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
 /* The trainer's hooks over ctx (an mp_ctx). */
 int mp_gather(void *ctx, int side, void *base, size_t row_bytes);
 int mp_any(void *ctx, int v);
@@ -40,10 +46,15 @@ int mp_owner(const mp_ctx *c, int side, size_t r);
 /* Load the ratings file: each process parses its own byte range and the
  * triplets travel to their users' owners. Fills in (without hooks) and
  * c->bounds; *owned_ratings counts the ratings of this process's users.
- * Collective; on failure the message has been printed and SIGNMF_E* is
- * returned on every process. */
+ * With holdout > 0 the owned users' ratings are split as
+ * signmf_ratings_split(holdout, seed) splits the whole set: *held gets
+ * this process's users' held-out ratings (indices, not ids: its maps are
+ * not the data set's) and training sees the rest. Collective; on failure
+ * the message has been printed and SIGNMF_E* is returned on every
+ * process. */
 signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo,
-                      const sm_sign_options *so, sm_part_input *in, size_t *owned_ratings);
+                      const sm_sign_options *so, double holdout, uint32_t seed, sm_part_input *in,
+                      size_t *owned_ratings, signmf_ratings **held);
 
 /* The rated rows of every user on process 0 (ptr: users + 1, idx), from
  * the owners' D and neutral rows. Collective; NULLs elsewhere. */

@@ -8,6 +8,7 @@
 #include "dist.h"
 
 #include "cli.h"
+#include "eval/eval.h"
 #include "io/load.h"
 #include "model/model.h"
 
@@ -104,10 +105,20 @@ static inline int64_t tb_id(const sm_tbuf *b, int axis, size_t k)
 /* The map of one axis, as sm_axis_map would make it from all the ids, and
  * the index of each local id into idx. */
 static signmf_status map_axis(mp_ctx *c, const sm_tbuf *b, int axis, signmf_id_mode mode,
-                              const char *what, sm_idmap *map, uint32_t *idx, signmf_error *err)
+                              size_t fixed, const char *what, sm_idmap *map, uint32_t *idx,
+                              signmf_error *err)
 {
     const char *name = axis ? "item" : "user";
     size_t n = b->count;
+    if (fixed) {
+        /* the parser has checked the ids against it */
+        map->direct = true;
+        map->ids = NULL;
+        map->count = fixed;
+        for (size_t k = 0; k < n; ++k)
+            idx[k] = (uint32_t)(tb_id(b, axis, k) - 1);
+        return SIGNMF_OK;
+    }
     int64_t lh[2] = {INT64_MAX, INT64_MIN};
     for (size_t k = 0; k < n; ++k) {
         int64_t id = tb_id(b, axis, k);
@@ -276,7 +287,7 @@ static uint32_t whole_crc(mp_ctx *c, size_t users, size_t items, const signmf_ra
                         crc32_z(z, (const Bytef *)r->value, n * sizeof *r->value), n};
     uint64_t *all = malloc((size_t)c->size * sizeof part);
     if (!all)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "out of memory combining the data fingerprint");
     MPI_Allgather(part, 4, MPI_UINT64_T, all, 4, MPI_UINT64_T, c->comm);
     uint64_t dims[3] = {users, items, total};
     uLong crc = crc32(0L, Z_NULL, 0);
@@ -291,20 +302,25 @@ static uint32_t whole_crc(mp_ctx *c, size_t users, size_t items, const signmf_ra
 
 /* The lines of the first two records of (user, item), by original ids,
  * over every process's range. */
-static void locate_dup(mp_ctx *c, const char *path, signmf_format fmt, uint64_t start, uint64_t end,
-                       uint64_t line0, int fields, const signmf_load_options *lo, int64_t user,
-                       int64_t item, uint64_t found[2])
+static void locate_dup(mp_ctx *c, const char *path, signmf_format fmt, const sm_mm_head *mh,
+                       uint64_t start, uint64_t end, uint64_t line0, int fields,
+                       const signmf_load_options *lo, int64_t user, int64_t item, uint64_t found[2])
 {
     sm_tbuf loc = {.locate = true, .find_user = user, .find_item = item};
     sm_range_info info;
     signmf_error e;
     memset(&e, 0, sizeof e);
-    (void)sm_text_parse_range(path, fmt, start, end, line0, fields, lo, &loc, &info, &e);
+    uint64_t seen, last;
+    if (fmt == SIGNMF_FORMAT_MM)
+        (void)sm_mm_parse_range(path, mh, start, end, line0, UINT64_MAX, lo, &loc, &seen, &last,
+                                &e);
+    else
+        (void)sm_text_parse_range(path, fmt, start, end, line0, fields, lo, &loc, &info, &e);
     uint64_t mine[2] = {loc.found > 0 ? loc.found_line[0] : UINT64_MAX,
                         loc.found > 1 ? loc.found_line[1] : UINT64_MAX};
     uint64_t *all = malloc((size_t)c->size * sizeof mine);
     if (!all)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "out of memory locating a duplicate rating");
     MPI_Allgather(mine, 2, MPI_UINT64_T, all, 2, MPI_UINT64_T, c->comm);
     /* ranges ascend, and so do the lines within one */
     size_t k = 0;
@@ -315,9 +331,116 @@ static void locate_dup(mp_ctx *c, const char *path, signmf_format fmt, uint64_t 
     free(all);
 }
 
-signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo,
-                      const sm_sign_options *so, sm_part_input *in, size_t *owned_ratings)
+/* This process's rows of a dense .npy file (rows cut evenly: any cut
+ * gives the same triplets), checked in row-major order as sm_npy_load
+ * checks them, so the lowest-ranked failure is the one process's first.
+ * Collective; on failure the message has been printed by one process. */
+static signmf_status npy_rows(mp_ctx *c, int fd, const char *path, uint64_t size,
+                              const signmf_load_options *lo, sm_tbuf *b, sm_npy_layout *lay)
 {
+    signmf_error err;
+    memset(&err, 0, sizeof err);
+    /* the header: its length is in bytes 8..11 */
+    unsigned char pre[12] = {0};
+    size_t want = size < sizeof pre ? (size_t)size : sizeof pre;
+    ssize_t got = pread_full(fd, (char *)pre, want, 0);
+    size_t hlen = 0;
+    if (got >= 10 && pre[6] == 1)
+        hlen = 10 + ((size_t)pre[8] | (size_t)pre[9] << 8);
+    else if (got >= 12 && (pre[6] == 2 || pre[6] == 3))
+        hlen = 12 + ((size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
+                     (size_t)pre[11] << 24);
+    size_t hn = hlen > sizeof pre ? hlen : sizeof pre;
+    if (hn > size)
+        hn = (size_t)size;
+    unsigned char *hb = malloc(hn ? hn : 1);
+    if (!hb)
+        mp_abort(c, "%s: out of memory for a %zu-byte .npy header", path, hn);
+    signmf_status st = pread_full(fd, (char *)hb, hn, 0) == (ssize_t)hn
+                           ? sm_npy_check(path, hb, (size_t)size, lay, &err)
+                           : sm_fail(&err, SIGNMF_EIO, "%s: cannot read", path);
+    free(hb);
+    if (mp_failed(c, st, &err))
+        return SIGNMF_EFORMAT;
+    size_t r0 = lay->rows * (size_t)c->rank / (size_t)c->size;
+    size_t r1 = lay->rows * (size_t)(c->rank + 1) / (size_t)c->size, nr = r1 - r0, nnz = 0;
+    size_t bytes = nr * lay->cols * lay->es;
+    unsigned char *buf = malloc(bytes ? bytes : 1);
+    if (!buf)
+        mp_abort(c, "%s: out of memory for rows %zu..%zu (%zu bytes)", path, r0, r1, bytes);
+    bool ok = true;
+    if (!lay->fortran)
+        ok = pread_full(fd, (char *)buf, bytes, lay->data_off + r0 * lay->cols * lay->es) ==
+             (ssize_t)bytes;
+    else
+        for (size_t k = 0; ok && k < lay->cols; ++k)
+            ok = pread_full(fd, (char *)buf + k * nr * lay->es, nr * lay->es,
+                            lay->data_off + (k * lay->rows + r0) * lay->es) ==
+                 (ssize_t)(nr * lay->es);
+    st = ok ? sm_npy_rows(path, lay, buf, r0, nr, lo, b, &nnz, &err)
+            : sm_fail(&err, SIGNMF_EIO, "%s: cannot read", path);
+    free(buf);
+    if (mp_failed(c, st, &err))
+        return SIGNMF_ERANGE;
+    uint64_t mine = nnz, total = 0;
+    MPI_Allreduce(&mine, &total, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+    if (total == 0) {
+        st =
+            sm_fail(&err, SIGNMF_EEMPTY, "%s: no ratings (every entry of the %zu x %zu array is 0)",
+                    path, lay->rows, lay->cols);
+        mp_failed(c, c->rank == 0 ? st : SIGNMF_OK, &err);
+        return SIGNMF_EEMPTY;
+    }
+    return SIGNMF_OK;
+}
+
+/* The entries of this process's range of a Matrix Market file, with the
+ * whole file's checks: the first process in file order to meet an error
+ * or the entry after the declared count reports it (a second parse, with
+ * the entries before its range known, finds which comes first); too few
+ * entries are reported by the last process, which read the last line.
+ * Collective; on failure the message has been printed by one process. */
+static signmf_status mm_entries(mp_ctx *c, const char *path, const sm_mm_head *mh, uint64_t start,
+                                uint64_t end, uint64_t line0, const signmf_load_options *lo,
+                                sm_tbuf *b, signmf_error *err)
+{
+    uint64_t seen = 0, last = 0, before = 0, total = 0;
+    signmf_status st =
+        sm_mm_parse_range(path, mh, start, end, line0, UINT64_MAX, lo, b, &seen, &last, err);
+    MPI_Exscan(&seen, &before, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+    if (c->rank == 0)
+        before = 0;
+    bool over = before + seen > mh->nnz;
+    int mine = st != SIGNMF_OK || over ? c->rank : c->size, first = c->size;
+    MPI_Allreduce(&mine, &first, 1, MPI_INT, MPI_MIN, c->comm);
+    if (first < c->size) {
+        if (first == c->rank && over) {
+            sm_tbuf loc = {.locate = true, .find_user = INT64_MIN, .find_item = INT64_MIN};
+            memset(err, 0, sizeof *err);
+            st = sm_mm_parse_range(path, mh, start, end, line0, mh->nnz - before, lo, &loc, &seen,
+                                   &last, err);
+        }
+        mp_failed(c, first == c->rank ? st : SIGNMF_OK, err);
+        return SIGNMF_EPARSE;
+    }
+    MPI_Allreduce(&seen, &total, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+    if (total < mh->nnz) {
+        if (c->rank == c->size - 1)
+            st = sm_fail_at(err, SIGNMF_EPARSE, last, 1,
+                            "%s:%llu: expected %llu entries as declared on line %llu, found %llu",
+                            path, (unsigned long long)last, (unsigned long long)mh->nnz,
+                            (unsigned long long)mh->size_line, (unsigned long long)total);
+        mp_failed(c, st, err);
+        return SIGNMF_EPARSE;
+    }
+    return SIGNMF_OK;
+}
+
+signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo,
+                      const sm_sign_options *so, double holdout, uint32_t seed, sm_part_input *in,
+                      size_t *owned_ratings, signmf_ratings **held)
+{
+    *held = NULL;
     signmf_error err;
     memset(&err, 0, sizeof err);
     memset(in, 0, sizeof *in);
@@ -340,19 +463,25 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         st = sm_fail(&err, SIGNMF_EIO, "%s: cannot read", path);
     }
     if (st == SIGNMF_OK && fmt == SIGNMF_FORMAT_AUTO) {
-        if (has_ext(path, ".npy") || has_ext(path, ".npz") || has_ext(path, ".mtx") ||
-            has_ext(path, ".mm") || (hn >= 6 && memcmp(head, "\x93NUMPY", 6) == 0) ||
-            (hn >= 4 && memcmp(head, "PK\x03\x04", 4) == 0))
+        if (has_ext(path, ".npy"))
             fmt = SIGNMF_FORMAT_NPY;
+        else if (has_ext(path, ".npz"))
+            fmt = SIGNMF_FORMAT_NPZ;
+        else if (has_ext(path, ".mtx") || has_ext(path, ".mm"))
+            fmt = SIGNMF_FORMAT_MM;
         else if (has_ext(path, ".csv"))
             fmt = SIGNMF_FORMAT_CSV;
+        else if (hn >= 6 && memcmp(head, "\x93NUMPY", 6) == 0)
+            fmt = SIGNMF_FORMAT_NPY;
+        else if (hn >= 4 && memcmp(head, "PK\x03\x04", 4) == 0)
+            fmt = SIGNMF_FORMAT_NPZ;
         else
             fmt = sm_text_sniff(head, (size_t)hn);
     }
-    if (st == SIGNMF_OK && fmt != SIGNMF_FORMAT_TSV && fmt != SIGNMF_FORMAT_CSV)
+    if (st == SIGNMF_OK && fmt == SIGNMF_FORMAT_NPZ)
         st = sm_fail(&err, SIGNMF_EINVAL,
-                     "%s: signmf-mpi reads TSV and CSV ratings only (Matrix Market, .npy and .npz: "
-                     "use signmf train)",
+                     "%s: signmf-mpi reads TSV, CSV, Matrix Market and .npy ratings (.npz: use "
+                     "signmf train, or save the array with numpy.save)",
                      path);
     if (mp_failed(c, st, &err)) {
         if (fd >= 0)
@@ -360,50 +489,84 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         return SIGNMF_EINVAL;
     }
 
-    /* this process's lines: from the first line start at or after its
-     * share of the bytes to the next process's */
-    uint64_t start = line_start(fd, size * (uint64_t)c->rank / (uint64_t)c->size, size);
-    uint64_t end = line_start(fd, size * (uint64_t)(c->rank + 1) / (uint64_t)c->size, size);
-    uint64_t nl = count_newlines(fd, start, end), line0 = 0;
-    MPI_Exscan(&nl, &line0, 1, MPI_UINT64_T, MPI_SUM, c->comm);
-    if (c->rank == 0)
-        line0 = 0;
-    /* a CSV header fixes the field count of every line: all read line 1 */
-    int fields = -1;
-    if (start > 0 && fmt == SIGNMF_FORMAT_CSV) {
-        uint64_t e1 = line_start(fd, 1, size);
-        sm_tbuf hb = {0};
-        sm_range_info hi;
-        signmf_error he;
-        memset(&he, 0, sizeof he);
-        fields = sm_text_parse_range(path, fmt, 0, e1, 0, -1, lo, &hb, &hi, &he) == SIGNMF_OK
-                     ? hi.fields
-                     : 0;
-        sm_tbuf_release(&hb);
-    }
-    close(fd);
+    /* Matrix Market: every process reads the banner and size line; the
+     * entry lines after it are shared out like a TSV file's lines */
     sm_tbuf b = {0};
+    sm_npy_layout lay;
+    memset(&lay, 0, sizeof lay);
+    sm_mm_head mh;
+    memset(&mh, 0, sizeof mh);
     sm_range_info info;
-    st = sm_text_parse_range(path, fmt, start, end, line0, fields, lo, &b, &info, &err);
-    if (start > 0 && fmt == SIGNMF_FORMAT_CSV)
-        info.fields = fields;
-    /* blank lines end a file, never a range that more lines follow */
-    int content = st != SIGNMF_OK || info.content;
-    int *later = malloc((size_t)c->size * sizeof *later);
-    if (!later)
-        MPI_Abort(c->comm, 1);
-    MPI_Allgather(&content, 1, MPI_INT, later, 1, MPI_INT, c->comm);
-    bool after = false;
-    for (int r = c->rank + 1; r < c->size; ++r)
-        after |= later[r] != 0;
-    free(later);
-    if (st == SIGNMF_OK && info.blank_line && after)
-        st = sm_fail_at(&err, SIGNMF_EPARSE, info.blank_line, 1,
-                        "%s:%llu:1: expected a rating line, found an empty line", path,
-                        (unsigned long long)info.blank_line);
-    if (mp_failed(c, st, &err)) {
-        sm_tbuf_release(&b);
-        return SIGNMF_EPARSE;
+    memset(&info, 0, sizeof info);
+    uint64_t start = 0, end = 0, line0 = 0;
+    int fields = -1;
+    if (fmt == SIGNMF_FORMAT_NPY) {
+        st = npy_rows(c, fd, path, size, lo, &b, &lay);
+        close(fd);
+        if (st != SIGNMF_OK) {
+            sm_tbuf_release(&b);
+            return st;
+        }
+    } else {
+        if (fmt == SIGNMF_FORMAT_MM) {
+            st = sm_mm_parse_head(path, lo, &mh, &err);
+            if (mp_failed(c, st, &err)) {
+                close(fd);
+                return SIGNMF_EPARSE;
+            }
+        }
+        /* this process's lines: from the first line start at or after its
+         * share of the bytes to the next process's */
+        uint64_t base = mh.data_start, span = size - base;
+        start = line_start(fd, base + span * (uint64_t)c->rank / (uint64_t)c->size, size);
+        end = line_start(fd, base + span * (uint64_t)(c->rank + 1) / (uint64_t)c->size, size);
+        if (c->rank == 0)
+            start = base;
+        uint64_t nl = count_newlines(fd, start, end);
+        MPI_Exscan(&nl, &line0, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+        if (c->rank == 0)
+            line0 = 0;
+        line0 += mh.size_line;
+        /* a CSV header fixes the field count of every line: all read line 1 */
+        if (start > 0 && fmt == SIGNMF_FORMAT_CSV) {
+            uint64_t e1 = line_start(fd, 1, size);
+            sm_tbuf hb = {0};
+            sm_range_info hi;
+            signmf_error he;
+            memset(&he, 0, sizeof he);
+            fields = sm_text_parse_range(path, fmt, 0, e1, 0, -1, lo, &hb, &hi, &he) == SIGNMF_OK
+                         ? hi.fields
+                         : 0;
+            sm_tbuf_release(&hb);
+        }
+        close(fd);
+        if (fmt == SIGNMF_FORMAT_MM) {
+            if (mm_entries(c, path, &mh, start, end, line0, lo, &b, &err) != SIGNMF_OK) {
+                sm_tbuf_release(&b);
+                return SIGNMF_EPARSE;
+            }
+        } else
+            st = sm_text_parse_range(path, fmt, start, end, line0, fields, lo, &b, &info, &err);
+        if (start > 0 && fmt == SIGNMF_FORMAT_CSV)
+            info.fields = fields;
+        /* blank lines end a file, never a range that more lines follow */
+        int content = st != SIGNMF_OK || info.content;
+        int *later = malloc((size_t)c->size * sizeof *later);
+        if (!later)
+            mp_abort(c, "out of memory for %d processes' flags", c->size);
+        MPI_Allgather(&content, 1, MPI_INT, later, 1, MPI_INT, c->comm);
+        bool after = false;
+        for (int r = c->rank + 1; r < c->size; ++r)
+            after |= later[r] != 0;
+        free(later);
+        if (st == SIGNMF_OK && info.blank_line && after)
+            st = sm_fail_at(&err, SIGNMF_EPARSE, info.blank_line, 1,
+                            "%s:%llu:1: expected a rating line, found an empty line", path,
+                            (unsigned long long)info.blank_line);
+        if (mp_failed(c, st, &err)) {
+            sm_tbuf_release(&b);
+            return SIGNMF_EPARSE;
+        }
     }
     uint64_t nloc = b.count, ntot = 0;
     MPI_Allreduce(&nloc, &ntot, 1, MPI_UINT64_T, MPI_SUM, c->comm);
@@ -426,11 +589,15 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         ui = malloc((b.count ? b.count : 1) * sizeof *ui);
         ii = malloc((b.count ? b.count : 1) * sizeof *ii);
         if (!ui || !ii)
-            MPI_Abort(c->comm, 1);
+            mp_abort(c, "%s: out of memory for %zu ratings' indices", path, b.count);
     }
-    st = map_axis(c, &b, 0, lo->ids, path, &in->user_map, ui, &err);
+    /* a Matrix Market size line fixes the dimensions, unless compact ids */
+    bool fixed = fmt == SIGNMF_FORMAT_MM && lo->ids != SIGNMF_IDS_COMPACT;
+    /* and an array's shape always does */
+    size_t fix[2] = {fixed ? (size_t)mh.rows : lay.rows, fixed ? (size_t)mh.cols : lay.cols};
+    st = map_axis(c, &b, 0, lo->ids, fix[0], path, &in->user_map, ui, &err);
     if (!mp_failed(c, st, &err)) {
-        st = map_axis(c, &b, 1, lo->ids, path, &in->item_map, ii, &err);
+        st = map_axis(c, &b, 1, lo->ids, fix[1], path, &in->item_map, ii, &err);
         if (mp_failed(c, st, &err))
             st = SIGNMF_ERANGE;
     } else
@@ -456,7 +623,8 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
                  *sum = calloc(rows ? rows : 1, sizeof *sum);
         c->bounds[side] = malloc(((size_t)c->size + 1) * sizeof(size_t));
         if (!cnt || !sum || !c->bounds[side])
-            MPI_Abort(c->comm, 1);
+            mp_abort(c, "%s: out of memory for %zu rows' rating counts", path,
+                     side ? items : users);
         const uint32_t *ix = side ? ii : ui;
         for (size_t k = 0; k < n; ++k)
             cnt[ix[k]]++;
@@ -474,7 +642,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     size_t *at = calloc((size_t)c->size + 1, sizeof *at);
     mp_trip *tr = malloc((n ? n : 1) * sizeof *tr);
     if (!sc || !at || !tr)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory for %zu ratings to send", path, n);
     for (size_t k = 0; k < n; ++k)
         sc[mp_owner(c, 0, ui[k])]++;
     for (int p = 0; p < c->size; ++p)
@@ -489,7 +657,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     void *rv = NULL;
     size_t nr = 0;
     if (exchange(c, tr, sc, sizeof *tr, &rv, &nr) != SIGNMF_OK)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory receiving the owned users' ratings", path);
     free(tr);
     /* this process's users' ratings, sorted as the one-process loader
      * sorts them */
@@ -502,7 +670,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     r.item = malloc((nr ? nr : 1) * sizeof *r.item);
     r.value = malloc((nr ? nr : 1) * sizeof *r.value);
     if (!r.user || !r.item || !r.value)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory for %zu owned ratings", path, nr);
     const mp_trip *mine = rv;
     for (size_t k = 0; k < nr; ++k) {
         r.user[k] = mine[k].u;
@@ -516,7 +684,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         sorted =
             r.user[k - 1] < r.user[k] || (r.user[k - 1] == r.user[k] && r.item[k - 1] < r.item[k]);
     if (!sorted && !sm_sort_triplets(&r.user, &r.item, &r.value, nr, users, items))
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory sorting %zu owned ratings", path, nr);
     uint64_t dup = UINT64_MAX, first_dup;
     for (size_t k = 1; k < nr; ++k)
         if (r.user[k] == r.user[k - 1] && r.item[k] == r.item[k - 1]) {
@@ -528,7 +696,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         int64_t du = sm_idmap_id(&in->user_map, (size_t)(first_dup >> 32));
         int64_t di = sm_idmap_id(&in->item_map, (size_t)(first_dup & 0xffffffffu));
         uint64_t found[2];
-        locate_dup(c, path, fmt, start, end, line0, fields, lo, du, di, found);
+        locate_dup(c, path, fmt, &mh, start, end, line0, fields, lo, du, di, found);
         if (c->rank == 0)
             cli_error("%s:%llu: duplicate rating for user %lld, item %lld (first at line %llu)",
                       path, (unsigned long long)found[1], (long long)du, (long long)di,
@@ -542,9 +710,41 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         free(at);
         return SIGNMF_EDUPLICATE;
     }
+    r.user_map.direct = r.item_map.direct = true;
+    if (holdout > 0) {
+        /* one MT19937 stream over the users in order: this process's
+         * users start where the earlier processes' users' draws end */
+        uint64_t draws = sm_split_draws(&r, holdout), skip = 0;
+        MPI_Exscan(&draws, &skip, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+        if (c->rank == 0)
+            skip = 0;
+        sm_rng *rng = malloc(sizeof *rng);
+        signmf_ratings *tr = NULL;
+        if (!rng)
+            mp_abort(c, "out of memory for the --holdout split");
+        sm_rng_seed(rng, seed);
+        for (uint64_t k = 0; k < skip; ++k)
+            (void)sm_rng_u32(rng);
+        st = sm_ratings_split_rng(&r, holdout, rng, &tr, held, &err);
+        free(rng);
+        if (st != SIGNMF_OK)
+            mp_abort(c, "%s", err.message);
+        free(r.user);
+        free(r.item);
+        free(r.value);
+        r.user = tr->user;
+        r.item = tr->item;
+        r.value = tr->value;
+        r.count = tr->count;
+        tr->user = tr->item = NULL;
+        tr->value = NULL;
+        signmf_ratings_free(tr);
+        nr = r.count;
+        nloc = nr;
+        MPI_Allreduce(&nloc, &ntot, 1, MPI_UINT64_T, MPI_SUM, c->comm);
+    }
     in->data_crc = whole_crc(c, users, items, &r, ntot);
     *owned_ratings = nr;
-    r.user_map.direct = r.item_map.direct = true;
     st = sm_signs_build_rows(&r, so, &in->by_user, &in->zero, &err);
     free(r.user);
     free(r.item);
@@ -576,7 +776,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     size_t ne = at[c->size];
     mp_entry *ent = malloc((ne ? ne : 1) * sizeof *ent);
     if (!ent)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory for %zu signed entries to send", path, ne);
     for (size_t u = in->own[0][0]; u < in->own[0][1]; ++u) {
         for (size_t e = d->ptr[u]; e < d->ptr[u + 1]; ++e)
             ent[at[mp_owner(c, 1, d->idx[e])]++] =
@@ -585,7 +785,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
             ent[at[mp_owner(c, 1, z->idx[e])]++] = (mp_entry){(uint32_t)u, z->idx[e], 0};
     }
     if (exchange(c, ent, sc, sizeof *ent, &rv, &nr) != SIGNMF_OK)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory receiving the owned items' entries", path);
     free(ent);
     free(sc);
     free(at);
@@ -607,7 +807,7 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     cz->ptr = sm_alloc(users + 1, sizeof *cz->ptr);
     cz->idx = sm_alloc(nz ? nz : 1, sizeof *cz->idx);
     if (!cs->ptr || !cs->mid || !cs->idx || !cz->ptr || !cz->idx)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "%s: out of memory for the owned items' %zu entries", path, nr);
     size_t e = 0, pd = 0, pz = 0;
     for (size_t u = 0; u < users; ++u) {
         cs->ptr[u] = pd;
@@ -641,14 +841,14 @@ signmf_status mp_rated_rows(mp_ctx *c, const sm_signs *by_user, const sm_zeros *
     size_t u0 = c->bounds[0][c->rank], u1 = c->bounds[0][c->rank + 1], n = 0;
     uint64_t *cnt = malloc((u1 - u0 + 1) * sizeof *cnt);
     if (!cnt)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "out of memory for %zu users' rated counts", u1 - u0);
     for (size_t u = u0; u < u1; ++u) {
         cnt[u - u0] = sm_rated_count(by_user, zero, u);
         n += cnt[u - u0];
     }
     uint32_t *rows = malloc((n ? n : 1) * sizeof *rows);
     if (!rows)
-        MPI_Abort(c->comm, 1);
+        mp_abort(c, "out of memory for %zu rated entries", n);
     for (size_t u = u0, at = 0; u < u1; ++u) {
         sm_rated_row(by_user, zero, u, rows + at);
         at += cnt[u - u0];
@@ -658,7 +858,7 @@ signmf_status mp_rated_rows(mp_ctx *c, const sm_signs *by_user, const sm_zeros *
         all = malloc((users + 1) * sizeof *all);
         *ptr = sm_alloc(users + 1, sizeof **ptr);
         if (!all || !*ptr)
-            MPI_Abort(c->comm, 1);
+            mp_abort(c, "out of memory for %zu users' rated rows", users);
     }
     for (int r = 0; r < c->size; ++r) {
         c->counts[r] = (int)(c->bounds[0][r + 1] - c->bounds[0][r]);
@@ -674,7 +874,7 @@ signmf_status mp_rated_rows(mp_ctx *c, const sm_signs *by_user, const sm_zeros *
         total = (*ptr)[users];
         *idx = sm_alloc(total ? total : 1, sizeof **idx);
         if (!*idx)
-            MPI_Abort(c->comm, 1);
+            mp_abort(c, "out of memory for %zu rated entries", total);
         for (int r = 0; r < c->size; ++r) {
             size_t a = (*ptr)[c->bounds[0][r]], z = (*ptr)[c->bounds[0][r + 1]];
             c->counts[r] = (int)(z - a);

@@ -4,7 +4,7 @@
 # ending the job, --resume across process counts, and two "hosts" (network
 # namespaces joined by a veth pair) over TCP.
 # Usage: test_mpi.sh MODE PATH/TO/signmf PATH/TO/signmf-mpi
-#   MODE: identity | badinput | kill | resume | twohosts
+#   MODE: identity | movielens | eval | badinput | badformat | kill | oom | signal | resume | twohosts
 # Exit 77 (skipped) when mpirun is missing or, for twohosts, when network
 # namespaces cannot be made here.
 set -u
@@ -50,6 +50,34 @@ same_ok() { # A B: the last mrun succeeded and A, B export the same bytes
     exit 1
 }
 
+# mknpy TSV OUT DESCR C|F [ROW COL VALUE]: the ratings as a dense .npy (a
+# spare empty row), optionally with one cell overwritten; python3's
+# standard library only
+mknpy() {
+    python3 - "$@" <<'PY'
+import struct, sys
+src, out, descr, order = sys.argv[1:5]
+cell = {}
+for line in open(src):
+    u, i, r = line.split('\t')[:3]
+    cell[(int(u) - 1, int(i) - 1)] = float(r)
+if len(sys.argv) > 7:
+    cell[(int(sys.argv[5]), int(sys.argv[6]))] = float(sys.argv[7])
+R = max(u for u, _ in cell) + 2
+C = max(i for _, i in cell) + 1
+code = {'<f4': '<f', '<f8': '<d', '|u1': 'B', '<i2': '<h'}[descr]
+conv = float if descr[1] == 'f' else int
+hdr = "{'descr': '%s', 'fortran_order': %s, 'shape': (%d, %d), }" % (
+    descr, 'True' if order == 'F' else 'False', R, C)
+hdr += ' ' * ((64 - (10 + len(hdr) + 1) % 64) % 64) + '\n'
+keys = ([(r, c) for r in range(R) for c in range(C)] if order == 'C'
+        else [(r, c) for c in range(C) for r in range(R)])
+with open(out, 'wb') as f:
+    f.write(b'\x93NUMPY\x01\x00' + struct.pack('<H', len(hdr)) + hdr.encode())
+    f.write(b''.join(struct.pack(code, conv(cell.get(k, 0))) for k in keys))
+PY
+}
+
 identity() {
     local name=$1 data=$2
     shift 2
@@ -77,6 +105,55 @@ identity() {
 # every process count and both thread counts, in 4 runs (all 8 for f32)
 runs="1:2 2:1 3:2 4:1"
 
+# FILE: signmf train's message and status, once, from any process count
+same_error() {
+    local name=$1 file=$2 n
+    "$exe" train "$file" --dim 4 --epochs 1 --quiet 2>one.err
+    local rc1=$? want
+    want=$(head -1 one.err)
+    for n in 1 3 4; do
+        mrun "$n" train "$file" --dim 4 --epochs 1 --quiet
+        if [ "$rc1" -ne 1 ] || [ "$mrc" -ne "$rc1" ] ||
+            [ "$(grep -cF -- "$want" merr)" -ne 1 ] || [ "$(grep -c '^signmf' merr)" -ne 1 ]; then
+            cp merr err
+            bad "$name: -n $n: expected '$want' once and status $rc1, found status $mrc"
+            return
+        fi
+    done
+    ok "$name: '$want', once, status 1, on 1, 3 and 4 processes"
+}
+# the evaluation lines and table, the log's metric columns (%.17g) and the
+# kept model of signmf train with the same options, for each run
+evaluation() {
+    local name=$1 data=$2
+    shift 2
+    "$exe" train "$data" "$@" --threads 2 --out one.smf --log one.csv >one.out 2>one.err ||
+        { cp one.err err; bad "$name: signmf train"; return; }
+    grep -E '^(eval|early)' one.err >one.ev
+    [ -s one.ev ] && [ -s one.out ] || { bad "$name: signmf train printed no evaluation"; return; }
+    local nt n th all=1
+    for nt in $runs; do
+        n=${nt%:*} th=${nt#*:}
+        rm -f m.smf m.csv
+        timeout 120 mpirun --oversubscribe -n "$n" "$mexe" train "$data" "$@" --threads "$th" \
+            --out m.smf --log m.csv >mout 2>merr
+        mrc=$?
+        grep -E '^(eval|early)' merr >m.ev
+        if [ "$mrc" -ne 0 ] || ! cmp -s one.out mout || ! cmp -s one.ev m.ev ||
+            ! cmp -s <(cut -d, -f1,2,4- one.csv) <(cut -d, -f1,2,4- m.csv) ||
+            ! same_export one.smf m.smf; then
+            all=0
+            cp merr err
+            bad "$name: -n $n --threads $th: evaluation or model differs from signmf train"
+        elif [ "$th" -eq 2 ] && ! cmp -s one.smf m.smf; then
+            all=0
+            bad "$name: -n $n --threads 2: the model file differs from signmf train's"
+        fi
+    done
+    [ "$all" -eq 1 ] &&
+        ok "$name: (processes:threads) $runs print signmf train's evaluation and keep its model"
+}
+
 case $mode in
 identity)
     runs="1:1 1:2 2:1 2:2 3:1 3:2 4:1 4:2" identity "f32" s.tsv --dim 24 --epochs 5
@@ -90,6 +167,22 @@ identity)
     awk -F'\t' 'BEGIN{print "userId,movieId,rating,timestamp"}
         {printf "%d,%d,%s,%s\n", $1 * 1000 + 7, $2 * 3, $3, $4}' s.tsv >c.csv
     identity "CSV, compact ids" c.csv --dim 16 --epochs 3
+    # Matrix Market: a size line larger than the ids, comments and a blank
+    # line among the entries, integer values
+    awk -F'\t' 'BEGIN{print "%%MatrixMarket matrix coordinate real general"; print "% from s.tsv"
+        print "310 420 12000"} {print $1, $2, $3; if (NR == 5000) print "% a comment"
+        if (NR == 7000) print ""}' s.tsv >s.mtx
+    runs="1:2 2:1 3:2 4:1" identity "Matrix Market" s.mtx --dim 16 --epochs 3
+    # dense .npy: every process reads its rows (Fortran order: a strided
+    # read per column)
+    mknpy s.tsv c.npy '<f4' C && mknpy s.tsv f.npy '<f8' F && mknpy s.tsv u.npy '|u1' C ||
+        bad "making the .npy files"
+    runs="1:2 2:1 3:2 4:1" identity ".npy f4, C order" c.npy --dim 16 --epochs 3
+    runs="1:1 2:2 3:1 4:2" identity ".npy f8, Fortran order" f.npy --dim 16 --epochs 3
+    runs="3:2" identity ".npy u1" u.npy --dim 16 --epochs 3
+    sed '1s/real/integer/' s.mtx >int.mtx
+    runs="2:2 3:1" identity "Matrix Market integer, compact ids" int.mtx --dim 16 --epochs 3 \
+        --ids compact
     # the blocked kernels (sources cut into row blocks), forced small;
     # local processes inherit mpirun's environment
     export SIGNMF_BLOCK_ROWS=64
@@ -103,25 +196,78 @@ movielens)
         exit 77
     fi
     identity "ua.base orthonormal (defaults)" "$SIGNMF_DATA_DIR/ml-100k/ua.base" --method orthonormal
+    runs="1:2 3:1" evaluation "ua.base --test ua.test, orthonormal" \
+        "$SIGNMF_DATA_DIR/ml-100k/ua.base" --method orthonormal --epochs 30 \
+        --test "$SIGNMF_DATA_DIR/ml-100k/ua.test" --eval-every 10
+    ;;
+eval)
+    evaluation "--holdout, every 2 epochs" s.tsv --dim 16 --epochs 6 --holdout 0.2 --eval-every 2
+    evaluation "--early-stop on auc (stops at epoch 2, keeps epoch 0)" s.tsv --dim 16 --epochs 8 \
+        --holdout 0.25 --early-stop 2 --metric auc
+    grep -q '^early stop at epoch 2' one.err ||
+        bad "  the early stop case no longer stops early (pick another case)"
+    "$exe" split s.tsv --holdout 0.2 --seed 5 --train tr.tsv --test te.tsv 2>err
+    # a pair of an unknown user and one of an unknown item, counted by one process
+    printf '9999\t1\t5\n1\t99999\t5\n' >>te.tsv
+    evaluation "--test FILE (unknown user and item pairs)" tr.tsv --dim 16 --epochs 4 \
+        --test te.tsv --eval-every 1 --eval-k 5
+    evaluation "orthonormal f64, epoch 0 evaluated" s.tsv --method orthonormal --dim 8 \
+        --epochs 6 --precision f64 --holdout 0.3 --eval-every 1
+    evaluation "orthonormal, --early-stop 1 on map" s.tsv --method orthonormal --dim 8 \
+        --epochs 10 --holdout 0.3 --early-stop 1 --metric map
+    evaluation "bf16, --relevant 3 --rescale" s.tsv --dim 16 --epochs 4 --precision bf16 \
+        --holdout 0.2 --eval-every 1 --relevant 3 --rescale
+    # --resume with --holdout splits by the model's seed, as signmf train does
+    "$exe" train s.tsv --dim 16 --epochs 6 --seed 7 --holdout 0.2 --out ref.smf --quiet 2>err
+    mrun 3 train s.tsv --dim 16 --epochs 3 --seed 7 --holdout 0.2 --out half.smf --quiet
+    mrun 2 train s.tsv --resume half.smf --epochs 6 --holdout 0.2 --out r.smf --quiet
+    check "--holdout: 3 epochs on 3 processes, resumed to 6 on 2: signmf train's bytes" \
+        same_ok ref.smf r.smf
+    "$exe" train s.tsv --holdout 1.5 2>one.err
+    rc1=$?
+    mrun 3 train s.tsv --holdout 1.5
+    check "B44: --holdout 1.5: signmf train's message, once, and status ($rc1)" \
+        bash -c "[ $rc1 -ne 0 ] && [ $mrc -eq $rc1 ] && grep -qF \"\$(head -1 one.err)\" merr &&
+            [ \$(grep -c '^signmf' merr) -eq 1 ]"
+    mrun 3 train s.tsv --eval-every 2
+    check "B44: --eval-every without --test or --holdout: status 2" \
+        bash -c "[ $mrc -eq 2 ] && grep -q 'need --test or --holdout' merr"
+    "$exe" train s.tsv --test missing.tsv 2>one.err
+    rm -f m.smf
+    mrun 3 train s.tsv --test missing.tsv --out m.smf
+    check "B44: --test of a missing file: signmf train's message, once, status 1, no model" \
+        bash -c "[ $mrc -eq 1 ] && grep -qF \"\$(head -1 one.err)\" merr &&
+            [ \$(grep -c '^signmf' merr) -eq 1 ] && [ ! -e m.smf ]"
+    ;;
+badformat)
+    # Matrix Market and .npy files: signmf train's message, once
+    awk -F'\t' 'BEGIN{print "%%MatrixMarket matrix coordinate real general"
+        print "300 400 12000"} {print $1, $2, $3}' s.tsv >s.mtx
+    sed '2s/12000/11990/' s.mtx >over.mtx
+    same_error "Matrix Market: more entries than the size line says" over.mtx
+    sed '2s/12000/12010/' s.mtx >under.mtx
+    same_error "Matrix Market: fewer entries than the size line says" under.mtx
+    sed '9000s/.*/1 401 3/' s.mtx >range.mtx
+    same_error "Matrix Market: a column index beyond the size line" range.mtx
+    sed '9000s/.*/1 1 0/' s.mtx >zero.mtx
+    same_error "Matrix Market: an explicit 0" zero.mtx
+    (cat s.mtx; sed -n 100p s.mtx) | sed '2s/12000/12001/' >dupm.mtx
+    same_error "Matrix Market: a duplicate in another process's range" dupm.mtx
+    sed '1s/general/symmetric/' s.mtx >sym.mtx
+    same_error "Matrix Market: a symmetric banner" sym.mtx
+    mknpy s.tsv nan.npy '<f4' C 290 300 nan && same_error ".npy: a NaN in a late row" nan.npy
+    mknpy s.tsv neg.npy '<f8' F 250 3 -2 && head -c 100000 neg.npy >trunc.npy &&
+        same_error ".npy: truncated data" trunc.npy
+    (cat neg.npy; printf 'x') >trail.npy && same_error ".npy: trailing data" trail.npy
+    "$exe" train neg.npy --dim 4 --epochs 1 --rating-range 1:5 --quiet 2>one.err
+    mrun 3 train neg.npy --dim 4 --epochs 1 --rating-range 1:5 --quiet
+    check ".npy: a rating outside --rating-range, Fortran order: signmf train's message, once" \
+        bash -c "[ $mrc -eq 1 ] && grep -qF \"\$(head -1 one.err)\" merr &&
+            [ \$(grep -c '^signmf' merr) -eq 1 ]"
+    printf '\x93NUMPY\x01\x00' >m.npy
+    same_error ".npy: a cut header" m.npy
     ;;
 badinput)
-    # FILE: signmf train's message and status, once, from any process count
-    same_error() {
-        local name=$1 file=$2 n
-        "$exe" train "$file" --dim 4 --epochs 1 --quiet 2>one.err
-        local rc1=$? want
-        want=$(head -1 one.err)
-        for n in 1 3 4; do
-            mrun "$n" train "$file" --dim 4 --epochs 1 --quiet
-            if [ "$rc1" -ne 1 ] || [ "$mrc" -ne "$rc1" ] ||
-                [ "$(grep -cF -- "$want" merr)" -ne 1 ] || [ "$(grep -c '^signmf' merr)" -ne 1 ]; then
-                cp merr err
-                bad "$name: -n $n: expected '$want' once and status $rc1, found status $mrc"
-                return
-            fi
-        done
-        ok "$name: '$want', once, status 1, on 1, 3 and 4 processes"
-    }
     sed '9000s/.*/12\tabc\t3/' s.tsv >bad1.tsv
     same_error "a bad id late in the file" bad1.tsv
     sed '2s/.*/1\t2\tx/' s.tsv >bad2.tsv
@@ -141,13 +287,10 @@ badinput)
     mrun 3 train tail.tsv --dim 8 --epochs 2 --out m.smf --quiet
     check "blank lines at the end are accepted, as by signmf train" \
         same_ok one.smf m.smf
-    mrun 2 train s.tsv --test s.tsv --out m.smf
-    check "B44: evaluation options are refused with status 2" \
-        bash -c "[ $mrc -eq 2 ] && grep -q 'not available in signmf-mpi' merr"
-    printf '%%%%MatrixMarket matrix coordinate real general\n2 2 1\n1 1 5\n' >m.mtx
-    mrun 2 train m.mtx
-    check "B43: Matrix Market is refused, status 1, once" \
-        bash -c "[ $mrc -eq 1 ] && [ \$(grep -c 'TSV and CSV ratings only' merr) -eq 1 ]"
+    printf 'PK\x03\x04' >m.npz
+    mrun 2 train m.npz
+    check "B43: .npz is refused, status 1, once" \
+        bash -c "[ $mrc -eq 1 ] && [ \$(grep -c 'Matrix Market and .npy ratings' merr) -eq 1 ]"
     timeout 60 mpirun --oversubscribe -n 1 "$mexe" train s.tsv --dim 4 : -n 1 "$mexe" train s.tsv \
         --dim 5 >mout 2>merr
     mrc=$?
@@ -191,6 +334,84 @@ kill)
         check "  --resume on 2 processes gives the uninterrupted run's bytes" \
             same_ok ref.smf r2.smf
     fi
+    ;;
+oom)
+    # process 1 under an address-space limit (ulimit -v, kB) that lets MPI
+    # start but not the run: the job must end within seconds, non-zero,
+    # saying which process ran out of memory, and write no model. Few malloc
+    # arenas, one thread: the limit bites at the same place each run.
+    oom_case() { # NAME "LIMIT_KB..." ARGS...: the first limit that stops the run is judged
+        local name=$1 lims=$2 lim
+        shift 2
+        local t0 t1
+        for lim in $lims; do
+            rm -f o.smf
+            t0=$(date +%s)
+            MALLOC_ARENA_MAX=1 timeout 60 mpirun --oversubscribe -n 1 "$mexe" "$@" --out o.smf : \
+                -n 1 sh -c "ulimit -v $lim && exec \"\$0\" \"\$@\"" "$mexe" "$@" --out o.smf \
+                >mout 2>merr
+            mrc=$?
+            t1=$(date +%s)
+            [ "$mrc" -ne 0 ] && break
+        done
+        cp merr err
+        check "$name: ulimit -v $lim: status $mrc (neither 0 nor the timeout's 124) in $((t1 - t0)) s (<= 30)" \
+            test "$mrc" -ne 0 -a "$mrc" -ne 124 -a $((t1 - t0)) -le 30
+        check "  the message names process 1 and the memory" \
+            grep -Eq 'process 1 of 2.*(memory|allocate)|allocate.*process 1 of 2' merr
+        check "  no model is written" test ! -e o.smf
+    }
+    oom_case "embeddings too large for process 1 (the trainer's allocation)" "200000 300000" \
+        train s.tsv --dim 100000 --epochs 2 --threads 1 --quiet
+    check "  reported by the trainer, agreed by all" grep -q 'ran out of memory' merr
+    "$exe" synth --users 50000 --items 5000 --ratings 1500000 --seed 2 >big.tsv 2>err
+    oom_case "1.5M ratings too many for process 1 (the driver's buffers)" \
+        "110000 120000 130000 100000" train big.tsv --dim 8 --epochs 1 --threads 1 --quiet
+    check "  reported by the driver, MPI_Abort" grep -q 'ending the job' merr
+    ;;
+signal)
+    # SIGUSR1 to mpirun, which forwards it to every process: they agree at
+    # the next epoch's report, finish it, process 0 saves --out and
+    # --checkpoint, status 1. The saved model is epoch N's exactly: resumed
+    # by signmf train to N + 3 it gives the bytes of a run of N + 3.
+    for spec in "notebook:--dim 16" "orthonormal:--method orthonormal --dim 8"; do
+        name=${spec%%:*}
+        read -r -a a <<<"${spec#*:}"
+        rm -f sig.smf ck.smf
+        mpirun --oversubscribe -n 3 "$mexe" train s.tsv "${a[@]}" --epochs 100000000 \
+            --threads 1 --checkpoint-every 20 --checkpoint ck.smf --out sig.smf --quiet \
+            >mout 2>merr &
+        job=$!
+        for i in $(seq 1 600); do
+            [ -s ck.smf ] && break
+            sleep 0.05
+        done
+        t0=$(date +%s)
+        kill -USR1 $job
+        for i in $(seq 1 600); do
+            kill -0 $job 2>/dev/null || break
+            sleep 0.05
+        done
+        if kill -0 $job 2>/dev/null; then
+            kill -9 $job
+            bad "$name: SIGUSR1: the job still runs after 30 s"
+            continue
+        fi
+        wait $job
+        mrc=$?
+        t1=$(date +%s)
+        cp merr err
+        n=$(sed -n 's/^signmf: interrupted after \([0-9]*\) epochs; model saved to sig.smf and ck.smf.*/\1/p' merr)
+        check "$name: SIGUSR1 to mpirun: status 1 in $((t1 - t0)) s, 'interrupted after ${n:-?} epochs', saved to --out and --checkpoint, once" \
+            bash -c "[ $mrc -eq 1 ] && [ -n '$n' ] && [ \$(grep -c 'interrupted after' merr) -eq 1 ] && [ -s sig.smf ] && [ -s ck.smf ]"
+        [ -n "$n" ] || continue
+        "$exe" train s.tsv "${a[@]}" --epochs $((n + 3)) --threads 1 --out ref.smf --quiet 2>err
+        "$exe" train s.tsv --resume sig.smf --epochs $((n + 3)) --out r.smf --quiet 2>>err
+        check "  the saved model is epoch $n's: resumed to $((n + 3)) it gives that run's bytes" \
+            same_export ref.smf r.smf
+        "$exe" train s.tsv --resume ck.smf --epochs $((n + 3)) --out r2.smf --quiet 2>>err
+        check "  and so is the refreshed checkpoint" same_export ref.smf r2.smf
+    done
     ;;
 resume)
     for spec in "notebook:--dim 24" "orthonormal:--method orthonormal --dim 8" \
