@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "io/load.h"
 
@@ -603,6 +604,101 @@ Test(io, npz_member_selection_and_rejections)
     expect_bin_fail(write_bytes("cut.npz", buf, n - 30), NULL, SIGNMF_EFORMAT, "zip");
     expect_bin_fail(write_bytes("notzip.npz", "hello world, not a zip at all", 29), NULL,
                     SIGNMF_EFORMAT, "zip");
+}
+
+/* The streaming reader signmf-mpi uses: the member's plain bytes in
+ * order, its sizes and CRC-32 checked as sm_npz_load checks them. */
+typedef struct mem_src {
+    const unsigned char *p;
+    size_t n;
+} mem_src;
+static size_t mem_read(void *ctx, uint64_t off, unsigned char *buf, size_t n)
+{
+    const mem_src *m = ctx;
+    if (off >= m->n)
+        return 0;
+    size_t k = m->n - (size_t)off < n ? m->n - (size_t)off : n;
+    memcpy(buf, m->p + off, k);
+    return k;
+}
+typedef struct mem_sink {
+    unsigned char out[8192];
+    size_t n;
+    int stop_at; /* stop after this many calls, or never (< 0) */
+} mem_sink;
+static int mem_take(void *ctx, const unsigned char *p, size_t n, uint64_t off)
+{
+    mem_sink *s = ctx;
+    cr_assert_eq(off, s->n, "runs arrive in order");
+    cr_assert_leq(s->n + n, sizeof s->out);
+    memcpy(s->out + s->n, p, n);
+    s->n += n;
+    return s->stop_at >= 0 && --s->stop_at < 0;
+}
+
+Test(io, npz_stream_matches_the_member)
+{
+    unsigned char buf[4096], plain[8192];
+    signmf_load_options o = signmf_load_options_default();
+    signmf_error err;
+    size_t plain_n = 0;
+    const char *names[] = {"dense_stored.npz", "dense_deflated.npz"};
+    for (int f = 0; f < 2; ++f) {
+        size_t n = read_all(fixture(names[f]), buf, sizeof buf);
+        sm_npz_member m;
+        cr_assert_eq(sm_npz_locate("a.npz", buf, n, &o, &m, &err), SIGNMF_OK, "%s", err.message);
+        cr_assert_eq(m.method, f ? 8u : 0u);
+        mem_src src = {buf, n};
+        mem_sink *snk = calloc(1, sizeof *snk);
+        snk->stop_at = -1;
+        cr_assert_eq(sm_npz_stream(&m, mem_read, &src, mem_take, snk, &err), SIGNMF_OK, "%s",
+                     err.message);
+        cr_assert_eq(snk->n, m.usize);
+        cr_assert_eq(memcmp(snk->out, "\x93NUMPY", 6), 0);
+        if (f == 0) {
+            cr_assert_eq(memcmp(snk->out, buf + m.data, snk->n), 0,
+                         "stored: the bytes as they are");
+        } else {
+            /* against zlib's own one-shot raw inflate */
+            z_stream z;
+            memset(&z, 0, sizeof z);
+            cr_assert_eq(inflateInit2(&z, -15), Z_OK);
+            z.next_in = buf + m.data;
+            z.avail_in = (uInt)m.csize;
+            z.next_out = plain;
+            z.avail_out = sizeof plain;
+            cr_assert_eq(inflate(&z, Z_FINISH), Z_STREAM_END);
+            plain_n = z.total_out;
+            inflateEnd(&z);
+            cr_assert_eq(snk->n, plain_n);
+            cr_assert_eq(memcmp(snk->out, plain, plain_n), 0);
+        }
+        /* the sink can stop the stream */
+        memset(snk, 0, sizeof *snk);
+        snk->stop_at = 0;
+        cr_assert_eq(sm_npz_stream(&m, mem_read, &src, mem_take, snk, &err), SIGNMF_EINVAL);
+        /* a flipped byte: the stored member's CRC, the deflated one's stream */
+        unsigned char bad[4096];
+        memcpy(bad, buf, n);
+        bad[m.data + m.csize / 2] ^= 0x5a;
+        mem_src bsrc = {bad, n};
+        memset(snk, 0, sizeof *snk);
+        snk->stop_at = -1;
+        signmf_status st = sm_npz_stream(&m, mem_read, &bsrc, mem_take, snk, &err);
+        cr_assert(f ? st == SIGNMF_EFORMAT || st == SIGNMF_ECHECKSUM : st == SIGNMF_ECHECKSUM,
+                  "%s: status %d", names[f], (int)st);
+        signmf_ratings *r;
+        signmf_error err2;
+        cr_assert_eq(sm_npz_load("a.npz", bad, n, &o, &r, &err2), st, "sm_npz_load agrees");
+        cr_assert_str_eq(strstr(err.message, "a.npz"), strstr(err2.message, "a.npz"));
+        /* cut short: the reader runs out */
+        mem_src cut = {buf, (size_t)(m.data + m.csize / 2)};
+        memset(snk, 0, sizeof *snk);
+        snk->stop_at = -1;
+        cr_assert_eq(sm_npz_stream(&m, mem_read, &cut, mem_take, snk, &err), SIGNMF_EFORMAT);
+        cr_assert(strstr(err.message, "truncated") != NULL, "%s", err.message);
+        free(snk);
+    }
 }
 
 Test(io, npz_bomb_declared_size_lie)

@@ -191,4 +191,28 @@ signmf_status sm_npy_load(const char *name, const unsigned char *buf, size_t len
 signmf_status sm_npz_load(const char *path, const unsigned char *buf, size_t len,
                           const signmf_load_options *opt, signmf_ratings **out, signmf_error *err);
 
+/* The .npz member sm_npz_load would read (the --npz-key rules), found and
+ * checked in the archive image buf without inflating it: its name for
+ * messages ("path[member]"), method (0 stored, 8 deflate), the offset of
+ * its data in the file, its sizes and CRC-32. */
+typedef struct sm_npz_member {
+    char name[512];
+    unsigned method;
+    uint64_t data, csize, usize;
+    uint32_t crc;
+} sm_npz_member;
+signmf_status sm_npz_locate(const char *path, const unsigned char *buf, size_t len,
+                            const signmf_load_options *opt, sm_npz_member *m, signmf_error *err);
+
+/* The member's plain bytes in order, without holding them: `rd` fills buf
+ * with up to n bytes of the file at off (returns how many; fewer only at
+ * an error or the end), `sink` takes each run of plain bytes with its
+ * offset in the member and returns nonzero to stop (then SIGNMF_EINVAL and
+ * err untouched). Sizes and the CRC-32 are checked with sm_npz_load's
+ * messages. */
+typedef size_t (*sm_npz_read_fn)(void *ctx, uint64_t off, unsigned char *buf, size_t n);
+typedef int (*sm_npz_sink_fn)(void *ctx, const unsigned char *p, size_t n, uint64_t off);
+signmf_status sm_npz_stream(const sm_npz_member *m, sm_npz_read_fn rd, void *rctx,
+                            sm_npz_sink_fn sink, void *sctx, signmf_error *err);
+
 #endif

@@ -88,10 +88,10 @@ static uint32_t sm_crc(const unsigned char *p, uint64_t n)
     return (uint32_t)c;
 }
 
-signmf_status sm_npz_load(const char *path, const unsigned char *buf, size_t len,
-                          const signmf_load_options *opt, signmf_ratings **out, signmf_error *err)
+signmf_status sm_npz_locate(const char *path, const unsigned char *buf, size_t len,
+                            const signmf_load_options *opt, sm_npz_member *m, signmf_error *err)
 {
-    *out = NULL;
+    memset(m, 0, sizeof *m);
     if (len < 22)
         return SM_ZBAD("%s: expected a zip archive (.npz), found %zu bytes", path, len);
     size_t eocd = 0;
@@ -190,9 +190,9 @@ signmf_status sm_npz_load(const char *path, const unsigned char *buf, size_t len
             return sm_fail(err, SIGNMF_ENOTFOUND, "%s: expected a member '%s.npy', found %s%s",
                            path, key, entries ? "" : "an empty archive", names);
     }
-    char name[512];
-    snprintf(name, sizeof name, "%s[%.*s]", path, (int)(pick.name_len > 200 ? 200 : pick.name_len),
-             pick.name);
+    char *name = m->name;
+    snprintf(name, sizeof m->name, "%s[%.*s]", path,
+             (int)(pick.name_len > 200 ? 200 : pick.name_len), pick.name);
     if (pick.flags & 1)
         return sm_fail(err, SIGNMF_EUNSUPPORTED, "%s: encrypted zip members are not supported",
                        name);
@@ -216,13 +216,29 @@ signmf_status sm_npz_load(const char *path, const unsigned char *buf, size_t len
                        (unsigned long long)pick.csize,
                        (unsigned long long)(data > len ? 0 : len - data));
 
-    const unsigned char *member = buf + data;
+    if (pick.method == 0 && pick.csize != pick.usize)
+        return SM_ZBAD("%s: stored member with %llu compressed but %llu plain bytes", name,
+                       (unsigned long long)pick.csize, (unsigned long long)pick.usize);
+    m->method = pick.method;
+    m->data = data;
+    m->csize = pick.csize;
+    m->usize = pick.usize;
+    m->crc = pick.crc;
+    return SIGNMF_OK;
+}
+
+signmf_status sm_npz_load(const char *path, const unsigned char *buf, size_t len,
+                          const signmf_load_options *opt, signmf_ratings **out, signmf_error *err)
+{
+    *out = NULL;
+    sm_npz_member pick;
+    signmf_status lst = sm_npz_locate(path, buf, len, opt, &pick, err);
+    if (lst != SIGNMF_OK)
+        return lst;
+    const char *name = pick.name;
+    const unsigned char *member = buf + pick.data;
     unsigned char *inflated = NULL;
-    if (pick.method == 0) {
-        if (pick.csize != pick.usize)
-            return SM_ZBAD("%s: stored member with %llu compressed but %llu plain bytes", name,
-                           (unsigned long long)pick.csize, (unsigned long long)pick.usize);
-    } else {
+    if (pick.method != 0) {
         inflated = malloc((size_t)pick.usize + 1);
         if (!inflated)
             return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory inflating %llu bytes", name,
@@ -243,4 +259,99 @@ signmf_status sm_npz_load(const char *path, const unsigned char *buf, size_t len
         st = sm_npy_load(name, member, (size_t)pick.usize, opt, out, err);
     free(inflated);
     return st;
+}
+
+signmf_status sm_npz_stream(const sm_npz_member *m, sm_npz_read_fn rd, void *rctx,
+                            sm_npz_sink_fn sink, void *sctx, signmf_error *err)
+{
+    enum { CHUNK = 1 << 18 };
+    const char *name = m->name;
+    unsigned char *in = malloc(CHUNK), *out = malloc(CHUNK);
+    if (!in || !out) {
+        free(in);
+        free(out);
+        return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for the inflate buffers", name);
+    }
+    z_stream z;
+    memset(&z, 0, sizeof z);
+    bool deflate = m->method != 0;
+    if (deflate && inflateInit2(&z, -15) != Z_OK) {
+        free(in);
+        free(out);
+        return sm_fail(err, SIGNMF_ENOMEM, "%s: cannot initialise zlib", name);
+    }
+    uLong crc = crc32(0L, Z_NULL, 0);
+    uint64_t in_done = 0, out_done = 0;
+    signmf_status st = SIGNMF_OK;
+    for (;;) {
+        size_t got = 0;
+        if (in_done < m->csize && (!deflate || z.avail_in == 0)) {
+            uint64_t left = m->csize - in_done;
+            size_t want = left < CHUNK ? (size_t)left : CHUNK;
+            got = rd(rctx, m->data + in_done, in, want);
+            if (got != want) {
+                st = SM_ZBAD("%s: truncated member: expected %llu compressed bytes, found %llu",
+                             name, (unsigned long long)m->csize,
+                             (unsigned long long)(in_done + got));
+                break;
+            }
+            in_done += got;
+            z.next_in = in;
+            z.avail_in = (uInt)got;
+        }
+        size_t n;
+        int zr = Z_OK;
+        if (!deflate) {
+            if (got == 0)
+                break;
+            memcpy(out, in, got);
+            n = got;
+            z.avail_in = 0;
+        } else {
+            z.next_out = out;
+            z.avail_out = CHUNK;
+            zr = inflate(&z, Z_NO_FLUSH);
+            n = CHUNK - z.avail_out;
+            if (zr != Z_OK && zr != Z_STREAM_END && !(zr == Z_BUF_ERROR && n > 0)) {
+                if (zr == Z_BUF_ERROR && in_done == m->csize)
+                    st = SM_ZBAD("%s: truncated deflate data: inflated %llu of %llu bytes", name,
+                                 (unsigned long long)out_done, (unsigned long long)m->usize);
+                else if (zr != Z_BUF_ERROR)
+                    st = SM_ZBAD("%s: corrupt deflate data (%s)", name, z.msg ? z.msg : "error");
+                if (st != SIGNMF_OK)
+                    break;
+            }
+        }
+        if (out_done + n > m->usize) {
+            st = SM_ZBAD("%s: expected %llu inflated bytes as the directory declares, found "
+                         "more (corrupt or a zip bomb)",
+                         name, (unsigned long long)m->usize);
+            break;
+        }
+        if (n) {
+            crc = crc32(crc, out, (uInt)n);
+            if (sink(sctx, out, n, out_done) != 0) {
+                st = SIGNMF_EINVAL;
+                break;
+            }
+            out_done += n;
+        }
+        if (deflate && zr == Z_STREAM_END)
+            break;
+        if (!deflate && in_done == m->csize)
+            break;
+    }
+    if (deflate)
+        inflateEnd(&z);
+    free(in);
+    free(out);
+    if (st != SIGNMF_OK)
+        return st;
+    if (out_done != m->usize)
+        return SM_ZBAD("%s: expected %llu inflated bytes, found %llu", name,
+                       (unsigned long long)m->usize, (unsigned long long)out_done);
+    if ((uint32_t)crc != m->crc)
+        return sm_fail(err, SIGNMF_ECHECKSUM, "%s: expected CRC-32 %08x, found %08x", name,
+                       (unsigned)m->crc, (unsigned)crc);
+    return SIGNMF_OK;
 }

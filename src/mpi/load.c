@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 #include <zlib.h>
@@ -331,6 +332,10 @@ static void locate_dup(mp_ctx *c, const char *path, signmf_format fmt, const sm_
     free(all);
 }
 
+static signmf_status npy_finish(mp_ctx *c, const char *path, const sm_npy_layout *lay,
+                                unsigned char *buf, size_t r0, size_t nr, signmf_status st,
+                                signmf_error *errp, const signmf_load_options *lo, sm_tbuf *b);
+
 /* This process's rows of a dense .npy file (rows cut evenly: any cut
  * gives the same triplets), checked in row-major order as sm_npy_load
  * checks them, so the lowest-ranked failure is the one process's first.
@@ -363,7 +368,7 @@ static signmf_status npy_rows(mp_ctx *c, int fd, const char *path, uint64_t size
     if (mp_failed(c, st, &err))
         return SIGNMF_EFORMAT;
     size_t r0 = lay->rows * (size_t)c->rank / (size_t)c->size;
-    size_t r1 = lay->rows * (size_t)(c->rank + 1) / (size_t)c->size, nr = r1 - r0, nnz = 0;
+    size_t r1 = lay->rows * (size_t)(c->rank + 1) / (size_t)c->size, nr = r1 - r0;
     size_t bytes = nr * lay->cols * lay->es;
     unsigned char *buf = malloc(bytes ? bytes : 1);
     if (!buf)
@@ -377,8 +382,21 @@ static signmf_status npy_rows(mp_ctx *c, int fd, const char *path, uint64_t size
             ok = pread_full(fd, (char *)buf + k * nr * lay->es, nr * lay->es,
                             lay->data_off + (k * lay->rows + r0) * lay->es) ==
                  (ssize_t)(nr * lay->es);
-    st = ok ? sm_npy_rows(path, lay, buf, r0, nr, lo, b, &nnz, &err)
-            : sm_fail(&err, SIGNMF_EIO, "%s: cannot read", path);
+    if (!ok)
+        sm_fail(&err, SIGNMF_EIO, "%s: cannot read", path);
+    return npy_finish(c, path, lay, buf, r0, nr, ok ? SIGNMF_OK : SIGNMF_EIO, &err, lo, b);
+}
+
+/* The rest of npy_rows, on this process's rows in buf (freed here) or the
+ * failure st of reading them. Collective. */
+static signmf_status npy_finish(mp_ctx *c, const char *path, const sm_npy_layout *lay,
+                                unsigned char *buf, size_t r0, size_t nr, signmf_status st,
+                                signmf_error *errp, const signmf_load_options *lo, sm_tbuf *b)
+{
+    signmf_error err = *errp;
+    size_t nnz = 0;
+    if (st == SIGNMF_OK)
+        st = sm_npy_rows(path, lay, buf, r0, nr, lo, b, &nnz, &err);
     free(buf);
     if (mp_failed(c, st, &err))
         return SIGNMF_ERANGE;
@@ -392,6 +410,158 @@ static signmf_status npy_rows(mp_ctx *c, int fd, const char *path, uint64_t size
         return SIGNMF_EEMPTY;
     }
     return SIGNMF_OK;
+}
+
+/* .npz: every process streams the member through (inflating it if it is
+ * deflated) and keeps only its own rows, so none holds the array; the
+ * header, sizes and CRC-32 get signmf train's checks and messages. */
+typedef struct npz_sink {
+    mp_ctx *c;
+    const sm_npz_member *m;
+    unsigned char *hdr; /* the member's first bytes, until its header is whole */
+    size_t hlen, hgot, hcap;
+    bool checked;
+    sm_npy_layout lay;
+    signmf_status st;
+    signmf_error err;
+    size_t r0, nr;
+    unsigned char *buf; /* this process's rows, in the file's order */
+} npz_sink;
+
+typedef struct npz_src {
+    int fd;
+} npz_src;
+
+static size_t npz_read(void *ctx, uint64_t off, unsigned char *buf, size_t n)
+{
+    ssize_t got = pread_full(((npz_src *)ctx)->fd, (char *)buf, n, off);
+    return got < 0 ? 0 : (size_t)got;
+}
+
+/* Copy the part of [off, off + n) of the member that falls in [a, a + len)
+ * to dst + (that part's offset from a). */
+static void npz_overlap(const unsigned char *p, size_t n, uint64_t off, uint64_t a, uint64_t len,
+                        unsigned char *dst)
+{
+    uint64_t lo = off > a ? off : a, hi = off + n < a + len ? off + n : a + len;
+    if (lo < hi)
+        memcpy(dst + (lo - a), p + (lo - off), (size_t)(hi - lo));
+}
+
+static int npz_check_header(npz_sink *k)
+{
+    k->checked = true;
+    k->st = sm_npy_check(k->m->name, k->hdr, (size_t)k->m->usize, &k->lay, &k->err);
+    free(k->hdr);
+    k->hdr = NULL;
+    if (k->st != SIGNMF_OK)
+        return 1;
+    const sm_npy_layout *lay = &k->lay;
+    k->r0 = lay->rows * (size_t)k->c->rank / (size_t)k->c->size;
+    k->nr = lay->rows * (size_t)(k->c->rank + 1) / (size_t)k->c->size - k->r0;
+    size_t bytes = k->nr * lay->cols * lay->es;
+    k->buf = malloc(bytes ? bytes : 1);
+    if (!k->buf)
+        mp_abort(k->c, "%s: out of memory for rows %zu..%zu (%zu bytes)", k->m->name, k->r0,
+                 k->r0 + k->nr, bytes);
+    return 0;
+}
+
+static int npz_take(void *ctx, const unsigned char *p, size_t n, uint64_t off)
+{
+    npz_sink *k = ctx;
+    if (!k->checked) {
+        /* the header's length is in its bytes 8..11 (npy_rows) */
+        size_t want = k->hlen ? k->hlen : 12;
+        while (k->hgot < want && off + n > k->hgot) {
+            if (k->hgot >= k->hcap) {
+                size_t cap = k->hcap ? 2 * k->hcap : 4096;
+                unsigned char *h = realloc(k->hdr, cap);
+                if (!h)
+                    mp_abort(k->c, "%s: out of memory for a %zu-byte .npy header", k->m->name, cap);
+                k->hdr = h, k->hcap = cap;
+            }
+            size_t at = (size_t)(k->hgot - off), take = n - at;
+            if (take > k->hcap - k->hgot)
+                take = k->hcap - k->hgot;
+            memcpy(k->hdr + k->hgot, p + at, take);
+            k->hgot += take;
+            if (!k->hlen && k->hgot >= 12) {
+                const unsigned char *h = k->hdr;
+                k->hlen = h[6] == 1 ? 10 + ((size_t)h[8] | (size_t)h[9] << 8)
+                          : (h[6] == 2 || h[6] == 3)
+                              ? 12 + ((size_t)h[8] | (size_t)h[9] << 8 | (size_t)h[10] << 16 |
+                                      (size_t)h[11] << 24)
+                              : 12;
+                if (k->hlen > k->m->usize)
+                    k->hlen = (size_t)k->m->usize;
+                want = k->hlen < 12 ? 12 : k->hlen;
+            }
+        }
+        if (k->hgot < want && k->hgot < k->m->usize)
+            return 0;
+        /* a bad header is reported after the stream, as signmf train
+         * checks the CRC-32 before the array */
+        if (npz_check_header(k))
+            return 0;
+    }
+    if (k->st != SIGNMF_OK)
+        return 0;
+    const sm_npy_layout *lay = &k->lay;
+    size_t es = lay->es;
+    if (!lay->fortran) {
+        npz_overlap(p, n, off, lay->data_off + (uint64_t)k->r0 * lay->cols * es,
+                    (uint64_t)k->nr * lay->cols * es, k->buf);
+    } else if (k->nr) {
+        uint64_t col = (uint64_t)lay->rows * es;
+        uint64_t first = off + n <= lay->data_off ? 0
+                         : off > lay->data_off    ? off - lay->data_off
+                                                  : 0;
+        for (uint64_t q = first / col; q < lay->cols && lay->data_off + q * col < off + n; ++q)
+            npz_overlap(p, n, off, lay->data_off + q * col + (uint64_t)k->r0 * es,
+                        (uint64_t)k->nr * es, k->buf + q * k->nr * es);
+    }
+    return 0;
+}
+
+static signmf_status npz_rows(mp_ctx *c, int fd, const char *path, uint64_t size,
+                              const signmf_load_options *lo, sm_tbuf *b, sm_npy_layout *lay)
+{
+    signmf_error err;
+    memset(&err, 0, sizeof err);
+    sm_npz_member m;
+    memset(&m, 0, sizeof m);
+    /* the directory and the member's local header: the map is touched only
+     * there, and unmapped before the member is read */
+    signmf_status st;
+    void *map =
+        size <= SIZE_MAX ? mmap(NULL, (size_t)size, PROT_READ, MAP_PRIVATE, fd, 0) : MAP_FAILED;
+    if (map == MAP_FAILED) {
+        st = sm_fail(&err, SIGNMF_EIO, "%s: cannot map the archive", path);
+    } else {
+        st = sm_npz_locate(path, map, (size_t)size, lo, &m, &err);
+        munmap(map, (size_t)size);
+    }
+    if (mp_failed(c, st, &err))
+        return SIGNMF_EFORMAT;
+    npz_sink k = {.c = c, .m = &m};
+    npz_src src = {fd};
+    st = sm_npz_stream(&m, npz_read, &src, npz_take, &k, &err);
+    if (st == SIGNMF_OK && !k.checked)
+        npz_check_header(&k);
+    if (st == SIGNMF_OK && k.st != SIGNMF_OK) {
+        st = k.st;
+        err = k.err;
+    }
+    free(k.hdr);
+    *lay = k.lay;
+    if (st != SIGNMF_OK) {
+        free(k.buf);
+        mp_failed(c, st, &err);
+        return SIGNMF_EFORMAT;
+    }
+    mp_failed(c, SIGNMF_OK, &err);
+    return npy_finish(c, m.name, &k.lay, k.buf, k.r0, k.nr, SIGNMF_OK, &err, lo, b);
 }
 
 /* The entries of this process's range of a Matrix Market file, with the
@@ -478,11 +648,6 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
         else
             fmt = sm_text_sniff(head, (size_t)hn);
     }
-    if (st == SIGNMF_OK && fmt == SIGNMF_FORMAT_NPZ)
-        st = sm_fail(&err, SIGNMF_EINVAL,
-                     "%s: signmf-mpi reads TSV, CSV, Matrix Market and .npy ratings (.npz: use "
-                     "signmf train, or save the array with numpy.save)",
-                     path);
     if (mp_failed(c, st, &err)) {
         if (fd >= 0)
             close(fd);
@@ -500,8 +665,9 @@ signmf_status mp_load(mp_ctx *c, const char *path, const signmf_load_options *lo
     memset(&info, 0, sizeof info);
     uint64_t start = 0, end = 0, line0 = 0;
     int fields = -1;
-    if (fmt == SIGNMF_FORMAT_NPY) {
-        st = npy_rows(c, fd, path, size, lo, &b, &lay);
+    if (fmt == SIGNMF_FORMAT_NPY || fmt == SIGNMF_FORMAT_NPZ) {
+        st = fmt == SIGNMF_FORMAT_NPY ? npy_rows(c, fd, path, size, lo, &b, &lay)
+                                      : npz_rows(c, fd, path, size, lo, &b, &lay);
         close(fd);
         if (st != SIGNMF_OK) {
             sm_tbuf_release(&b);

@@ -25,14 +25,15 @@ static const cli_command train_cmd = {
     "\n"
     "Train as `signmf train` does, on N processes: each owns a range of\n"
     "users and of items (balanced by ratings), reads its share of RATINGS\n"
-    "(TSV, CSV, Matrix Market or .npy) and computes its rows of every\n"
-    "epoch; the model is the one `signmf train` writes, to the bit, for any\n"
-    "N and any --threads.\n"
+    "(TSV, CSV, Matrix Market, .npy, or .npz, which every process streams\n"
+    "through, keeping its rows) and computes its rows of every epoch; the\n"
+    "model is the one `signmf train` writes, to the bit, for any N and any\n"
+    "--threads.\n"
     "\n"
-    "Options: those of `signmf train` (see `signmf train --help`) except\n"
-    "--npz-key; the evaluation options (--test, --holdout, --eval-every,\n"
-    "--early-stop, ...) print and keep what `signmf train` does, each\n"
-    "process evaluating its own users; and\n"
+    "Options: those of `signmf train` (see `signmf train --help`); the\n"
+    "evaluation options (--test, --holdout, --eval-every, --early-stop, ...)\n"
+    "print and keep what `signmf train` does, each process evaluating its\n"
+    "own users; and\n"
     "  --mpi-stats        per process: rows owned, load, compute and\n"
     "                     communication time per epoch, bytes sent, peak RSS\n"
     "\n"
@@ -347,6 +348,7 @@ static int train(int argc, char **argv)
         {"sign-rule", 0, CLI_STR, &rule, 0, 0, 0, 0, &fixed_seen[4]},
         {"rescale", 0, CLI_FLAG, &rescale, 0, 0, 0, 0, &fixed_seen[5]},
         {"format", 0, CLI_STR, &la.format, 0, 0, 0, 0, NULL},
+        {"npz-key", 0, CLI_STR, &la.npz_key, 0, 0, 0, 0, NULL},
         {"ids", 0, CLI_STR, &la.ids, 0, 0, 0, 0, NULL},
         {"out", 'o', CLI_STR, &out, 0, 0, 0, 0, NULL},
         {"log", 0, CLI_STR, &log_path, 0, 0, 0, 0, NULL},
