@@ -651,7 +651,7 @@ Test(io, npz_stream_matches_the_member)
         mem_src src = {buf, n};
         mem_sink *snk = calloc(1, sizeof *snk);
         snk->stop_at = -1;
-        cr_assert_eq(sm_npz_stream(&m, mem_read, &src, mem_take, snk, &err), SIGNMF_OK, "%s",
+        cr_assert_eq(sm_npz_stream(&m, mem_read, &src, mem_take, snk, NULL, &err), SIGNMF_OK, "%s",
                      err.message);
         cr_assert_eq(snk->n, m.usize);
         cr_assert_eq(memcmp(snk->out, "\x93NUMPY", 6), 0);
@@ -676,7 +676,7 @@ Test(io, npz_stream_matches_the_member)
         /* the sink can stop the stream */
         memset(snk, 0, sizeof *snk);
         snk->stop_at = 0;
-        cr_assert_eq(sm_npz_stream(&m, mem_read, &src, mem_take, snk, &err), SIGNMF_EINVAL);
+        cr_assert_eq(sm_npz_stream(&m, mem_read, &src, mem_take, snk, NULL, &err), SIGNMF_EINVAL);
         /* a flipped byte: the stored member's CRC, the deflated one's stream */
         unsigned char bad[4096];
         memcpy(bad, buf, n);
@@ -684,7 +684,7 @@ Test(io, npz_stream_matches_the_member)
         mem_src bsrc = {bad, n};
         memset(snk, 0, sizeof *snk);
         snk->stop_at = -1;
-        signmf_status st = sm_npz_stream(&m, mem_read, &bsrc, mem_take, snk, &err);
+        signmf_status st = sm_npz_stream(&m, mem_read, &bsrc, mem_take, snk, NULL, &err);
         cr_assert(f ? st == SIGNMF_EFORMAT || st == SIGNMF_ECHECKSUM : st == SIGNMF_ECHECKSUM,
                   "%s: status %d", names[f], (int)st);
         signmf_ratings *r;
@@ -695,7 +695,7 @@ Test(io, npz_stream_matches_the_member)
         mem_src cut = {buf, (size_t)(m.data + m.csize / 2)};
         memset(snk, 0, sizeof *snk);
         snk->stop_at = -1;
-        cr_assert_eq(sm_npz_stream(&m, mem_read, &cut, mem_take, snk, &err), SIGNMF_EFORMAT);
+        cr_assert_eq(sm_npz_stream(&m, mem_read, &cut, mem_take, snk, NULL, &err), SIGNMF_EFORMAT);
         cr_assert(strstr(err.message, "truncated") != NULL, "%s", err.message);
         free(snk);
     }

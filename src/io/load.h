@@ -208,11 +208,12 @@ signmf_status sm_npz_locate(const char *path, const unsigned char *buf, size_t l
  * with up to n bytes of the file at off (returns how many; fewer only at
  * an error or the end), `sink` takes each run of plain bytes with its
  * offset in the member and returns nonzero to stop (then SIGNMF_EINVAL and
- * err untouched). Sizes and the CRC-32 are checked with sm_npz_load's
- * messages. */
+ * err untouched). With dst (usize + 1 bytes) the plain bytes are written
+ * there instead, and sink may be NULL. Sizes and the CRC-32 are checked
+ * with sm_npz_load's messages. */
 typedef size_t (*sm_npz_read_fn)(void *ctx, uint64_t off, unsigned char *buf, size_t n);
 typedef int (*sm_npz_sink_fn)(void *ctx, const unsigned char *p, size_t n, uint64_t off);
 signmf_status sm_npz_stream(const sm_npz_member *m, sm_npz_read_fn rd, void *rctx,
-                            sm_npz_sink_fn sink, void *sctx, signmf_error *err);
+                            sm_npz_sink_fn sink, void *sctx, unsigned char *dst, signmf_error *err);
 
 #endif

@@ -28,54 +28,6 @@ typedef struct sm_zent {
 
 #define SM_ZBAD(...) sm_fail(err, SIGNMF_EFORMAT, __VA_ARGS__)
 
-static signmf_status sm_zip_inflate(const char *name, const unsigned char *src, uint64_t csize,
-                                    unsigned char *dst, uint64_t usize, signmf_error *err)
-{
-    z_stream z;
-    memset(&z, 0, sizeof z);
-    if (inflateInit2(&z, -15) != Z_OK)
-        return sm_fail(err, SIGNMF_ENOMEM, "%s: cannot initialise zlib", name);
-    uint64_t in_left = csize, out_left = usize + 1; /* one spare byte detects a bomb */
-    z.next_in = (unsigned char *)src;
-    z.next_out = dst;
-    int zr = Z_OK;
-    while (zr != Z_STREAM_END) {
-        if (z.avail_in == 0 && in_left) {
-            z.avail_in = in_left > (1u << 30) ? (1u << 30) : (uInt)in_left;
-            in_left -= z.avail_in;
-        }
-        if (z.avail_out == 0 && out_left) {
-            z.avail_out = out_left > (1u << 30) ? (1u << 30) : (uInt)out_left;
-            out_left -= z.avail_out;
-        }
-        zr = inflate(&z, Z_NO_FLUSH);
-        if (zr == Z_STREAM_END)
-            break;
-        if (zr == Z_BUF_ERROR && z.avail_in == 0 && in_left == 0) {
-            inflateEnd(&z);
-            return SM_ZBAD("%s: truncated deflate data: inflated %llu of %llu bytes", name,
-                           (unsigned long long)z.total_out, (unsigned long long)usize);
-        }
-        if (z.avail_out == 0 && out_left == 0) {
-            inflateEnd(&z);
-            return SM_ZBAD("%s: expected %llu inflated bytes as the directory declares, found "
-                           "more (corrupt or a zip bomb)",
-                           name, (unsigned long long)usize);
-        }
-        if (zr != Z_OK && zr != Z_BUF_ERROR) {
-            const char *why = z.msg ? z.msg : "error";
-            inflateEnd(&z);
-            return SM_ZBAD("%s: corrupt deflate data (%s)", name, why);
-        }
-    }
-    uint64_t got = z.total_out;
-    inflateEnd(&z);
-    if (got != usize)
-        return SM_ZBAD("%s: expected %llu inflated bytes, found %llu", name,
-                       (unsigned long long)usize, (unsigned long long)got);
-    return SIGNMF_OK;
-}
-
 static uint32_t sm_crc(const unsigned char *p, uint64_t n)
 {
     uLong c = crc32(0L, Z_NULL, 0);
@@ -227,6 +179,22 @@ signmf_status sm_npz_locate(const char *path, const unsigned char *buf, size_t l
     return SIGNMF_OK;
 }
 
+/* sm_npz_stream's reader over an archive image in memory. */
+typedef struct mem_src {
+    const unsigned char *p;
+    size_t n;
+} mem_src;
+
+static size_t mem_read(void *ctx, uint64_t off, unsigned char *buf, size_t n)
+{
+    const mem_src *m = ctx;
+    if (off >= m->n)
+        return 0;
+    size_t k = m->n - (size_t)off < n ? m->n - (size_t)off : n;
+    memcpy(buf, m->p + off, k);
+    return k;
+}
+
 signmf_status sm_npz_load(const char *path, const unsigned char *buf, size_t len,
                           const signmf_load_options *opt, signmf_ratings **out, signmf_error *err)
 {
@@ -238,36 +206,36 @@ signmf_status sm_npz_load(const char *path, const unsigned char *buf, size_t len
     const char *name = pick.name;
     const unsigned char *member = buf + pick.data;
     unsigned char *inflated = NULL;
+    signmf_status st = SIGNMF_OK;
     if (pick.method != 0) {
+        /* the streaming reader signmf-mpi uses, into one buffer: one
+         * inflate loop with one set of size and CRC checks */
         inflated = malloc((size_t)pick.usize + 1);
         if (!inflated)
             return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory inflating %llu bytes", name,
                            (unsigned long long)pick.usize);
-        signmf_status st = sm_zip_inflate(name, member, pick.csize, inflated, pick.usize, err);
-        if (st != SIGNMF_OK) {
-            free(inflated);
-            return st;
-        }
+        mem_src src = {buf, len};
+        st = sm_npz_stream(&pick, mem_read, &src, NULL, NULL, inflated, err);
         member = inflated;
+    } else {
+        uint32_t crc = sm_crc(member, pick.usize);
+        if (crc != pick.crc)
+            st = sm_fail(err, SIGNMF_ECHECKSUM, "%s: expected CRC-32 %08x, found %08x", name,
+                         (unsigned)pick.crc, (unsigned)crc);
     }
-    uint32_t crc = sm_crc(member, pick.usize);
-    signmf_status st;
-    if (crc != pick.crc)
-        st = sm_fail(err, SIGNMF_ECHECKSUM, "%s: expected CRC-32 %08x, found %08x", name,
-                     (unsigned)pick.crc, (unsigned)crc);
-    else
+    if (st == SIGNMF_OK)
         st = sm_npy_load(name, member, (size_t)pick.usize, opt, out, err);
     free(inflated);
     return st;
 }
 
 signmf_status sm_npz_stream(const sm_npz_member *m, sm_npz_read_fn rd, void *rctx,
-                            sm_npz_sink_fn sink, void *sctx, signmf_error *err)
+                            sm_npz_sink_fn sink, void *sctx, unsigned char *dst, signmf_error *err)
 {
     enum { CHUNK = 1 << 18 };
     const char *name = m->name;
-    unsigned char *in = malloc(CHUNK), *out = malloc(CHUNK);
-    if (!in || !out) {
+    unsigned char *in = malloc(CHUNK), *out = dst ? NULL : malloc(CHUNK);
+    if (!in || (!dst && !out)) {
         free(in);
         free(out);
         return sm_fail(err, SIGNMF_ENOMEM, "%s: out of memory for the inflate buffers", name);
@@ -301,17 +269,28 @@ signmf_status sm_npz_stream(const sm_npz_member *m, sm_npz_read_fn rd, void *rct
         }
         size_t n;
         int zr = Z_OK;
+        /* with dst, the bytes land in place; one spare byte there shows a
+         * member that inflates to more than it declares */
+        unsigned char *o = dst ? dst + out_done : out;
+        uint64_t left = m->usize + 1 - out_done;
+        size_t room = !dst ? (size_t)CHUNK : left < (1u << 30) ? (size_t)left : (size_t)1 << 30;
         if (!deflate) {
             if (got == 0)
                 break;
-            memcpy(out, in, got);
+            if (got > room) {
+                st = SM_ZBAD("%s: expected %llu inflated bytes as the directory declares, found "
+                             "more (corrupt or a zip bomb)",
+                             name, (unsigned long long)m->usize);
+                break;
+            }
+            memcpy(o, in, got);
             n = got;
             z.avail_in = 0;
         } else {
-            z.next_out = out;
-            z.avail_out = CHUNK;
+            z.next_out = o;
+            z.avail_out = (uInt)room;
             zr = inflate(&z, Z_NO_FLUSH);
-            n = CHUNK - z.avail_out;
+            n = room - z.avail_out;
             if (zr != Z_OK && zr != Z_STREAM_END && !(zr == Z_BUF_ERROR && n > 0)) {
                 if (zr == Z_BUF_ERROR && in_done == m->csize)
                     st = SM_ZBAD("%s: truncated deflate data: inflated %llu of %llu bytes", name,
@@ -329,8 +308,8 @@ signmf_status sm_npz_stream(const sm_npz_member *m, sm_npz_read_fn rd, void *rct
             break;
         }
         if (n) {
-            crc = crc32(crc, out, (uInt)n);
-            if (sink(sctx, out, n, out_done) != 0) {
+            crc = crc32(crc, o, (uInt)n);
+            if (sink && sink(sctx, o, n, out_done) != 0) {
                 st = SIGNMF_EINVAL;
                 break;
             }

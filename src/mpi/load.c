@@ -546,7 +546,7 @@ static signmf_status npz_rows(mp_ctx *c, int fd, const char *path, uint64_t size
         return SIGNMF_EFORMAT;
     npz_sink k = {.c = c, .m = &m};
     npz_src src = {fd};
-    st = sm_npz_stream(&m, npz_read, &src, npz_take, &k, &err);
+    st = sm_npz_stream(&m, npz_read, &src, npz_take, &k, NULL, &err);
     if (st == SIGNMF_OK && !k.checked)
         npz_check_header(&k);
     if (st == SIGNMF_OK && k.st != SIGNMF_OK) {
