@@ -286,9 +286,12 @@ signmf_status sm_npy_check(const char *name, const unsigned char *buf, size_t le
     return SIGNMF_OK;
 }
 
-signmf_status sm_npy_rows(const char *name, const sm_npy_layout *lay, const unsigned char *data,
-                          size_t r0, size_t nrows, const signmf_load_options *opt, sm_tbuf *b,
-                          size_t *nnz_out, signmf_error *err)
+/* sm_npy_rows' walk; inlined once with b and once with NULL, so that the
+ * counting pass of sm_npy_load tests no buffer per cell. */
+static inline __attribute__((always_inline)) signmf_status
+npy_walk(const char *name, const sm_npy_layout *lay, const unsigned char *data, size_t r0,
+         size_t nrows, const signmf_load_options *opt, sm_tbuf *b, size_t *nnz_out,
+         signmf_error *err)
 {
     const sm_dtype *dt = lay->dt;
     const size_t es = lay->es, cols = lay->cols;
@@ -322,6 +325,14 @@ signmf_status sm_npy_rows(const char *name, const sm_npy_layout *lay, const unsi
     }
     *nnz_out = nnz;
     return SIGNMF_OK;
+}
+
+signmf_status sm_npy_rows(const char *name, const sm_npy_layout *lay, const unsigned char *data,
+                          size_t r0, size_t nrows, const signmf_load_options *opt, sm_tbuf *b,
+                          size_t *nnz_out, signmf_error *err)
+{
+    return b ? npy_walk(name, lay, data, r0, nrows, opt, b, nnz_out, err)
+             : npy_walk(name, lay, data, r0, nrows, opt, NULL, nnz_out, err);
 }
 
 signmf_status sm_npy_load(const char *name, const unsigned char *buf, size_t len,
