@@ -336,6 +336,19 @@ static signmf_status npy_finish(mp_ctx *c, const char *path, const sm_npy_layout
                                 unsigned char *buf, size_t r0, size_t nr, signmf_status st,
                                 signmf_error *errp, const signmf_load_options *lo, sm_tbuf *b);
 
+/* A .npy header's whole length from its first got bytes (at least 10 for
+ * version 1, 12 for 2 and 3), or 0 when they do not tell: the length
+ * field is in bytes 8..9 (version 1) or 8..11. */
+static size_t npy_header_len(const unsigned char *pre, size_t got)
+{
+    if (got >= 10 && pre[6] == 1)
+        return 10 + ((size_t)pre[8] | (size_t)pre[9] << 8);
+    if (got >= 12 && (pre[6] == 2 || pre[6] == 3))
+        return 12 + ((size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
+                     (size_t)pre[11] << 24);
+    return 0;
+}
+
 /* This process's rows of a dense .npy file (rows cut evenly: any cut
  * gives the same triplets), checked in row-major order as sm_npy_load
  * checks them, so the lowest-ranked failure is the one process's first.
@@ -349,12 +362,7 @@ static signmf_status npy_rows(mp_ctx *c, int fd, const char *path, uint64_t size
     unsigned char pre[12] = {0};
     size_t want = size < sizeof pre ? (size_t)size : sizeof pre;
     ssize_t got = pread_full(fd, (char *)pre, want, 0);
-    size_t hlen = 0;
-    if (got >= 10 && pre[6] == 1)
-        hlen = 10 + ((size_t)pre[8] | (size_t)pre[9] << 8);
-    else if (got >= 12 && (pre[6] == 2 || pre[6] == 3))
-        hlen = 12 + ((size_t)pre[8] | (size_t)pre[9] << 8 | (size_t)pre[10] << 16 |
-                     (size_t)pre[11] << 24);
+    size_t hlen = npy_header_len(pre, got < 0 ? 0 : (size_t)got);
     size_t hn = hlen > sizeof pre ? hlen : sizeof pre;
     if (hn > size)
         hn = (size_t)size;
@@ -471,7 +479,7 @@ static int npz_take(void *ctx, const unsigned char *p, size_t n, uint64_t off)
 {
     npz_sink *k = ctx;
     if (!k->checked) {
-        /* the header's length is in its bytes 8..11 (npy_rows) */
+        /* the header's whole length, once its first 12 bytes are in */
         size_t want = k->hlen ? k->hlen : 12;
         while (k->hgot < want && off + n > k->hgot) {
             if (k->hgot >= k->hcap) {
@@ -487,12 +495,9 @@ static int npz_take(void *ctx, const unsigned char *p, size_t n, uint64_t off)
             memcpy(k->hdr + k->hgot, p + at, take);
             k->hgot += take;
             if (!k->hlen && k->hgot >= 12) {
-                const unsigned char *h = k->hdr;
-                k->hlen = h[6] == 1 ? 10 + ((size_t)h[8] | (size_t)h[9] << 8)
-                          : (h[6] == 2 || h[6] == 3)
-                              ? 12 + ((size_t)h[8] | (size_t)h[9] << 8 | (size_t)h[10] << 16 |
-                                      (size_t)h[11] << 24)
-                              : 12;
+                k->hlen = npy_header_len(k->hdr, k->hgot);
+                if (k->hlen < 12)
+                    k->hlen = 12;
                 if (k->hlen > k->m->usize)
                     k->hlen = (size_t)k->m->usize;
                 want = k->hlen < 12 ? 12 : k->hlen;
