@@ -78,6 +78,20 @@ with open(out, 'wb') as f:
 PY
 }
 
+# mknpz OUT stored|deflated MEMBER=FILE...: a zip of .npy members, as
+# numpy.savez / savez_compressed write them; python3's standard library only
+mknpz() {
+    python3 - "$@" <<'PY'
+import sys, zipfile
+out, how = sys.argv[1:3]
+method = zipfile.ZIP_STORED if how == 'stored' else zipfile.ZIP_DEFLATED
+with zipfile.ZipFile(out, 'w', method) as z:
+    for m in sys.argv[3:]:
+        name, src = m.split('=', 1)
+        z.write(src, name)
+PY
+}
+
 identity() {
     local name=$1 data=$2
     shift 2
@@ -182,16 +196,8 @@ identity)
     runs="3:2" identity ".npy u1" u.npy --dim 16 --epochs 3
     # .npz: every process streams the member, stored or deflated, keeping
     # its rows (the members span several of the reader's 256 KiB chunks)
-    python3 - <<'PY' || bad "making the .npz files"
-import zipfile
-with zipfile.ZipFile('s.npz', 'w', zipfile.ZIP_STORED) as z:
-    z.write('c.npy', 'data.npy')
-with zipfile.ZipFile('d.npz', 'w', zipfile.ZIP_DEFLATED) as z:
-    z.write('f.npy', 'data.npy')
-with zipfile.ZipFile('k.npz', 'w', zipfile.ZIP_DEFLATED) as z:
-    z.write('u.npy', 'other.npy')
-    z.write('c.npy', 'ratings.npy')
-PY
+    mknpz s.npz stored data.npy=c.npy && mknpz d.npz deflated data.npy=f.npy &&
+        mknpz k.npz deflated other.npy=u.npy ratings.npy=c.npy || bad "making the .npz files"
     runs="1:2 2:1 3:2 4:1" identity ".npz stored, f4 C order" s.npz --dim 16 --epochs 3
     runs="1:1 2:2 3:1 4:2" identity ".npz deflated, f8 Fortran order" d.npz --dim 16 --epochs 3
     runs="2:2 3:1" identity ".npz deflated, --npz-key" k.npz --npz-key ratings --dim 16 --epochs 3
@@ -282,17 +288,10 @@ badformat)
     printf '\x93NUMPY\x01\x00' >m.npy
     same_error ".npy: a cut header" m.npy
     # .npz: the archive's, the stream's and the member's errors
-    mknpy s.tsv c.npy '<f4' C && python3 - <<'PY' || bad "making the bad .npz files"
-import zipfile
-with zipfile.ZipFile('s.npz', 'w', zipfile.ZIP_STORED) as z:
-    z.write('c.npy', 'data.npy')
-with zipfile.ZipFile('d.npz', 'w', zipfile.ZIP_DEFLATED) as z:
-    z.write('c.npy', 'data.npy')
-with zipfile.ZipFile('two.npz', 'w', zipfile.ZIP_DEFLATED) as z:
-    z.write('c.npy', 'a.npy')
-    z.write('c.npy', 'b.npy')
-with zipfile.ZipFile('cut.npz', 'w', zipfile.ZIP_DEFLATED) as z:
-    z.writestr('data.npy', b'\x93NUMPY\x01\x00')
+    printf '\x93NUMPY\x01\x00' >cut.npy
+    mknpy s.tsv c.npy '<f4' C && mknpz s.npz stored data.npy=c.npy &&
+        mknpz d.npz deflated data.npy=c.npy && mknpz two.npz deflated a.npy=c.npy b.npy=c.npy &&
+        mknpz cut.npz deflated data.npy=cut.npy && python3 - <<'PY' || bad "making the bad .npz files"
 for src, dst, at in (('s.npz', 'crc.npz', 300000), ('d.npz', 'deflate.npz', 2000)):
     b = bytearray(open(src, 'rb').read())
     b[at] ^= 0x5A
