@@ -1,4 +1,5 @@
-/* What the benchmarks share: the data they run on and a sort for medians. */
+/* What the benchmarks share: the data they run on, a clock and a sort for
+ * medians. All static inline, so that a benchmark takes what it uses. */
 #ifndef SM_BENCH_COMMON_H
 #define SM_BENCH_COMMON_H
 
@@ -9,8 +10,17 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
-static int bench_cmp_double(const void *a, const void *b)
+/* Monotonic seconds. */
+static inline double bench_now(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)t.tv_sec + 1e-9 * (double)t.tv_nsec;
+}
+
+static inline int bench_cmp_double(const void *a, const void *b)
 {
     double x = *(const double *)a, y = *(const double *)b;
     return (x > y) - (x < y);
@@ -18,7 +28,7 @@ static int bench_cmp_double(const void *a, const void *b)
 
 /* ua.base's shape, 943 x 1682, `per` ratings per user on log-uniformly
  * skewed items, deterministic: for machines without MovieLens. */
-static signmf_ratings *bench_synthetic(size_t per)
+static inline signmf_ratings *bench_synthetic(size_t per)
 {
     size_t users = 943, items = 1682, n = users * per, e = 0;
     int64_t *u = malloc(n * sizeof *u), *it = malloc(n * sizeof *it);
@@ -52,7 +62,8 @@ static signmf_ratings *bench_synthetic(size_t per)
 /* `file` if given, else ml-100k/ua.base under SIGNMF_DATA_DIR, else the
  * synthetic set; *what names the source. NULL (message printed) on a load
  * error. */
-static signmf_ratings *bench_data(const char *prog, const char *file, size_t per, const char **what)
+static inline signmf_ratings *bench_data(const char *prog, const char *file, size_t per,
+                                         const char **what)
 {
     static char path[4096];
     const char *dir = getenv("SIGNMF_DATA_DIR");

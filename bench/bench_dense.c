@@ -8,26 +8,8 @@
  *
  *   bench_dense [--reps N] [--shapes n:k,n:k,...]
  */
+#include "bench_common.h"
 #include "kernels/kernels.h"
-
-#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <time.h>
-
-static int cmp_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static double now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec * 1e-9;
-}
 
 typedef struct shape {
     size_t n, k;
@@ -40,16 +22,16 @@ static double median_call(const sm_kernels *kn, int which, const double *X, cons
     if (!t)
         return -1;
     for (int r = 0; r < reps; ++r) {
-        double t0 = now();
+        double t0 = bench_now();
         if (which == 0) {
             memset(out, 0, k * k * sizeof *out);
             kn->xty_f64(X, k, X, k, n, k, k, out, k);
         } else {
             kn->mul_small_f64(X, k, n, k, T, k, out, k);
         }
-        t[r] = now() - t0;
+        t[r] = bench_now() - t0;
     }
-    qsort(t, (size_t)reps, sizeof *t, cmp_double);
+    qsort(t, (size_t)reps, sizeof *t, bench_cmp_double);
     double m = t[reps / 2];
     free(t);
     return m;

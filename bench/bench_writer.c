@@ -23,13 +23,6 @@
 #include <string.h>
 #include <time.h>
 
-static double now(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + 1e-9 * (double)ts.tv_nsec;
-}
-
 static int noop(void *ctx, int64_t user, const signmf_rec *recs, size_t count)
 {
     /* keep the results observable, so that nothing is optimised away */
@@ -52,7 +45,7 @@ static double run(const side *s, bool writer)
     signmf_error err;
     memset(&err, 0, sizeof err);
     size_t sum = 0;
-    double t0 = now();
+    double t0 = bench_now();
     signmf_status st;
     if (writer) {
         cli_out out;
@@ -68,7 +61,7 @@ static double run(const side *s, bool writer)
     } else {
         st = signmf_recommend_all(s->m, s->k, s->threads, noop, &sum, &err);
     }
-    double t = now() - t0;
+    double t = bench_now() - t0;
     if (st != SIGNMF_OK) {
         fprintf(stderr, "bench_writer: %s\n", err.message);
         exit(1);
