@@ -355,8 +355,9 @@ NOTEBOOK_GRID = [["--dim", str(d), "--epochs", str(e), "--lr", lr]
 # The orthonormal method's tuned row searches its own options around the
 # defaults (the judged row is the defaults; scripts/tune-ortho.sh is the
 # grid they were chosen with).
-ORTHONORMAL_GRID = [["--dim", str(d), "--degree-exp", g, "--rated-weight", w]
-                    for d in (16, 24, 32, 48) for g in ("0.1", "0.2", "0.3") for w in ("2", "3", "5")]
+ORTHONORMAL_GRID = [["--dim", str(d), "--shrink", t, "--degree-exp", g, "--rated-weight", w]
+                    for d in (24, 32, 48) for t in ("0.5", "0.75", "0.9") for g in ("0.2", "0.3")
+                    for w in ("2", "3")]
 
 
 # ---- the report ----------------------------------------------------------------

@@ -248,9 +248,15 @@ typedef enum signmf_sign_rule {
  * of the k x k matrix B = P^T (-D~) Q^T = U diag(sigma) V^T gives
  *     model P  = diag(n_u^g) P U          (users x k)
  *     model Qt = diag(n_i^g) Q^T V        (items x k)
- * and sigma (descending), so that score(u, i) = P_u diag(sigma) Qt_i
- * approximates w + S_ui with the degree normalisation undone. The
- * trainer's orthonormal state is kept in the model too, for resume. */
+ * and the Ritz values s (descending). The scoring weights are the Ritz
+ * values soft-thresholded by the shrink t (singular value thresholding,
+ * the nuclear-norm proximal step):
+ *     sigma = s - tau,   tau = t * s[k-1]   (the smallest Ritz value)
+ * so that score(u, i) = P_u diag(sigma) Qt_i approximates w + S_ui with
+ * the degree normalisation undone and the weaker directions damped;
+ * t = 0 gives the plain Rayleigh-Ritz sigma = s, t = 1 zeroes the last
+ * direction. The trainer's orthonormal state is kept in the model too,
+ * for resume. */
 typedef enum signmf_method {
     SIGNMF_METHOD_NOTEBOOK = 0,
     SIGNMF_METHOD_ORTHONORMAL = 1
@@ -272,14 +278,15 @@ typedef struct signmf_params {
     signmf_method method;       /* default SIGNMF_METHOD_NOTEBOOK */
     double rated_weight;        /* orthonormal: w, finite and >= 0. Default 0 (notebook) */
     double degree_exp;          /* orthonormal: g, in [0, 1]. Default 0 (notebook) */
+    double shrink;              /* orthonormal: t, in [0, 1]. Default 0 (notebook) */
 } signmf_params;
 
 /* The notebook's defaults (method SIGNMF_METHOD_NOTEBOOK). */
 SIGNMF_API signmf_params signmf_params_default(void);
-/* Defaults of a method: for SIGNMF_METHOD_ORTHONORMAL dim 20, lr 1,
+/* Defaults of a method: for SIGNMF_METHOD_ORTHONORMAL dim 32, lr 1,
  * rated_weight 3 (liked : neutral : disliked = 4 : 3 : 2), degree_exp 0.2,
- * chosen on 10 % per-user validation splits of MovieLens ua.base (three
- * seeds; scripts/tune-ortho.sh, docs/quality.md); with 100 epochs
+ * shrink 0.75, chosen on 10 % per-user validation splits of MovieLens
+ * ua.base (scripts/tune-ortho.sh, docs/quality.md); with 100 epochs
  * (SIGNMF_ORTHONORMAL_EPOCHS). The
  * other fields as signmf_params_default. */
 SIGNMF_API signmf_params signmf_params_for(signmf_method method);
@@ -385,10 +392,14 @@ SIGNMF_API signmf_precision signmf_model_precision(const signmf_model *m);
 SIGNMF_API uint64_t signmf_model_epochs(const signmf_model *m);
 SIGNMF_API signmf_params signmf_model_params(const signmf_model *m);
 SIGNMF_API signmf_method signmf_model_method(const signmf_model *m);
-/* The model's sigma (dim values, descending): the singular values of the
- * Rayleigh-Ritz step for the orthonormal method, all 1 for the notebook
- * method. Scores are P_u diag(sigma) Qt_i. */
+/* The model's sigma (dim values, descending): for the orthonormal method
+ * the Rayleigh-Ritz values less the shrink's tau (signmf_method), all 1
+ * for the notebook method. Scores are P_u diag(sigma) Qt_i. */
 SIGNMF_API const double *signmf_model_sigma(const signmf_model *m);
+/* tau, what the shrink took from every Ritz value: the Ritz values are
+ * sigma[t] + tau. 0 for the notebook method and for models without a
+ * shrink (format 3 and earlier). */
+SIGNMF_API double signmf_model_shrink_tau(const signmf_model *m);
 /* The loss L of the model's P and Q as training last computed it (the
  * notebook's embed_loss); NaN when not known. */
 SIGNMF_API double signmf_model_loss(const signmf_model *m);
@@ -509,11 +520,11 @@ SIGNMF_API signmf_status signmf_recommend_all(const signmf_model *m, size_t k, i
  * ascending item index, then negated). Items are then scored with p like
  * any user, and the given items are never recommended.
  * Orthonormal method: the signed row is weighted as in training
- * (w + S_uj) and projected on the item factors, then divided by sigma, so
- * that a trained user's own ratings fold in to about its row of P:
- *     p[t] = (sum over given j, ascending, of (w + S_j) c_j^2 Qt_j[t]) / sigma[t]
- * in double (c_j = n_j^-g, n_j the item's training ratings; p[t] = 0 where
- * sigma[t] = 0), rounded to the model's precision. Unknown items fail
+ * (w + S_uj) and projected on the item factors, then divided by the Ritz
+ * value, so that a trained user's own ratings fold in to about its row of P:
+ *     p[t] = (sum over given j, ascending, of (w + S_j) c_j^2 Qt_j[t]) / s[t]
+ * in double (s[t] = sigma[t] + tau, c_j = n_j^-g, n_j the item's training
+ * ratings; p[t] = 0 where s[t] = 0), rounded to the model's precision. Unknown items fail
  * with SIGNMF_ENOTFOUND, an item given twice with SIGNMF_EDUPLICATE, a zero
  * or non-finite rating with SIGNMF_ERANGE. n = 0 gives p = 0. */
 SIGNMF_API signmf_status signmf_recommend_foldin(const signmf_model *m, const int64_t *items,

@@ -375,7 +375,7 @@ Test(model, newer_version)
     signmf_error err;
     cr_assert_eq(open_both(tpath("v.smf"), &err), SIGNMF_EVERSION);
     cr_assert(strstr(err.message, "version 7"), "%s", err.message);
-    cr_assert(strstr(err.message, "version 3"), "%s", err.message);
+    cr_assert(strstr(err.message, "version 4"), "%s", err.message);
     free(buf);
     signmf_model_free(m);
 }

@@ -6,9 +6,11 @@
 
 #include <criterion/criterion.h>
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <zlib.h>
 
 typedef struct dense {
     size_t users, items;
@@ -183,6 +185,11 @@ Test(ortho, model_is_rayleigh_ritz_of_the_state)
         if (c)
             cr_assert_geq(sg[c - 1], sg[c]);
     }
+    /* the shrink: sigma is the Ritz values less tau = t * the smallest */
+    const double tau = signmf_model_shrink_tau(m);
+    cr_assert_gt(p.shrink, 0);
+    cr_assert_gt(tau, 0);
+    cr_assert_float_eq(tau, p.shrink * (sg[k - 1] + tau), 1e-12 * tau);
     double *B = calloc(k * k, sizeof *B);
     for (size_t a = 0; a < k; ++a)
         for (size_t b = 0; b < k; ++b)
@@ -199,8 +206,8 @@ Test(ortho, model_is_rayleigh_ritz_of_the_state)
             want *=
                 t->orth->scale[0][i] == 0 ? 0 : 1 / (t->orth->scale[0][i] * t->orth->scale[1][j]);
             for (size_t c = 0; c < k; ++c)
-                got +=
-                    ((const double *)m->P)[i * k + c] * sg[c] * ((const double *)m->Qt)[j * k + c];
+                got += ((const double *)m->P)[i * k + c] * (sg[c] + tau) *
+                       ((const double *)m->Qt)[j * k + c];
             worst = fmax(worst, fabs(got - want));
             scale = fmax(scale, fabs(want));
         }
@@ -313,6 +320,8 @@ Test(ortho, resume_and_save_are_bit_identical)
                 0);
             cr_assert_eq(back->params.rated_weight, p.rated_weight);
             cr_assert_eq(back->params.degree_exp, p.degree_exp);
+            cr_assert_eq(back->params.shrink, p.shrink);
+            cr_assert_eq(memcmp(&back->sigma_tau, &half->sigma_tau, sizeof(double)), 0);
             signmf_trainer *t;
             cr_assert_eq(signmf_trainer_resume(r, back, -1, &t, &err), SIGNMF_OK, "%s",
                          err.message);
@@ -453,6 +462,18 @@ Test(ortho, rejects_what_does_not_apply)
     p.degree_exp = 0.3;
     p.rated_weight = NAN;
     cr_assert_eq(signmf_trainer_create(r, &p, &t, &err), SIGNMF_EINVAL);
+    const double bad_shrink[] = {-0.1, 1.5, NAN};
+    for (size_t i = 0; i < 3; ++i) {
+        p = ortho_params(2, SIGNMF_F32);
+        p.shrink = bad_shrink[i];
+        cr_assert_eq(signmf_trainer_create(r, &p, &t, &err), SIGNMF_EINVAL);
+        cr_assert(strstr(err.message, "shrink must be in [0, 1]"), "%s", err.message);
+    }
+    p = signmf_params_default();
+    p.dim = 2;
+    p.shrink = 0.5;
+    cr_assert_eq(signmf_trainer_create(r, &p, &t, &err), SIGNMF_EINVAL);
+    cr_assert(strstr(err.message, "orthonormal method only"), "%s", err.message);
     p = signmf_params_default();
     p.dim = 2;
     p.rated_weight = 1;
@@ -463,6 +484,117 @@ Test(ortho, rejects_what_does_not_apply)
     cr_assert_eq(signmf_trainer_create(r, &p, &t, &err), SIGNMF_EINVAL);
     cr_assert_str_eq(signmf_method_name(SIGNMF_METHOD_ORTHONORMAL), "orthonormal");
     cr_assert_null(signmf_method_name((signmf_method)7));
+    free(d.W);
+    signmf_ratings_free(r);
+}
+
+/* The shrink changes sigma only: the factors are those of shrink 0, sigma
+ * is the Ritz values less t times the smallest (the same double
+ * arithmetic), and fold-in, which divides by the Ritz values, gives the
+ * same embedding. */
+Test(ortho, shrink_soft_thresholds_sigma_only)
+{
+    dense d;
+    signmf_ratings *r = make(40, 30, 12, 5, &d);
+    for (int prec = 0; prec < 2; ++prec) {
+        signmf_params p = ortho_params(6, prec ? SIGNMF_F64 : SIGNMF_F32);
+        p.shrink = 0;
+        signmf_model *plain = run_model(r, p, NULL, 30);
+        cr_assert_eq(signmf_model_shrink_tau(plain), 0.0);
+        const double ts[] = {0.25, 0.75, 1.0};
+        for (size_t i = 0; i < 3; ++i) {
+            p.shrink = ts[i];
+            signmf_model *m = run_model(r, p, NULL, 30);
+            size_t es = sm_elem_size(m->precision), k = m->dim;
+            cr_assert_eq(memcmp(plain->P, m->P, m->users * k * es), 0);
+            cr_assert_eq(memcmp(plain->Qt, m->Qt, m->items * k * es), 0);
+            const double *s0 = signmf_model_sigma(plain), *s1 = signmf_model_sigma(m);
+            const double tau = ts[i] * s0[k - 1];
+            cr_assert_eq(signmf_model_shrink_tau(m), tau);
+            for (size_t c = 0; c < k; ++c)
+                cr_assert_eq(s1[c], s0[c] - tau, "t %g sigma[%zu] %.17g, want %.17g", ts[i], c,
+                             s1[c], s0[c] - tau);
+            if (ts[i] == 1.0)
+                cr_assert_eq(s1[k - 1], 0.0);
+            int64_t items[] = {1, 4, 9, 17};
+            double ratings[] = {5, 1, 3, 4};
+            double a[6], b[6];
+            cr_assert_eq(signmf_foldin_embedding(plain, items, ratings, 4, a, NULL), SIGNMF_OK);
+            cr_assert_eq(signmf_foldin_embedding(m, items, ratings, 4, b, NULL), SIGNMF_OK);
+            for (size_t c = 0; c < k; ++c)
+                cr_assert(fabs(a[c] - b[c]) <= 1e-6 * fabs(a[c]) + 1e-12,
+                          "t %g fold-in[%zu] %.9g against %.9g", ts[i], c, b[c], a[c]);
+            signmf_model_free(m);
+        }
+        signmf_model_free(plain);
+    }
+    free(d.W);
+    signmf_ratings_free(r);
+}
+
+/* A format 3 file (an orthonormal model from before the shrink: zeros where
+ * format 4 keeps t and tau) opens with no shrink, serves the same lists,
+ * and is saved again as format 4 with nothing else changed. */
+Test(ortho, version_3_still_opens)
+{
+    dense d;
+    signmf_ratings *r = make(30, 24, 10, 6, &d);
+    signmf_params p = ortho_params(5, SIGNMF_F32);
+    p.shrink = 0;
+    signmf_model *m = run_model(r, p, NULL, 12);
+    char path[] = "/tmp/signmf_v3XXXXXX", again[] = "/tmp/signmf_v4XXXXXX";
+    int fd = mkstemp(path), fd2 = mkstemp(again);
+    cr_assert(fd >= 0 && fd2 >= 0);
+    close(fd);
+    close(fd2);
+    cr_assert_eq(signmf_model_save(m, path, NULL), SIGNMF_OK);
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f);
+    fseek(f, 0, SEEK_END);
+    size_t len = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *buf = malloc(len), *four = malloc(len);
+    cr_assert_eq(fread(buf, 1, len, f), len);
+    fclose(f);
+    memcpy(four, buf, len);
+    uint32_t v;
+    memcpy(&v, buf + 8, 4);
+    cr_assert_eq(v, 4u);
+    v = 3;
+    memcpy(buf + 8, &v, 4);
+    uint32_t hcrc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, 248);
+    memcpy(buf + 248, &hcrc, 4);
+    uint32_t fcrc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, 252);
+    fcrc = (uint32_t)crc32(fcrc, buf + 256, (uInt)(len - 256));
+    memcpy(buf + 252, &fcrc, 4);
+    f = fopen(path, "wb");
+    cr_assert_eq(fwrite(buf, 1, len, f), len);
+    fclose(f);
+    for (unsigned flags = 0; flags <= SIGNMF_OPEN_MMAP; flags += SIGNMF_OPEN_MMAP) {
+        signmf_model *o;
+        signmf_error err;
+        cr_assert_eq(signmf_model_open(path, flags, &o, &err), SIGNMF_OK, "%s", err.message);
+        same_model(m, o, "format 3");
+        cr_assert_eq(signmf_model_params(o).shrink, 0.0);
+        cr_assert_eq(signmf_model_shrink_tau(o), 0.0);
+        signmf_rec a[5], b[5];
+        size_t na, nb;
+        cr_assert_eq(signmf_recommend(m, 2, 5, a, &na, NULL), SIGNMF_OK);
+        cr_assert_eq(signmf_recommend(o, 2, 5, b, &nb, NULL), SIGNMF_OK);
+        cr_assert(na == nb && memcmp(a, b, na * sizeof *a) == 0);
+        cr_assert_eq(signmf_model_save(o, again, &err), SIGNMF_OK, "%s", err.message);
+        signmf_model_free(o);
+    }
+    f = fopen(again, "rb");
+    cr_assert_eq(fread(buf, 1, len, f), len);
+    cr_assert_eq(fgetc(f), EOF);
+    fclose(f);
+    cr_assert(memcmp(buf, four, len) == 0, "saved again, a format 3 model is the format 4 file");
+    unlink(path);
+    unlink(again);
+    free(buf);
+    free(four);
+    signmf_model_free(m);
     free(d.W);
     signmf_ratings_free(r);
 }

@@ -61,11 +61,11 @@ class NotFittedError(ValueError, AttributeError):
 
 # The training methods and the value of signmf_params.method each maps to.
 METHODS: Dict[str, int] = {"notebook": 0, "orthonormal": 1}
-# Per method: dim, lr, epochs, rated_weight, degree_exp when not given
+# Per method: dim, lr, epochs, rated_weight, degree_exp, shrink when not given
 # (signmf_params_for: the orthonormal ones come from validation splits,
 # docs/quality.md).
-_METHOD_DEFAULTS: Dict[str, tuple] = {"notebook": (512, 1e-3, 20, 0.0, 0.0),
-                                      "orthonormal": (20, 1.0, 100, 3.0, 0.2)}
+_METHOD_DEFAULTS: Dict[str, tuple] = {"notebook": (512, 1e-3, 20, 0.0, 0.0, 0.0),
+                                      "orthonormal": (32, 1.0, 100, 3.0, 0.2, 0.75)}
 
 _RULES = {"mean": 0, "threshold": 1, "observed": 2}
 _PRECISIONS = {"f32": 0, "float32": 0, "f64": 1, "float64": 1, "bf16": 2, "bfloat16": 2}
@@ -213,10 +213,11 @@ class Model:
             simultaneous update P -= lr D Q^T, Q -= lr P^T D (defaults dim 512,
             lr 1e-3, 20 epochs). "orthonormal": the same loss with P and Q kept
             orthonormal, a weighted and degree-normalised D and a final
-            Rayleigh-Ritz step (docs/quality.md; defaults dim 20, lr 1, 100
+            Rayleigh-Ritz step (docs/quality.md; defaults dim 32, lr 1, 100
             epochs); scores are P diag(sigma) Q.
-        rated_weight, degree_exp: the orthonormal method's w and g (defaults
-            3 and 0.2); not allowed with "notebook".
+        rated_weight, degree_exp, shrink: the orthonormal method's w, g and
+            t (defaults 3, 0.2 and 0.75: sigma is the Ritz values less t
+            times the smallest); not allowed with "notebook".
         sign_rule: "mean" (the notebook: above the user's mean = liked),
             "observed" (every rating liked) or "threshold" with ``threshold``
             (rating >= threshold liked); "threshold:T" is accepted too.
@@ -238,12 +239,15 @@ class Model:
                  method: str = "notebook", sign_rule: str = "mean",
                  threshold: Optional[float] = None, threads: int = 0, rescale: bool = False,
                  rated_weight: Optional[float] = None,
-                 degree_exp: Optional[float] = None) -> None:
+                 degree_exp: Optional[float] = None,
+                 shrink: Optional[float] = None) -> None:
         if method not in METHODS:
             raise ValueError(f"method: expected one of {sorted(METHODS)}, found {method!r}")
-        d_dim, d_lr, d_epochs, d_w, d_g = _METHOD_DEFAULTS[method]
-        if method == "notebook" and (rated_weight is not None or degree_exp is not None):
-            raise ValueError("rated_weight and degree_exp apply to method='orthonormal' only")
+        d_dim, d_lr, d_epochs, d_w, d_g, d_t = _METHOD_DEFAULTS[method]
+        if method == "notebook" and (rated_weight is not None or degree_exp is not None
+                                     or shrink is not None):
+            raise ValueError("rated_weight, degree_exp and shrink apply to "
+                             "method='orthonormal' only")
         if method == "orthonormal" and rescale:
             raise ValueError("rescale does not apply to method='orthonormal' (its factors "
                              "stay orthonormal)")
@@ -254,6 +258,9 @@ class Model:
         self.degree_exp = float(d_g if degree_exp is None else degree_exp)
         if not 0 <= self.degree_exp <= 1:
             raise ValueError(f"degree_exp: expected a value in [0, 1], found {self.degree_exp}")
+        self.shrink = float(d_t if shrink is None else shrink)
+        if not 0 <= self.shrink <= 1:
+            raise ValueError(f"shrink: expected a value in [0, 1], found {self.shrink}")
         dim = d_dim if dim is None else dim
         lr = d_lr if lr is None else lr
         epochs = d_epochs if epochs is None else epochs
@@ -344,7 +351,7 @@ class Model:
             core, exc = _signmf.fit(src, self.dim, self.lr, self.seed, self.threads,
                                     _PRECISIONS[self.precision], _RULES[self.sign_rule],
                                     self.threshold or 0.0, self.rescale, METHODS[self.method],
-                                    self.rated_weight, self.degree_exp, n, cb)
+                                    self.rated_weight, self.degree_exp, self.shrink, n, cb)
         finally:
             if bar is not None:
                 bar.close()
@@ -405,6 +412,15 @@ class Model:
         """Q^T, items x dim: a read-only view like ``user_factors``; the notebook's
         Itm is ``item_factors.T`` (a view too)."""
         return self._factors(1)
+
+    @property
+    def sigma(self) -> np.ndarray:
+        """sigma, dim float64 values: scores are ``user_factors @ np.diag(sigma)
+        @ item_factors.T``. All 1 for the notebook method; for the orthonormal
+        method the Ritz values less the shrink's tau (docs/quality.md)."""
+        s = np.array(self._need().sigma(), dtype=np.float64)
+        s.flags.writeable = False
+        return s
 
     @property
     def user_ids(self) -> np.ndarray:
@@ -511,6 +527,7 @@ def load(path: Union[str, "os.PathLike[str]"], mmap: bool = True) -> Model:
               threshold=info["threshold"] if rule == "threshold" else None,
               threads=max(0, info["threads"]), rescale=info["rescale"], method=method,
               rated_weight=info["rated_weight"] if ortho else None,
-              degree_exp=info["degree_exp"] if ortho else None)
+              degree_exp=info["degree_exp"] if ortho else None,
+              shrink=info["shrink"] if ortho else None)
     m._set_core(core)
     return m

@@ -318,13 +318,33 @@ static PyObject *core_info(PyObject *self, PyObject *unused)
     const signmf_model *m = ((Core *)self)->m;
     signmf_params p = signmf_model_params(m);
     return Py_BuildValue(
-        "{s:n,s:n,s:n,s:s,s:K,s:d,s:d,s:k,s:i,s:s,s:d,s:O,s:i,s:d,s:d}", "users",
+        "{s:n,s:n,s:n,s:s,s:K,s:d,s:d,s:k,s:i,s:s,s:d,s:O,s:i,s:d,s:d,s:d,s:d}", "users",
         (Py_ssize_t)signmf_model_users(m), "items", (Py_ssize_t)signmf_model_items(m), "dim",
         (Py_ssize_t)signmf_model_dim(m), "precision", precision_name(p.precision), "epochs",
         (unsigned long long)signmf_model_epochs(m), "loss", signmf_model_loss(m), "lr", p.lr,
         "seed", (unsigned long)p.seed, "threads", p.threads, "sign_rule", rule_name(p.sign_rule),
         "threshold", p.threshold, "rescale", p.rescale ? Py_True : Py_False, "method",
-        (int)p.method, "rated_weight", p.rated_weight, "degree_exp", p.degree_exp);
+        (int)p.method, "rated_weight", p.rated_weight, "degree_exp", p.degree_exp, "shrink",
+        p.shrink, "shrink_tau", signmf_model_shrink_tau(m));
+}
+
+/* sigma(): the model's sigma as a list of floats (signmf_model_sigma). */
+static PyObject *core_sigma(PyObject *self, PyObject *unused)
+{
+    (void)unused;
+    const signmf_model *m = ((Core *)self)->m;
+    size_t k = signmf_model_dim(m);
+    const double *sg = signmf_model_sigma(m);
+    PyObject *list = PyList_New((Py_ssize_t)k);
+    for (size_t t = 0; list && t < k; ++t) {
+        PyObject *v = PyFloat_FromDouble(sg[t]);
+        /* PyList_SetItem steals v, even when it fails */
+        if (v == NULL || PyList_SetItem(list, (Py_ssize_t)t, v) != 0) {
+            Py_DECREF(list);
+            return NULL;
+        }
+    }
+    return list;
 }
 
 /* ids(which): int64 array of the original ids of the rows (0 users, 1 items). */
@@ -672,6 +692,7 @@ static PyObject *core_export(PyObject *self, PyObject *arg)
 
 static PyMethodDef core_methods[] = {
     {"info", core_info, METH_NOARGS, "dict of the model's sizes, settings, epochs and loss"},
+    {"sigma", core_sigma, METH_NOARGS, "sigma() -> list of the model's dim sigma values"},
     {"ids", core_ids, METH_O, "ids(0 users | 1 items) -> int64 array of original ids"},
     {"factors", core_factors, METH_O, "factors(0 P | 1 Q^T) -> read-only buffer of the model"},
     {"recommend", core_recommend, METH_VARARGS, "recommend(users, N, include_rated, threads)"},
@@ -744,7 +765,7 @@ static int fit_progress(void *user, uint64_t epoch, double loss, double log_scal
 }
 
 /* fit(source, dim, lr, seed, threads, precision, sign_rule, threshold,
- *     rescale, method, rated_weight, degree_exp, epochs, callback)
+ *     rescale, method, rated_weight, degree_exp, shrink, epochs, callback)
  *     -> (Core, exception or None)
  * The exception (KeyboardInterrupt, one raised by the callback, or a
  * NonFiniteError) comes back beside the model of the last finished epoch,
@@ -757,19 +778,20 @@ static PyObject *mod_fit(PyObject *mod, PyObject *args)
     double lr, threshold;
     unsigned long seed;
     int threads, precision, rule, rescale, method;
-    double rated_weight, degree_exp;
+    double rated_weight, degree_exp, shrink;
     unsigned long long epochs;
     if (!PyArg_ParseTuple(args,
                           "Ondkiiidp"
-                          "idd"
+                          "iddd"
                           "KO",
                           &src, &dim, &lr, &seed, &threads, &precision, &rule, &threshold, &rescale,
-                          &method, &rated_weight, &degree_exp, &epochs, &callback))
+                          &method, &rated_weight, &degree_exp, &shrink, &epochs, &callback))
         return NULL;
     signmf_params p = signmf_params_for((signmf_method)method);
     p.method = (signmf_method)method;
     p.rated_weight = rated_weight;
     p.degree_exp = degree_exp;
+    p.shrink = shrink;
     p.dim = (size_t)dim;
     p.lr = lr;
     p.seed = (uint32_t)seed;
@@ -869,7 +891,8 @@ static PyObject *mod_kernel_name(PyObject *mod, PyObject *unused)
 static PyMethodDef mod_methods[] = {
     {"fit", mod_fit, METH_VARARGS,
      "fit(source, dim, lr, seed, threads, precision, sign_rule, "
-     "threshold, rescale, method, rated_weight, degree_exp, epochs, callback) -> (Core, exc)"},
+     "threshold, rescale, method, rated_weight, degree_exp, shrink, epochs, callback) -> (Core, "
+     "exc)"},
     {"load", mod_load, METH_VARARGS, "load(path, mmap) -> Core"},
     {"ratings_info", mod_ratings_info, METH_O, "ratings_info(source) -> (users, items, count)"},
     {"kernel_name", mod_kernel_name, METH_NOARGS, "the kernel set in use"},

@@ -1,5 +1,5 @@
 # Type stubs of the private extension module; signmf/__init__.py is the API.
-from typing import Any, Callable, Dict, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 import numpy as np
 
@@ -8,6 +8,7 @@ STATUS_COUNT: int
 
 class Core:
     def info(self) -> Dict[str, Any]: ...
+    def sigma(self) -> List[float]: ...
     def ids(self, which: int) -> np.ndarray: ...
     def factors(self, which: int) -> Any: ...
     def recommend(self, users: Any, N: int, include_rated: bool,
@@ -21,7 +22,7 @@ class Core:
 
 def fit(source: tuple, dim: int, lr: float, seed: int, threads: int, precision: int,
         sign_rule: int, threshold: float, rescale: bool, method: int, rated_weight: float,
-        degree_exp: float, epochs: int,
+        degree_exp: float, shrink: float, epochs: int,
         callback: Optional[Callable[[int, float, float], Any]]
         ) -> Tuple[Core, Optional[BaseException]]: ...
 def load(path: Any, mmap: bool) -> Core: ...

@@ -337,9 +337,9 @@ int cli_parse_sign_rule(const cli_command *cmd, const char *s, signmf_params *p)
     return -1;
 }
 
-int cli_train_method(const char *method, const bool seen[9], bool epochs_seen, bool rescale,
-                     double rated_weight, double degree_exp, uint64_t *dim, double *lr,
-                     uint64_t *epochs, signmf_params *params)
+int cli_train_method(const char *method, const bool seen[10], bool epochs_seen, bool rescale,
+                     double rated_weight, double degree_exp, double shrink, uint64_t *dim,
+                     double *lr, uint64_t *epochs, signmf_params *params)
 {
     *params = signmf_params_for(SIGNMF_METHOD_NOTEBOOK);
     signmf_method meth = SIGNMF_METHOD_NOTEBOOK;
@@ -353,9 +353,10 @@ int cli_train_method(const char *method, const bool seen[9], bool epochs_seen, b
     }
     *params = signmf_params_for(meth);
     if (meth == SIGNMF_METHOD_NOTEBOOK) {
-        if (seen[7] || seen[8])
-            return cli_error("%s applies to --method orthonormal only",
-                             seen[7] ? "--rated-weight" : "--degree-exp");
+        if (seen[7] || seen[8] || seen[9])
+            return cli_error("%s applies to --method orthonormal only", seen[7]   ? "--rated-weight"
+                                                                        : seen[8] ? "--degree-exp"
+                                                                                  : "--shrink");
         return -1;
     }
     if (rescale)
@@ -371,5 +372,7 @@ int cli_train_method(const char *method, const bool seen[9], bool epochs_seen, b
         params->rated_weight = rated_weight;
     if (seen[8])
         params->degree_exp = degree_exp;
+    if (seen[9])
+        params->shrink = shrink;
     return -1;
 }

@@ -85,11 +85,12 @@ int cli_parse_sign_rule(const cli_command *cmd, const char *s, signmf_params *p)
  * signmf-mpi): *params becomes the method's defaults (the notebook's on
  * any error) with its own options applied; *dim, *lr and *epochs take the
  * method's defaults where `seen` (train's fixed-option flags: [0] --dim,
- * [1] --lr, [7] --rated-weight, [8] --degree-exp) and `epochs_seen` say
- * they were not given. -1 when fine, else the exit code after a message. */
-int cli_train_method(const char *method, const bool seen[9], bool epochs_seen, bool rescale,
-                     double rated_weight, double degree_exp, uint64_t *dim, double *lr,
-                     uint64_t *epochs, signmf_params *params);
+ * [1] --lr, [7] --rated-weight, [8] --degree-exp, [9] --shrink) and
+ * `epochs_seen` say they were not given. -1 when fine, else the exit code
+ * after a message. */
+int cli_train_method(const char *method, const bool seen[10], bool epochs_seen, bool rescale,
+                     double rated_weight, double degree_exp, double shrink, uint64_t *dim,
+                     double *lr, uint64_t *epochs, signmf_params *params);
 
 /* ---- output helpers (progress.c) ------------------------------------ */
 

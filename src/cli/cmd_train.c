@@ -23,7 +23,7 @@ static const cli_command train_cmd = {
     "                     with P and Q kept orthonormal, a weighted and\n"
     "                     degree-normalised D,\n"
     "                     and a final Rayleigh-Ritz step (docs/quality.md)\n"
-    "  --dim K            embedding dimension (default 512; orthonormal 20,\n"
+    "  --dim K            embedding dimension (default 512; orthonormal 32,\n"
     "                     at most min(users, items))\n"
     "  --epochs N         gradient steps (default 20; orthonormal 100)\n"
     "  --lr A             learning rate, finite and >= 0 (default 1e-3;\n"
@@ -33,6 +33,9 @@ static const cli_command train_cmd = {
     "  --degree-exp G     orthonormal: rows and columns of D scaled by their\n"
     "                     rating counts to the power -G, undone for scores\n"
     "                     (0..1, default 0.2)\n"
+    "  --shrink T         orthonormal: scores use the Ritz values less T times\n"
+    "                     the smallest one, which damps the weak directions\n"
+    "                     (0..1, default 0.75; 0: plain Rayleigh-Ritz)\n"
     "  --seed S           numpy-compatible seed, 0..4294967295 (default 1)\n"
     "  --threads T        worker threads (default: all cores)\n"
     "  --precision P      f32, f64 or bf16 (default f32; bf16: f32 factors\n"
@@ -54,7 +57,7 @@ static const cli_command train_cmd = {
     "                     total; the result is bit-identical to an\n"
     "                     uninterrupted run. The model fixes --method, --dim,\n"
     "                     --lr, --seed, --precision, --sign-rule, --rescale,\n"
-    "                     --rated-weight and --degree-exp.\n"
+    "                     --rated-weight, --degree-exp and --shrink.\n"
     "  --quiet            no progress and no summary\n"
     "\n"
     "Evaluation (docs/evaluation.md):\n"
@@ -255,9 +258,10 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
             char how[160] = "";
             if (mp.method == SIGNMF_METHOD_ORTHONORMAL)
                 snprintf(how, sizeof how,
-                         ", orthonormal: lr %g, rated weight %g, degree exponent %g, sigma %.4g "
-                         "to %.4g",
-                         mp.lr, mp.rated_weight, mp.degree_exp, signmf_model_sigma(model)[0],
+                         ", orthonormal: lr %g, rated weight %g, degree exponent %g, shrink %g, "
+                         "sigma %.4g to %.4g",
+                         mp.lr, mp.rated_weight, mp.degree_exp, mp.shrink,
+                         signmf_model_sigma(model)[0],
                          signmf_model_sigma(model)[signmf_model_dim(model) - 1]);
             fprintf(
                 stderr,
@@ -298,12 +302,12 @@ int cli_train(const cli_train_job *job, signmf_model **model_out)
 int cmd_train(int argc, char **argv)
 {
     uint64_t dim = 512, epochs = 20, seed = 1, threads = 0, ckpt_every = 0;
-    double lr = 1e-3, rated_weight = 0, degree_exp = 0;
+    double lr = 1e-3, rated_weight = 0, degree_exp = 0, shrink = 0;
     bool quiet = false, rescale = false, epochs_seen = false;
     const char *precision = NULL, *rule = NULL, *out = NULL, *log_path = NULL;
     const char *ckpt = NULL, *resume_path = NULL, *method = NULL;
     /* with --resume the model's own settings apply; saying otherwise is an error */
-    bool fixed_seen[9] = {false}, threads_seen = false;
+    bool fixed_seen[10] = {false}, threads_seen = false;
     cli_load_args la = {0};
     cli_eval_args ea = CLI_EVAL_ARGS_INIT;
     const cli_opt opts[] = {
@@ -312,6 +316,7 @@ int cmd_train(int argc, char **argv)
         {"method", 0, CLI_STR, &method, 0, 0, 0, 0, &fixed_seen[6]},
         {"rated-weight", 0, CLI_DOUBLE, &rated_weight, 0, 0, 0, 1e300, &fixed_seen[7]},
         {"degree-exp", 0, CLI_DOUBLE, &degree_exp, 0, 0, 0, 1, &fixed_seen[8]},
+        {"shrink", 0, CLI_DOUBLE, &shrink, 0, 0, 0, 1, &fixed_seen[9]},
         {"lr", 0, CLI_DOUBLE, &lr, 0, 0, 0, 1e300, &fixed_seen[1]},
         {"seed", 0, CLI_UINT, &seed, 0, UINT32_MAX, 0, 0, &fixed_seen[2]},
         {"threads", 0, CLI_UINT, &threads, 1, INT_MAX, 0, 0, &threads_seen},
@@ -337,9 +342,19 @@ int cmd_train(int argc, char **argv)
     if (rc >= 0)
         return rc;
 
+    if (resume_path != NULL) {
+        static const char *const names[] = {
+            "--dim",     "--lr",     "--seed",         "--precision",  "--sign-rule",
+            "--rescale", "--method", "--rated-weight", "--degree-exp", "--shrink"};
+        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+            if (fixed_seen[i])
+                return cli_usage_error(&train_cmd,
+                                       "%s cannot be combined with --resume (the model fixes it)",
+                                       names[i]);
+    }
     signmf_params params;
     if ((rc = cli_train_method(method, fixed_seen, epochs_seen, rescale, rated_weight, degree_exp,
-                               &dim, &lr, &epochs, &params)) >= 0)
+                               shrink, &dim, &lr, &epochs, &params)) >= 0)
         return rc;
     params.dim = (size_t)dim;
     params.lr = lr;
@@ -357,16 +372,6 @@ int cmd_train(int argc, char **argv)
         return rc;
     if (ckpt_every > 0 && ckpt == NULL && out == NULL)
         return cli_usage_error(&train_cmd, "--checkpoint-every needs --checkpoint or --out");
-    if (resume_path != NULL) {
-        static const char *const names[] = {"--dim",       "--lr",           "--seed",
-                                            "--precision", "--sign-rule",    "--rescale",
-                                            "--method",    "--rated-weight", "--degree-exp"};
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (fixed_seen[i])
-                return cli_usage_error(&train_cmd,
-                                       "%s cannot be combined with --resume (the model fixes it)",
-                                       names[i]);
-    }
     if ((rc = cli_check_output(out)) >= 0 || (rc = cli_check_output(log_path)) >= 0 ||
         (rc = cli_check_output(ckpt)) >= 0)
         return rc;

@@ -53,6 +53,13 @@
  *   "P state" users x dim and "Qt state" items x dim in the model
  *   precision: the trainer's orthonormal state, which resume continues.
  * Versions 1 and 2 open as notebook models with sigma = 1.
+ *
+ * Version 4 adds the shrink (signmf_method) to the parameters block: f64
+ * shrink t at 16 and f64 tau at 24, so that sigma holds the Ritz values
+ * less tau and fold-in can divide by the Ritz values themselves. Version 3
+ * has zeros there (no shrink), so it opens with the same reader; the
+ * version goes up because a version 3 reader would fold users in wrongly
+ * with a shrunk sigma.
  * The file ends at the end of the last section. */
 #include "model/model.h"
 
@@ -75,7 +82,7 @@
 _Static_assert(sizeof(size_t) == 8, "the model file format assumes a 64-bit size_t");
 
 #define SM_MODEL_MAGIC   "\x89SIGNMF\n"
-#define SM_MODEL_VERSION 3u
+#define SM_MODEL_VERSION 4u
 #define SM_MODEL_HEADER  256u
 #define SM_SECTIONS      12
 #define SM_SECTIONS_V2   7
@@ -251,6 +258,10 @@ signmf_method signmf_model_method(const signmf_model *m)
 const double *signmf_model_sigma(const signmf_model *m)
 {
     return m ? m->sigma : NULL;
+}
+double signmf_model_shrink_tau(const signmf_model *m)
+{
+    return m ? m->sigma_tau : 0.0;
 }
 double signmf_model_loss(const signmf_model *m)
 {
@@ -500,6 +511,8 @@ signmf_status signmf_model_save(const signmf_model *m, const char *path, signmf_
     memset(ext, 0, sizeof ext);
     put_f64(ext, 0, m->params.rated_weight);
     put_f64(ext, 8, m->params.degree_exp);
+    put_f64(ext, 16, m->params.shrink);
+    put_f64(ext, 24, m->sigma_tau);
     const void *data[SM_SECTIONS] = {m->P,         m->Qt,          m->user_map.ids, m->item_map.ids,
                                      m->rated_ptr, m->rated_idx,   m->Qp,           ext,
                                      m->sigma,     m->item_degree, m->Pst,          m->Qst};
@@ -664,12 +677,15 @@ static void sm_fill_scalars(signmf_model *m, const unsigned char *h)
     m->data_crc = get_u32(h, 116);
 }
 
-/* The version 3 parameters block, and checks of sigma a CRC cannot make. */
+/* The parameters block (version 3 and later), and checks of sigma a CRC
+ * cannot make. */
 static signmf_status sm_fill_ext(signmf_model *m, const unsigned char *ext, const char *path,
                                  signmf_error *err)
 {
     m->params.rated_weight = get_f64(ext, 0);
     m->params.degree_exp = get_f64(ext, 8);
+    m->params.shrink = get_f64(ext, 16);
+    m->sigma_tau = get_f64(ext, 24);
     bool ortho =
         m->params.method == SIGNMF_METHOD_ORTHONORMAL && m->Pst && m->Qst && m->item_degree;
     if (!isfinite(m->params.rated_weight) || !isfinite(m->params.degree_exp) ||
@@ -678,6 +694,12 @@ static signmf_status sm_fill_ext(signmf_model *m, const unsigned char *ext, cons
                        "%s: parameters: expected a finite rated weight and degree exponent (0 for "
                        "the notebook method), found %g and %g",
                        path, m->params.rated_weight, m->params.degree_exp);
+    if (!(m->params.shrink >= 0 && m->params.shrink <= 1) || !(m->sigma_tau >= 0) ||
+        !isfinite(m->sigma_tau) || (!ortho && (m->params.shrink != 0 || m->sigma_tau != 0)))
+        return sm_fail(err, SIGNMF_EFORMAT,
+                       "%s: parameters: expected a shrink in [0, 1] and a finite tau >= 0 (0 for "
+                       "the notebook method), found %g and %g",
+                       path, m->params.shrink, m->sigma_tau);
     for (size_t t = 0; t < m->dim; ++t)
         if (!isfinite(m->sigma[t]) || m->sigma[t] < 0)
             return sm_fail(err, SIGNMF_EFORMAT,
@@ -1057,6 +1079,7 @@ signmf_status signmf_model_convert(const signmf_model *m, signmf_precision to, s
         memcpy(c->item_degree, m->item_degree, m->items * sizeof *m->item_degree);
     }
     memcpy(c->sigma, m->sigma, m->dim * sizeof *m->sigma);
+    c->sigma_tau = m->sigma_tau;
     memcpy(c->rated_ptr, m->rated_ptr, (m->users + 1) * sizeof *m->rated_ptr);
     memcpy(c->rated_idx, m->rated_idx, rated * sizeof *m->rated_idx);
     c->params = m->params;

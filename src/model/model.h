@@ -36,6 +36,8 @@ struct signmf_model {
      * otherwise. */
     double *sigma;
     bool sigma_owned;
+    /* The shrink's tau (signmf.h): the Ritz values are sigma + tau. */
+    double sigma_tau;
     uint32_t *item_degree;
     void *Pst, *Qst;
     bool ortho_owned;

@@ -328,11 +328,11 @@ static int eval_step(cli_eval_state *ev, signmf_trainer *t, cli_progress *prog)
 static int train(int argc, char **argv)
 {
     uint64_t dim = 512, epochs = 20, seed = 1, threads = 0, ckpt_every = 0;
-    double lr = 1e-3, rated_weight = 0, degree_exp = 0;
+    double lr = 1e-3, rated_weight = 0, degree_exp = 0, shrink = 0;
     bool quiet = false, rescale = false, epochs_seen = false, stats = false;
     const char *precision = NULL, *rule = NULL, *out = NULL, *log_path = NULL;
     const char *ckpt = NULL, *resume_path = NULL, *method = NULL;
-    bool fixed_seen[9] = {false}, threads_seen = false;
+    bool fixed_seen[10] = {false}, threads_seen = false;
     cli_load_args la = {0};
     cli_eval_args ea = CLI_EVAL_ARGS_INIT;
     const cli_opt opts[] = {
@@ -341,6 +341,7 @@ static int train(int argc, char **argv)
         {"method", 0, CLI_STR, &method, 0, 0, 0, 0, &fixed_seen[6]},
         {"rated-weight", 0, CLI_DOUBLE, &rated_weight, 0, 0, 0, 1e300, &fixed_seen[7]},
         {"degree-exp", 0, CLI_DOUBLE, &degree_exp, 0, 0, 0, 1, &fixed_seen[8]},
+        {"shrink", 0, CLI_DOUBLE, &shrink, 0, 0, 0, 1, &fixed_seen[9]},
         {"lr", 0, CLI_DOUBLE, &lr, 0, 0, 0, 1e300, &fixed_seen[1]},
         {"seed", 0, CLI_UINT, &seed, 0, UINT32_MAX, 0, 0, &fixed_seen[2]},
         {"threads", 0, CLI_UINT, &threads, 1, INT_MAX, 0, 0, &threads_seen},
@@ -366,9 +367,19 @@ static int train(int argc, char **argv)
     mute(true);
     int rc = cli_parse(&train_cmd, argc, argv, opts, pos, 1, 1, &npos);
     signmf_params params = signmf_params_for(SIGNMF_METHOD_NOTEBOOK);
+    if (rc < 0 && resume_path != NULL) {
+        static const char *const names[] = {
+            "--dim",     "--lr",     "--seed",         "--precision",  "--sign-rule",
+            "--rescale", "--method", "--rated-weight", "--degree-exp", "--shrink"};
+        for (size_t i = 0; rc < 0 && i < sizeof names / sizeof names[0]; i++)
+            if (fixed_seen[i])
+                rc = cli_usage_error(&train_cmd,
+                                     "%s cannot be combined with --resume (the model fixes it)",
+                                     names[i]);
+    }
     if (rc < 0)
         rc = cli_train_method(method, fixed_seen, epochs_seen, rescale, rated_weight, degree_exp,
-                              &dim, &lr, &epochs, &params);
+                              shrink, &dim, &lr, &epochs, &params);
     params.dim = (size_t)dim;
     params.lr = lr;
     params.seed = (uint32_t)seed;
@@ -386,16 +397,6 @@ static int train(int argc, char **argv)
         rc = cli_eval_check(&train_cmd, &ea);
     if (rc < 0 && ckpt_every > 0 && ckpt == NULL && out == NULL)
         rc = cli_usage_error(&train_cmd, "--checkpoint-every needs --checkpoint or --out");
-    if (rc < 0 && resume_path != NULL) {
-        static const char *const names[] = {"--dim",       "--lr",           "--seed",
-                                            "--precision", "--sign-rule",    "--rescale",
-                                            "--method",    "--rated-weight", "--degree-exp"};
-        for (size_t i = 0; rc < 0 && i < sizeof names / sizeof names[0]; i++)
-            if (fixed_seen[i])
-                rc = cli_usage_error(&train_cmd,
-                                     "%s cannot be combined with --resume (the model fixes it)",
-                                     names[i]);
-    }
     mute(false);
     /* only process 0 writes; its view of the outputs is the one that counts */
     if (rc < 0 && ctx.rank == 0)

@@ -688,7 +688,8 @@ static int foldin_sign(const signmf_params *prm, double v, double ref)
 }
 
 /* The orthonormal method's fold-in (signmf.h): the weighted signed row
- * projected on the item factors, over sigma, in double by ascending item. */
+ * projected on the item factors, over the Ritz values, in double by
+ * ascending item. */
 static signmf_status foldin_ortho(const signmf_model *m, const rated *r, size_t n, double ref,
                                   void *p, signmf_error *err, const char *fn)
 {
@@ -713,7 +714,8 @@ static signmf_status foldin_ortho(const signmf_model *m, const rated *r, size_t 
         }
     }
     for (size_t t = 0; t < dim; ++t) {
-        double v = m->sigma[t] > 0 ? acc[t] / m->sigma[t] : 0.0;
+        const double ritz = m->sigma[t] + m->sigma_tau;
+        double v = ritz > 0 ? acc[t] / ritz : 0.0;
         if (f64)
             ((double *)p)[t] = v;
         else if (bf16)

@@ -475,6 +475,15 @@ signmf_status sm_ortho_fill_model(signmf_trainer *t, signmf_model *m)
         st = SIGNMF_ENOMEM;
     if (st == SIGNMF_OK)
         st = sm_svd_small(o->B, dim, U, m->sigma, V);
+    /* The shrink (signmf.h): sigma is descending, so with t <= 1 no value
+     * goes below 0 and sigma + tau gives the Ritz values back for fold-in. */
+    m->sigma_tau = 0.0;
+    if (st == SIGNMF_OK && t->params.shrink > 0.0 && dim > 0) {
+        const double tau = t->params.shrink * m->sigma[dim - 1];
+        for (size_t c = 0; c < dim; ++c)
+            m->sigma[c] -= tau;
+        m->sigma_tau = tau;
+    }
     const bool f64 = t->esize == 8;
     for (int side = 0; side < 2 && st == SIGNMF_OK; ++side) {
         size_t rows = side ? t->items : t->users;

@@ -29,6 +29,7 @@ signmf_params signmf_params_default(void)
     p.method = SIGNMF_METHOD_NOTEBOOK;
     p.rated_weight = 0.0;
     p.degree_exp = 0.0;
+    p.shrink = 0.0;
     return p;
 }
 
@@ -37,10 +38,11 @@ signmf_params signmf_params_for(signmf_method method)
     signmf_params p = signmf_params_default();
     if (method == SIGNMF_METHOD_ORTHONORMAL) {
         p.method = method;
-        p.dim = 20;
+        p.dim = 32;
         p.lr = 1.0;
         p.rated_weight = 3.0;
         p.degree_exp = 0.2;
+        p.shrink = 0.75;
     }
     return p;
 }
@@ -74,11 +76,11 @@ static signmf_status check_params(const signmf_params *p, signmf_error *err)
     if (p->method != SIGNMF_METHOD_NOTEBOOK && p->method != SIGNMF_METHOD_ORTHONORMAL)
         return sm_fail(err, SIGNMF_EINVAL, "unknown method %d", (int)p->method);
     if (p->method == SIGNMF_METHOD_NOTEBOOK) {
-        if (p->rated_weight != 0.0 || p->degree_exp != 0.0)
+        if (p->rated_weight != 0.0 || p->degree_exp != 0.0 || p->shrink != 0.0)
             return sm_fail(err, SIGNMF_EINVAL,
-                           "rated_weight and degree_exp apply to the orthonormal method only "
-                           "(found %g and %g with the notebook method)",
-                           p->rated_weight, p->degree_exp);
+                           "rated_weight, degree_exp and shrink apply to the orthonormal method "
+                           "only (found %g, %g and %g with the notebook method)",
+                           p->rated_weight, p->degree_exp, p->shrink);
         return SIGNMF_OK;
     }
     if (!isfinite(p->rated_weight) || p->rated_weight < 0)
@@ -87,6 +89,8 @@ static signmf_status check_params(const signmf_params *p, signmf_error *err)
     if (!(p->degree_exp >= 0 && p->degree_exp <= 1))
         return sm_fail(err, SIGNMF_EINVAL, "degree exponent must be in [0, 1], found %g",
                        p->degree_exp);
+    if (!(p->shrink >= 0 && p->shrink <= 1))
+        return sm_fail(err, SIGNMF_EINVAL, "shrink must be in [0, 1], found %g", p->shrink);
     if (p->rescale)
         return sm_fail(err, SIGNMF_EINVAL,
                        "rescale does not apply to the orthonormal method (its factors stay "

@@ -80,7 +80,7 @@ def reference(np, W, dim, epochs, lr, w, g, seed=1):
 
 
 def case(np, exe, ratings, dim, epochs, tmp):
-    lr, w, g = 1.0, 3.0, 0.2
+    lr, w, g, t = 1.0, 3.0, 0.2, 0.75
     W = load_dense(np, ratings)
     model, log, exp = (os.path.join(tmp, n) for n in ("m.smf", "log.csv", "exp"))
     run([exe, "train", ratings, "--method", "orthonormal", "--precision", "f64", "--dim",
@@ -89,7 +89,9 @@ def case(np, exe, ratings, dim, epochs, tmp):
     P = np.load(os.path.join(exp, "P.npy"))
     Q = np.load(os.path.join(exp, "Q.npy"))
     sigma = np.load(os.path.join(exp, "sigma.npy"))
-    s, Pm, Qm, losses, c = reference(np, W, dim, epochs, lr, w, g)
+    ritz, Pm, Qm, losses, c = reference(np, W, dim, epochs, lr, w, g)
+    # the default shrink: scores use the Ritz values less t times the smallest
+    s = ritz - t * ritz[-1]
     check(sigma.shape == (dim,), "sigma.npy has shape (%d,): %s" % (dim, sigma.shape))
     check(np.all(np.diff(sigma) <= 0) and np.all(sigma >= 0), "sigma descending and >= 0")
     err = np.max(np.abs(sigma - s)) / s[0]
@@ -114,7 +116,7 @@ def case(np, exe, ratings, dim, epochs, tmp):
     got_items = [int(l.split()[1]) for l in out.strip().split("\n")]
     mean = W[0, j].mean()
     wts = w + np.sign(W[0, j] - mean)
-    p = (wts * c[j] ** 2) @ Q.T[j] / sigma
+    p = (wts * c[j] ** 2) @ Q.T[j] / ritz
     sc = (p * sigma) @ Q
     sc = sc.ravel()
     sc[j] = -np.inf

@@ -44,6 +44,13 @@ def test_orthonormal_fit_equals_cli_train(cli, data, tmp_path, prec):
         "--precision", prec, "--out", tmp_path / "c.smf", "--quiet")
     c = signmf.load(tmp_path / "c.smf")
     assert c.method == "orthonormal" and c.rated_weight == 3.0 and c.degree_exp == 0.2
+    assert c.shrink == 0.75
+    # scores are P diag(sigma) Q: the top 5 of user 3 from the exported pieces
+    sc = (c.user_factors[2].astype(np.float64) * c.sigma) @ c.item_factors.T.astype(np.float64)
+    rated = set(np.nonzero(W[2])[0])
+    top = [j for j in np.argsort(-sc, kind="stable") if j not in rated][:5]
+    ids, _ = c.recommend(3, N=5)
+    assert list(c.item_ids[top]) == list(ids)
     for X in (tsv, W):
         p = signmf.Model(method="orthonormal", dim=7, epochs=12, precision=prec).fit(X)
         assert np.array_equal(p.user_factors, c.user_factors)
@@ -85,7 +92,12 @@ def test_orthonormal_rejects_what_does_not_apply():
         signmf.Model(method="orthonormal", rescale=True)
     with pytest.raises(ValueError, match="method"):
         signmf.Model(method="svd")
-    assert signmf.Model(method="orthonormal").dim == 20
+    with pytest.raises(ValueError, match="orthonormal' only"):
+        signmf.Model(shrink=0.5)
+    with pytest.raises(ValueError, match="shrink"):
+        signmf.Model(method="orthonormal", shrink=1.5)
+    d = signmf.Model(method="orthonormal")
+    assert d.dim == 32 and d.shrink == 0.75
 
 
 def test_first_loss_equals_cli_loss(cli, data):
