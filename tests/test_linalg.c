@@ -21,12 +21,15 @@ static double *randm(size_t n, size_t m, unsigned seed)
 Test(linalg, dense_kernels_identical_on_every_isa)
 {
     const size_t ns[] = {0, 1, 3, 4, 17, 1000}, ks[] = {1, 3, 8, 16, 17, 20, 33, 64, 130};
+    /* output widths: every tail of 0-3 columns beside whole strips of 1-3
+     * vectors (the AVX2 tiles) */
+    const size_t k2s[] = {1, 2, 3, 4, 7, 8, 12, 17, 20, 30, 32, 33, 130};
     const sm_kernels *ref = sm_kernels_for(SM_ISA_PORTABLE);
     int compared = 0;
     for (size_t a = 0; a < sizeof ns / sizeof *ns; ++a)
         for (size_t b = 0; b < sizeof ks / sizeof *ks; ++b)
-            for (size_t c = 0; c < sizeof ks / sizeof *ks; c += 2) {
-                size_t n = ns[a], k1 = ks[b], k2 = ks[c], ldx = k1 + 3, ldy = k2 + 1;
+            for (size_t c = 0; c < sizeof k2s / sizeof *k2s; ++c) {
+                size_t n = ns[a], k1 = ks[b], k2 = k2s[c], ldx = k1 + 3, ldy = k2 + 1;
                 double *X = randm(n, ldx, 1 + (unsigned)a), *Y = randm(n, ldy, 7 + (unsigned)b);
                 double *T = randm(k1, k2, 3);
                 double *C0 = randm(k1, k2, 9), *C1 = malloc(k1 * k2 * sizeof *C1);

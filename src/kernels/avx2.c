@@ -258,7 +258,10 @@ SM_DEFINE_AVX2(f64, double, __m256d)
  * so a chain waits on store forwarding. The order per entry is dense.h's
  * (and kernels.h's): separate mul and add roundings, terms ascending, so
  * the bits are the portable kernels'. A tile is NA rows of the output by
- * NV vectors of 4 columns; the last vector of a tile is masked. */
+ * NV vectors of 4 columns. The columns go in strips of whole vectors, and
+ * a last strip of one masked vector takes a tail of 1-3 columns: masked
+ * loads and stores are slow on AMD's cores (at 32 columns, strips whose
+ * last vector was always masked ran 1.2-1.3x slower in bench_dense). */
 #define DENSE_NA 4
 #define DENSE_NV 3
 
@@ -268,33 +271,33 @@ SM_INLINE __m256i dense_mask(size_t left)
                               _mm256_setr_epi64x(0, 1, 2, 3));
 }
 
-SM_INLINE __m256d dense_load(const double *p, int last, __m256i m)
+SM_INLINE __m256d dense_load(const double *p, int masked, __m256i m)
 {
-    return last ? _mm256_maskload_pd(p, m) : _mm256_loadu_pd(p);
+    return masked ? _mm256_maskload_pd(p, m) : _mm256_loadu_pd(p);
 }
 
-SM_INLINE void dense_store(double *p, int last, __m256i m, __m256d v)
+SM_INLINE void dense_store(double *p, int masked, __m256i m, __m256d v)
 {
-    if (last)
+    if (masked)
         _mm256_maskstore_pd(p, m, v);
     else
         _mm256_storeu_pd(p, v);
 }
 
-/* C rows [0, na) (X columns from X's a0), columns [b0, b0 + 4 nv) less the
- * masked tail: C += X^T Y over rows [0, n). */
+/* C rows [0, na) (X columns from X's a0), columns [b0, b0 + 4 nv) (the
+ * masked tail when mk): C += X^T Y over rows [0, n). */
 SM_INLINE void xty_tile(const double *X, size_t ldx, const double *Y, size_t ldy, size_t n, int na,
-                        int nv, __m256i m, double *C, size_t ldc)
+                        int nv, int mk, __m256i m, double *C, size_t ldc)
 {
     __m256d acc[DENSE_NA][DENSE_NV];
     for (int i = 0; i < na; ++i)
         for (int v = 0; v < nv; ++v)
-            acc[i][v] = dense_load(C + i * ldc + 4 * v, v == nv - 1, m);
+            acc[i][v] = dense_load(C + i * ldc + 4 * v, mk, m);
     for (size_t r = 0; r < n; ++r) {
         const double *x = X + r * ldx, *y = Y + r * ldy;
         __m256d yv[DENSE_NV];
         for (int v = 0; v < nv; ++v)
-            yv[v] = dense_load(y + 4 * v, v == nv - 1, m);
+            yv[v] = dense_load(y + 4 * v, mk, m);
         for (int i = 0; i < na; ++i) {
             __m256d xa = _mm256_broadcast_sd(x + i);
             for (int v = 0; v < nv; ++v)
@@ -303,12 +306,12 @@ SM_INLINE void xty_tile(const double *X, size_t ldx, const double *Y, size_t ldy
     }
     for (int i = 0; i < na; ++i)
         for (int v = 0; v < nv; ++v)
-            dense_store(C + i * ldc + 4 * v, v == nv - 1, m, acc[i][v]);
+            dense_store(C + i * ldc + 4 * v, mk, m, acc[i][v]);
 }
 
-/* Y rows [0, na), columns [0, 4 nv) less the masked tail, = X T. */
+/* Y rows [0, na), columns [0, 4 nv) (the masked tail when mk), = X T. */
 SM_INLINE void mul_tile(const double *X, size_t ldx, size_t k1, const double *T, size_t k2, int na,
-                        int nv, __m256i m, double *Y, size_t ldy)
+                        int nv, int mk, __m256i m, double *Y, size_t ldy)
 {
     __m256d acc[DENSE_NA][DENSE_NV];
     for (int i = 0; i < na; ++i)
@@ -318,7 +321,7 @@ SM_INLINE void mul_tile(const double *X, size_t ldx, size_t k1, const double *T,
         const double *t = T + a * k2;
         __m256d tv[DENSE_NV];
         for (int v = 0; v < nv; ++v)
-            tv[v] = dense_load(t + 4 * v, v == nv - 1, m);
+            tv[v] = dense_load(t + 4 * v, mk, m);
         for (int i = 0; i < na; ++i) {
             __m256d xa = _mm256_broadcast_sd(X + i * ldx + a);
             for (int v = 0; v < nv; ++v)
@@ -327,45 +330,56 @@ SM_INLINE void mul_tile(const double *X, size_t ldx, size_t k1, const double *T,
     }
     for (int i = 0; i < na; ++i)
         for (int v = 0; v < nv; ++v)
-            dense_store(Y + i * ldy + 4 * v, v == nv - 1, m, acc[i][v]);
+            dense_store(Y + i * ldy + 4 * v, mk, m, acc[i][v]);
 }
 
-/* The tile shapes as constants, so that each call unrolls into registers. */
-#define DENSE_SHAPES(CALL, na, nv)                                                                 \
+/* The tile shapes as constants, so that each call unrolls into registers:
+ * NV whole vectors, or (mk) the one masked vector of the tail. */
+#define DENSE_ROWS(CALL, NA, nv, mk)                                                               \
     do {                                                                                           \
-        if ((na) == DENSE_NA) {                                                                    \
-            if ((nv) == 3)                                                                         \
-                CALL(DENSE_NA, 3);                                                                 \
-            else if ((nv) == 2)                                                                    \
-                CALL(DENSE_NA, 2);                                                                 \
-            else                                                                                   \
-                CALL(DENSE_NA, 1);                                                                 \
-        } else {                                                                                   \
-            if ((nv) == 3)                                                                         \
-                CALL(1, 3);                                                                        \
-            else if ((nv) == 2)                                                                    \
-                CALL(1, 2);                                                                        \
-            else                                                                                   \
-                CALL(1, 1);                                                                        \
-        }                                                                                          \
+        if (mk)                                                                                    \
+            CALL(NA, 1, 1);                                                                        \
+        else if ((nv) == 3)                                                                        \
+            CALL(NA, 3, 0);                                                                        \
+        else if ((nv) == 2)                                                                        \
+            CALL(NA, 2, 0);                                                                        \
+        else                                                                                       \
+            CALL(NA, 1, 0);                                                                        \
     } while (0)
+#define DENSE_SHAPES(CALL, na, nv, mk)                                                             \
+    do {                                                                                           \
+        if ((na) == DENSE_NA)                                                                      \
+            DENSE_ROWS(CALL, DENSE_NA, nv, mk);                                                    \
+        else                                                                                       \
+            DENSE_ROWS(CALL, 1, nv, mk);                                                           \
+    } while (0)
+
+/* The strip of columns from b0: up to DENSE_NV whole vectors, or the tail
+ * of fewer than 4 columns as one masked vector (*mk). */
+SM_INLINE int dense_strip(size_t k2, size_t b0, int *mk)
+{
+    size_t left = k2 - b0;
+    *mk = left < 4;
+    return left < 4 ? 1 : left / 4 < DENSE_NV ? (int)(left / 4) : DENSE_NV;
+}
 
 /* Rows go through in chunks that stay in L1 while every tile of C passes
  * over them (each entry still adds its rows in ascending order). */
 static void xty_chunk(const double *X, size_t ldx, const double *Y, size_t ldy, size_t n, size_t k1,
                       size_t k2, double *C, size_t ldc)
 {
-    for (size_t b0 = 0; b0 < k2; b0 += 4 * DENSE_NV) {
-        size_t left = k2 - b0, nvs = (left + 3) / 4;
-        int nv = nvs < DENSE_NV ? (int)nvs : DENSE_NV;
-        __m256i m = dense_mask(left - 4 * (size_t)(nv - 1));
+    const __m256i m = dense_mask(k2 % 4);
+    for (size_t b0 = 0; b0 < k2;) {
+        int mk, nv = dense_strip(k2, b0, &mk);
         for (size_t a0 = 0; a0 < k1;) {
             int na = k1 - a0 >= DENSE_NA ? DENSE_NA : 1;
-#define XTY_CALL(NA, NV) xty_tile(X + a0, ldx, Y + b0, ldy, n, NA, NV, m, C + a0 * ldc + b0, ldc)
-            DENSE_SHAPES(XTY_CALL, na, nv);
+#define XTY_CALL(NA, NV, MK)                                                                       \
+    xty_tile(X + a0, ldx, Y + b0, ldy, n, NA, NV, MK, m, C + a0 * ldc + b0, ldc)
+            DENSE_SHAPES(XTY_CALL, na, nv, mk);
 #undef XTY_CALL
             a0 += (size_t)na;
         }
+        b0 += mk ? k2 - b0 : 4 * (size_t)nv;
     }
 }
 
@@ -383,16 +397,16 @@ static void sm_xty_f64_avx2(const double *X, size_t ldx, const double *Y, size_t
 static void sm_mul_small_f64_avx2(const double *X, size_t ldx, size_t n, size_t k1, const double *T,
                                   size_t k2, double *Y, size_t ldy)
 {
+    const __m256i m = dense_mask(k2 % 4);
     for (size_t r0 = 0; r0 < n;) {
         int na = n - r0 >= DENSE_NA ? DENSE_NA : 1;
-        for (size_t b0 = 0; b0 < k2; b0 += 4 * DENSE_NV) {
-            size_t left = k2 - b0, nvs = (left + 3) / 4;
-            int nv = nvs < DENSE_NV ? (int)nvs : DENSE_NV;
-            __m256i m = dense_mask(left - 4 * (size_t)(nv - 1));
-#define MUL_CALL(NA, NV)                                                                           \
-    mul_tile(X + r0 * ldx, ldx, k1, T + b0, k2, NA, NV, m, Y + r0 * ldy + b0, ldy)
-            DENSE_SHAPES(MUL_CALL, na, nv);
+        for (size_t b0 = 0; b0 < k2;) {
+            int mk, nv = dense_strip(k2, b0, &mk);
+#define MUL_CALL(NA, NV, MK)                                                                       \
+    mul_tile(X + r0 * ldx, ldx, k1, T + b0, k2, NA, NV, MK, m, Y + r0 * ldy + b0, ldy)
+            DENSE_SHAPES(MUL_CALL, na, nv, mk);
 #undef MUL_CALL
+            b0 += mk ? k2 - b0 : 4 * (size_t)nv;
         }
         r0 += (size_t)na;
     }
