@@ -286,11 +286,11 @@ SIGNMF_API signmf_params signmf_params_default(void);
 /* Defaults of a method: for SIGNMF_METHOD_ORTHONORMAL dim 32, lr 1,
  * rated_weight 3 (liked : neutral : disliked = 4 : 3 : 2), degree_exp 0.2,
  * shrink 0.75, chosen on 10 % per-user validation splits of MovieLens
- * ua.base (scripts/tune-ortho.sh, docs/quality.md); with 100 epochs
+ * ua.base (scripts/tune-ortho.sh, docs/quality.md); with 50 epochs
  * (SIGNMF_ORTHONORMAL_EPOCHS). The
  * other fields as signmf_params_default. */
 SIGNMF_API signmf_params signmf_params_for(signmf_method method);
-#define SIGNMF_ORTHONORMAL_EPOCHS 100
+#define SIGNMF_ORTHONORMAL_EPOCHS 50
 /* "notebook" / "orthonormal"; NULL for an unknown method. */
 SIGNMF_API const char *signmf_method_name(signmf_method method);
 

@@ -65,7 +65,7 @@ METHODS: Dict[str, int] = {"notebook": 0, "orthonormal": 1}
 # (signmf_params_for: the orthonormal ones come from validation splits,
 # docs/quality.md).
 _METHOD_DEFAULTS: Dict[str, tuple] = {"notebook": (512, 1e-3, 20, 0.0, 0.0, 0.0),
-                                      "orthonormal": (32, 1.0, 100, 3.0, 0.2, 0.75)}
+                                      "orthonormal": (32, 1.0, 50, 3.0, 0.2, 0.75)}
 
 _RULES = {"mean": 0, "threshold": 1, "observed": 2}
 _PRECISIONS = {"f32": 0, "float32": 0, "f64": 1, "float64": 1, "bf16": 2, "bfloat16": 2}
@@ -213,7 +213,7 @@ class Model:
             simultaneous update P -= lr D Q^T, Q -= lr P^T D (defaults dim 512,
             lr 1e-3, 20 epochs). "orthonormal": the same loss with P and Q kept
             orthonormal, a weighted and degree-normalised D and a final
-            Rayleigh-Ritz step (docs/quality.md; defaults dim 32, lr 1, 100
+            Rayleigh-Ritz step (docs/quality.md; defaults dim 32, lr 1, 50
             epochs); scores are P diag(sigma) Q.
         rated_weight, degree_exp, shrink: the orthonormal method's w, g and
             t (defaults 3, 0.2 and 0.75: sigma is the Ritz values less t

@@ -25,7 +25,7 @@ static const cli_command train_cmd = {
     "                     and a final Rayleigh-Ritz step (docs/quality.md)\n"
     "  --dim K            embedding dimension (default 512; orthonormal 32,\n"
     "                     at most min(users, items))\n"
-    "  --epochs N         gradient steps (default 20; orthonormal 100)\n"
+    "  --epochs N         gradient steps (default 20; orthonormal 50)\n"
     "  --lr A             learning rate, finite and >= 0 (default 1e-3;\n"
     "                     orthonormal 1)\n"
     "  --rated-weight W   orthonormal: every rating counts W plus its sign\n"

@@ -36,7 +36,7 @@ check "--shrink with --resume is wrong usage" test "$rc" -eq 2
 run train s.tsv "${M[@]}" --out m.smf --log log.csv
 check "train exits 0" test "$rc" -eq 0
 check "summary names the method's settings" grep -q "orthonormal: lr 1, rated weight 3, degree exponent 0.2, shrink 0.75" err
-check "100 epochs by default (101 loss reports)" test "$(tail -n +2 log.csv | wc -l)" -eq 101
+check "50 epochs by default (51 loss reports)" test "$(tail -n +2 log.csv | wc -l)" -eq 51
 check "the constrained loss decreases overall" awk -F, 'NR == 2 {a = $2} END {exit !($2 < a)}' log.csv
 run export m.smf exp
 check "export writes P.npy, Q.npy and sigma.npy" test -s exp/P.npy -a -s exp/Q.npy -a -s exp/sigma.npy
@@ -80,7 +80,7 @@ run eval h.smf s.tsv
 check "eval of the model" test "$rc" -eq 0
 "$exe" train s.tsv "${M[@]}" --epochs 12 --checkpoint-every 5 --checkpoint ck.smf --out x.smf -q
 run train s.tsv --resume ck.smf --out r.smf
-check "resume from a checkpoint reaches the default 100 epochs" grep -q "trained 100 epochs" err
+check "resume from a checkpoint reaches the default 50 epochs" grep -q "trained 50 epochs" err
 check "resume is byte-identical to an uninterrupted run" cmp -s r.smf m.smf
 
 # --- the quality bar on ua.base, with nothing but the method
