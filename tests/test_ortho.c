@@ -598,3 +598,59 @@ Test(ortho, version_3_still_opens)
     free(d.W);
     signmf_ratings_free(r);
 }
+
+/* A model file whose parameters block holds a shrink outside [0, 1] or a
+ * negative tau, with valid CRCs (a buggy or hostile writer), is refused
+ * with a message that names the parameters. */
+Test(ortho, bad_shrink_in_a_model_file_is_refused)
+{
+    dense d;
+    signmf_ratings *r = make(30, 24, 10, 8, &d);
+    signmf_params p = ortho_params(4, SIGNMF_F32);
+    signmf_model *m = run_model(r, p, NULL, 5);
+    char path[] = "/tmp/signmf_badshrinkXXXXXX";
+    int fd = mkstemp(path);
+    cr_assert_geq(fd, 0);
+    close(fd);
+    cr_assert_eq(signmf_model_save(m, path, NULL), SIGNMF_OK);
+    FILE *f = fopen(path, "rb");
+    fseek(f, 0, SEEK_END);
+    size_t len = (size_t)ftell(f);
+    rewind(f);
+    unsigned char *buf = malloc(len), *bad = malloc(len);
+    cr_assert_eq(fread(buf, 1, len, f), len);
+    fclose(f);
+    /* the parameters block: rated weight, degree exponent, shrink, tau */
+    double want[3] = {p.rated_weight, p.degree_exp, p.shrink};
+    size_t at = 0;
+    for (size_t i = 256; i + sizeof want <= len && !at; i += 8)
+        if (memcmp(buf + i, want, sizeof want) == 0)
+            at = i;
+    cr_assert_gt(at, 0, "parameters block not found");
+    const double patches[][2] = {{2.0, 0.0}, {-0.5, 0.0}, {0.75, -1.0}, {0.75, NAN}};
+    for (size_t c = 0; c < 4; ++c) {
+        memcpy(bad, buf, len);
+        double sh = patches[c][0], tau = patches[c][1];
+        memcpy(bad + at + 16, &sh, 8);
+        if (c >= 2)
+            memcpy(bad + at + 24, &tau, 8);
+        uint32_t fcrc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), bad, 252);
+        fcrc = (uint32_t)crc32(fcrc, bad + 256, (uInt)(len - 256));
+        memcpy(bad + 252, &fcrc, 4);
+        f = fopen(path, "wb");
+        cr_assert_eq(fwrite(bad, 1, len, f), len);
+        fclose(f);
+        signmf_model *o = NULL;
+        signmf_error err;
+        cr_assert_eq(signmf_model_open(path, 0, &o, &err), SIGNMF_EFORMAT, "case %zu", c);
+        cr_assert(strstr(err.message, "expected a shrink in [0, 1] and a finite tau >= 0"), "%s",
+                  err.message);
+        cr_assert_null(o);
+    }
+    unlink(path);
+    free(buf);
+    free(bad);
+    signmf_model_free(m);
+    free(d.W);
+    signmf_ratings_free(r);
+}
