@@ -268,9 +268,10 @@ typedef struct signmf_params {
     uint32_t seed;              /* np.random.seed(seed). Default 1. */
     int threads;                /* >= 1, or 0 for all cores (one core when an
                                    epoch has at most 2^21 signed entries x dim
-                                   adds: its barriers would cost more than a
-                                   second thread saves). Results never depend
-                                   on it. Default 0. */
+                                   adds, 2^22 for the orthonormal method: its
+                                   barriers would cost more than a second
+                                   thread saves). Results never depend on
+                                   it. Default 0. */
     signmf_precision precision; /* default SIGNMF_F32 */
     signmf_sign_rule sign_rule; /* default SIGNMF_SIGN_MEAN */
     double threshold;           /* for SIGNMF_SIGN_THRESHOLD */

@@ -395,13 +395,20 @@ static void init_embeddings(signmf_trainer *t)
  * (1.8M adds), AVX2 EPYC: 0.12-0.13 s on one thread against 0.13-0.15 s
  * on two when quiet, 0.12-0.24 s against 0.39-0.86 s beside two compiles;
  * at dim 64 (5.8M) the notebook method's two threads take 0.05 s against
- * 0.07-0.08 s. The choice never changes results (the split does not). */
-#define SM_SMALL_EPOCH ((size_t)1 << 21)
-static int resolve_threads(int threads, size_t entries, size_t dim)
+ * 0.07-0.08 s. The orthonormal method's epoch adds the dense algebra
+ * and more parallel regions, so its second core pays later: on ua.base
+ * (Zen 3, quiet, 2026-12-04) at dim 32 (2.9M adds) two threads took 104 ms
+ * against 93 ms on one, at dim 48 (4.3M) 153 ms against 175 ms, at dim
+ * 64 (5.8M) 239 ms against 262 ms. The choice never changes results (the
+ * split does not). */
+#define SM_SMALL_EPOCH       ((size_t)1 << 21)
+#define SM_SMALL_EPOCH_ORTHO ((size_t)1 << 22)
+static int resolve_threads(int threads, size_t entries, size_t dim, signmf_method method)
 {
     if (threads > 0)
         return threads;
-    if (entries <= SM_SMALL_EPOCH / (dim ? dim : 1))
+    size_t small = method == SIGNMF_METHOD_ORTHONORMAL ? SM_SMALL_EPOCH_ORTHO : SM_SMALL_EPOCH;
+    if (entries <= small / (dim ? dim : 1))
         return 1;
     int n = omp_get_num_procs();
     return n > 0 ? n : 1;
@@ -450,7 +457,7 @@ static signmf_status trainer_new(const signmf_ratings *r, signmf_ratings **own,
         signmf_ratings_free(*own);
         *own = NULL;
     }
-    t->threads = resolve_threads(p->threads, t->by_user.nnz + t->zero.nnz, t->dim);
+    t->threads = resolve_threads(p->threads, t->by_user.nnz + t->zero.nnz, t->dim, p->method);
     if ((st = sm_signs_transpose(&t->by_user, &t->by_item, err)) != SIGNMF_OK ||
         (st = alloc_layout(t, err)) != SIGNMF_OK)
         goto fail;
@@ -1251,7 +1258,7 @@ signmf_status sm_part_trainer(sm_part_input *in, const signmf_params *pin,
     t->hooks = in->hooks;
     t->by_user = in->by_user;
     t->zero = in->zero;
-    t->threads = resolve_threads(p.threads, t->by_user.nnz + t->zero.nnz, t->dim);
+    t->threads = resolve_threads(p.threads, t->by_user.nnz + t->zero.nnz, t->dim, p.method);
     t->part_zero = in->cols_zero;
     t->user_map = in->user_map;
     t->item_map = in->item_map;
