@@ -376,3 +376,15 @@ int cli_train_method(const char *method, const bool seen[10], bool epochs_seen, 
         params->shrink = shrink;
     return -1;
 }
+
+int cli_resume_fixed(const cli_command *cmd, const bool seen[10])
+{
+    static const char *const names[10] = {"--dim",        "--lr",      "--seed",   "--precision",
+                                          "--sign-rule",  "--rescale", "--method", "--rated-weight",
+                                          "--degree-exp", "--shrink"};
+    for (size_t i = 0; i < 10; i++)
+        if (seen[i])
+            return cli_usage_error(cmd, "%s cannot be combined with --resume (the model fixes it)",
+                                   names[i]);
+    return -1;
+}

@@ -91,6 +91,10 @@ int cli_parse_sign_rule(const cli_command *cmd, const char *s, signmf_params *p)
 int cli_train_method(const char *method, const bool seen[10], bool epochs_seen, bool rescale,
                      double rated_weight, double degree_exp, double shrink, uint64_t *dim,
                      double *lr, uint64_t *epochs, signmf_params *params);
+/* With --resume the model fixes train's settings: the first of `seen`
+ * (the flags above) that was given is wrong usage. -1 when none was,
+ * else the exit code after a message. */
+int cli_resume_fixed(const cli_command *cmd, const bool seen[10]);
 
 /* ---- output helpers (progress.c) ------------------------------------ */
 

@@ -342,16 +342,8 @@ int cmd_train(int argc, char **argv)
     if (rc >= 0)
         return rc;
 
-    if (resume_path != NULL) {
-        static const char *const names[] = {
-            "--dim",     "--lr",     "--seed",         "--precision",  "--sign-rule",
-            "--rescale", "--method", "--rated-weight", "--degree-exp", "--shrink"};
-        for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
-            if (fixed_seen[i])
-                return cli_usage_error(&train_cmd,
-                                       "%s cannot be combined with --resume (the model fixes it)",
-                                       names[i]);
-    }
+    if (resume_path != NULL && (rc = cli_resume_fixed(&train_cmd, fixed_seen)) >= 0)
+        return rc;
     signmf_params params;
     if ((rc = cli_train_method(method, fixed_seen, epochs_seen, rescale, rated_weight, degree_exp,
                                shrink, &dim, &lr, &epochs, &params)) >= 0)

@@ -367,16 +367,8 @@ static int train(int argc, char **argv)
     mute(true);
     int rc = cli_parse(&train_cmd, argc, argv, opts, pos, 1, 1, &npos);
     signmf_params params = signmf_params_for(SIGNMF_METHOD_NOTEBOOK);
-    if (rc < 0 && resume_path != NULL) {
-        static const char *const names[] = {
-            "--dim",     "--lr",     "--seed",         "--precision",  "--sign-rule",
-            "--rescale", "--method", "--rated-weight", "--degree-exp", "--shrink"};
-        for (size_t i = 0; rc < 0 && i < sizeof names / sizeof names[0]; i++)
-            if (fixed_seen[i])
-                rc = cli_usage_error(&train_cmd,
-                                     "%s cannot be combined with --resume (the model fixes it)",
-                                     names[i]);
-    }
+    if (rc < 0 && resume_path != NULL)
+        rc = cli_resume_fixed(&train_cmd, fixed_seen);
     if (rc < 0)
         rc = cli_train_method(method, fixed_seen, epochs_seen, rescale, rated_weight, degree_exp,
                               shrink, &dim, &lr, &epochs, &params);
