@@ -2,15 +2,14 @@
  * constrained loss against a dense computation of D~, the Rayleigh-Ritz
  * model, determinism across threads, kernel sets and blocking, resume,
  * fold-in, and degenerate data. */
+#include "model_file.h"
 #include "train/ortho.h"
 
 #include <criterion/criterion.h>
 #include <math.h>
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <zlib.h>
 
 typedef struct dense {
     size_t users, items;
@@ -548,28 +547,16 @@ Test(ortho, version_3_still_opens)
     close(fd);
     close(fd2);
     cr_assert_eq(signmf_model_save(m, path, NULL), SIGNMF_OK);
-    FILE *f = fopen(path, "rb");
-    cr_assert_not_null(f);
-    fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
-    rewind(f);
-    unsigned char *buf = malloc(len), *four = malloc(len);
-    cr_assert_eq(fread(buf, 1, len, f), len);
-    fclose(f);
+    size_t len;
+    unsigned char *buf = slurp(path, &len), *four = malloc(len);
     memcpy(four, buf, len);
     uint32_t v;
     memcpy(&v, buf + 8, 4);
     cr_assert_eq(v, 4u);
     v = 3;
     memcpy(buf + 8, &v, 4);
-    uint32_t hcrc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, 248);
-    memcpy(buf + 248, &hcrc, 4);
-    uint32_t fcrc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), buf, 252);
-    fcrc = (uint32_t)crc32(fcrc, buf + 256, (uInt)(len - 256));
-    memcpy(buf + 252, &fcrc, 4);
-    f = fopen(path, "wb");
-    cr_assert_eq(fwrite(buf, 1, len, f), len);
-    fclose(f);
+    reseal(buf, len);
+    spit(path, buf, len);
     for (unsigned flags = 0; flags <= SIGNMF_OPEN_MMAP; flags += SIGNMF_OPEN_MMAP) {
         signmf_model *o;
         signmf_error err;
@@ -585,13 +572,13 @@ Test(ortho, version_3_still_opens)
         cr_assert_eq(signmf_model_save(o, again, &err), SIGNMF_OK, "%s", err.message);
         signmf_model_free(o);
     }
-    f = fopen(again, "rb");
-    cr_assert_eq(fread(buf, 1, len, f), len);
-    cr_assert_eq(fgetc(f), EOF);
-    fclose(f);
-    cr_assert(memcmp(buf, four, len) == 0, "saved again, a format 3 model is the format 4 file");
+    size_t alen;
+    unsigned char *back = slurp(again, &alen);
+    cr_assert_eq(alen, len);
+    cr_assert(memcmp(back, four, len) == 0, "saved again, a format 3 model is the format 4 file");
     unlink(path);
     unlink(again);
+    free(back);
     free(buf);
     free(four);
     signmf_model_free(m);
@@ -613,13 +600,8 @@ Test(ortho, bad_shrink_in_a_model_file_is_refused)
     cr_assert_geq(fd, 0);
     close(fd);
     cr_assert_eq(signmf_model_save(m, path, NULL), SIGNMF_OK);
-    FILE *f = fopen(path, "rb");
-    fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
-    rewind(f);
-    unsigned char *buf = malloc(len), *bad = malloc(len);
-    cr_assert_eq(fread(buf, 1, len, f), len);
-    fclose(f);
+    size_t len;
+    unsigned char *buf = slurp(path, &len), *bad = malloc(len);
     /* the parameters block: rated weight, degree exponent, shrink, tau */
     double want[3] = {p.rated_weight, p.degree_exp, p.shrink};
     size_t at = 0;
@@ -634,12 +616,8 @@ Test(ortho, bad_shrink_in_a_model_file_is_refused)
         memcpy(bad + at + 16, &sh, 8);
         if (c >= 2)
             memcpy(bad + at + 24, &tau, 8);
-        uint32_t fcrc = (uint32_t)crc32(crc32(0L, Z_NULL, 0), bad, 252);
-        fcrc = (uint32_t)crc32(fcrc, bad + 256, (uInt)(len - 256));
-        memcpy(bad + 252, &fcrc, 4);
-        f = fopen(path, "wb");
-        cr_assert_eq(fwrite(bad, 1, len, f), len);
-        fclose(f);
+        reseal(bad, len);
+        spit(path, bad, len);
         signmf_model *o = NULL;
         signmf_error err;
         cr_assert_eq(signmf_model_open(path, 0, &o, &err), SIGNMF_EFORMAT, "case %zu", c);
