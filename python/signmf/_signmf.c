@@ -317,15 +317,15 @@ static PyObject *core_info(PyObject *self, PyObject *unused)
     (void)unused;
     const signmf_model *m = ((Core *)self)->m;
     signmf_params p = signmf_model_params(m);
-    return Py_BuildValue(
-        "{s:n,s:n,s:n,s:s,s:K,s:d,s:d,s:k,s:i,s:s,s:d,s:O,s:i,s:d,s:d,s:d,s:d}", "users",
-        (Py_ssize_t)signmf_model_users(m), "items", (Py_ssize_t)signmf_model_items(m), "dim",
-        (Py_ssize_t)signmf_model_dim(m), "precision", precision_name(p.precision), "epochs",
-        (unsigned long long)signmf_model_epochs(m), "loss", signmf_model_loss(m), "lr", p.lr,
-        "seed", (unsigned long)p.seed, "threads", p.threads, "sign_rule", rule_name(p.sign_rule),
-        "threshold", p.threshold, "rescale", p.rescale ? Py_True : Py_False, "method",
-        (int)p.method, "rated_weight", p.rated_weight, "degree_exp", p.degree_exp, "shrink",
-        p.shrink, "shrink_tau", signmf_model_shrink_tau(m));
+    return Py_BuildValue("{s:n,s:n,s:n,s:s,s:K,s:d,s:d,s:k,s:i,s:s,s:d,s:O,s:i,s:d,s:d,s:d}",
+                         "users", (Py_ssize_t)signmf_model_users(m), "items",
+                         (Py_ssize_t)signmf_model_items(m), "dim", (Py_ssize_t)signmf_model_dim(m),
+                         "precision", precision_name(p.precision), "epochs",
+                         (unsigned long long)signmf_model_epochs(m), "loss", signmf_model_loss(m),
+                         "lr", p.lr, "seed", (unsigned long)p.seed, "threads", p.threads,
+                         "sign_rule", rule_name(p.sign_rule), "threshold", p.threshold, "rescale",
+                         p.rescale ? Py_True : Py_False, "method", (int)p.method, "rated_weight",
+                         p.rated_weight, "degree_exp", p.degree_exp, "shrink", p.shrink);
 }
 
 /* sigma(): the model's sigma as a list of floats (signmf_model_sigma). */
